@@ -1,0 +1,37 @@
+"""femion: coupled 2D-axisymmetric multiphysics of iontronic thin-film devices.
+
+The reference device is the all-in-one Pt/WO3/LiPON/MoO3/ITO stack of Wang et
+al., Nano Research 18, 94907043 (2025). Typical use::
+
+    import femion
+    device = femion.load_device()            # built-in reference device
+    mesh = femion.build_mesh(device)         # gmsh, transfinite quads, named groups
+    solution = femion.physics.electrostatics.solve_potential(mesh, device, voltage=0.1)
+
+See README.md for the package tour and ``femion --help`` for the command line.
+"""
+
+from femion._version import __version__
+from femion.config import Device, DeviceConfigError, Layer, load_device
+from femion.geometry import QUICK_MESH, MeshSettings
+from femion.materials import Material, MaterialError, load_material
+from femion.mesh import AxisymmetricMesh, MeshError, build_mesh, read_mesh
+from femion.units import UnitError
+
+__all__ = [
+    "AxisymmetricMesh",
+    "Device",
+    "DeviceConfigError",
+    "Layer",
+    "Material",
+    "MaterialError",
+    "MeshError",
+    "MeshSettings",
+    "QUICK_MESH",
+    "UnitError",
+    "__version__",
+    "build_mesh",
+    "load_device",
+    "load_material",
+    "read_mesh",
+]

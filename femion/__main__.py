@@ -1,0 +1,7 @@
+"""``python -m femion`` runs the command line."""
+
+import sys
+
+from femion.cli import main
+
+sys.exit(main())

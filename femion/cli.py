@@ -1,0 +1,154 @@
+"""Command line: ``femion info | mesh | run``.
+
+Heavy libraries (FiPy, pyvista, matplotlib) are imported inside the commands so
+``femion --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["main", "load_study"]
+
+
+def _device(path: str | None):
+    from femion.config import load_device
+
+    return load_device(path)
+
+
+def _info(arguments: argparse.Namespace) -> int:
+    from femion.io import assumed_parameters
+    from femion.materials import load_references
+
+    device = _device(arguments.device)
+    print(f"device {device.name!r}  ({device.source})")
+    print(f"  ambient {device.ambient}, temperature {device.temperature:g} K")
+    print(f"  top electrode radius {device.electrode_radius * 1e6:g} um, film radius {device.film_radius * 1e6:g} um")
+    print(f"  electrode-to-electrode film stack d = {device.film_stack_thickness * 1e9:g} nm")
+    print("  stack (top to bottom):")
+    for layer in reversed((device.substrate, *device.layers)):
+        material = device.material(layer.name)
+        print(f"    {layer.name:<10} {material.name:<8} {layer.thickness * 1e9:>9.1f} nm   {material.description}")
+    print("\nmaterials used:")
+    references = load_references()
+    seen = set()
+    for region in device.region_names:
+        material = device.material(region)
+        if material.name in seen:
+            continue
+        seen.add(material.name)
+        print(f"  {material.name} ({material.kind}): {material.path}")
+        for key, parameter in material.parameters.items():
+            flag = "  ASSUMED" if parameter.assumed else ""
+            print(f"    {key:<34} {parameter.value:>12.5g} {parameter.unit:<10} [{parameter.source}]{flag}")
+    assumed = assumed_parameters(device)
+    print(f"\nassumed values (no literature source): {len(assumed)}")
+    for parameter in assumed:
+        print(f"  {parameter.material}.{parameter.name} = {parameter.value:.4g} {parameter.unit}  -- {parameter.note}")
+    cited = sorted({p.source for region in device.region_names for p in device.material(region).parameters.values()} - {"assumed"})
+    print(f"\nsources cited ({len(cited)}), see femion/references.bib: {', '.join(k for k in cited if k in references)}")
+    return 0
+
+
+def _mesh(arguments: argparse.Namespace) -> int:
+    from femion.geometry import QUICK_MESH, MeshSettings
+    from femion.mesh import build_mesh
+
+    device = _device(arguments.device)
+    settings = QUICK_MESH if arguments.quick else MeshSettings()
+    if arguments.refinement is not None:
+        settings = MeshSettings(refinement=arguments.refinement)
+    start = time.perf_counter()
+    mesh = build_mesh(device, arguments.output, settings=settings)
+    elapsed = time.perf_counter() - start
+    print(f"wrote {arguments.output}: {mesh.n_cells} quadrilateral cells, {mesh.n_nodes} nodes in {elapsed:.2f} s (units: um)")
+    print(f"  regions:    {', '.join(mesh.region_names)}")
+    print(f"  boundaries: {', '.join(sorted(mesh.boundaries))}")
+    return 0
+
+
+def load_study(study: str | Path) -> tuple[Path, ModuleType]:
+    """Resolve a study folder (or its config/run file) and import its ``run.py``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or its ``run.py`` does not exist.
+    """
+    path = Path(study)
+    folder = path.parent if path.is_file() else path
+    script = folder / "run.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"study {study!r}: no run.py in {folder} (a study is a folder under studies/)")
+    spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return folder, module
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    folder, module = load_study(arguments.study)
+    outdir = Path(arguments.output) if arguments.output else folder / "output"
+    if arguments.quick and not arguments.output:
+        outdir = folder / "output" / "quick"
+    start = time.perf_counter()
+    print(f"femion run {folder} -> {outdir}{' (quick)' if arguments.quick else ''}")
+    module.run(outdir, quick=arguments.quick)
+    plot_script = folder / "plot.py"
+    if plot_script.is_file() and not arguments.no_plot:
+        spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}_plot", plot_script)
+        plot_module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(plot_module)
+        plot_module.plot(outdir)
+    print(f"done in {time.perf_counter() - start:.1f} s; outputs in {outdir}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="femion", description="Coupled axisymmetric multiphysics of iontronic thin-film devices."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    info = commands.add_parser("info", help="print a device, its materials and every assumed value")
+    info.add_argument("device", nargs="?", help="device TOML file (default: the built-in reference device)")
+    info.set_defaults(handler=_info)
+
+    mesh = commands.add_parser("mesh", help="build the (r, z) gmsh mesh of a device and write a .msh file")
+    mesh.add_argument("device", nargs="?", help="device TOML file (default: the built-in reference device)")
+    mesh.add_argument("-o", "--output", required=True, help="output .msh file (MSH 4.1, lengths in um)")
+    mesh.add_argument("--quick", action="store_true", help="coarse mesh for quick runs")
+    mesh.add_argument("--refinement", type=float, help="multiply every cell count by this factor")
+    mesh.set_defaults(handler=_mesh)
+
+    run = commands.add_parser("run", help="run a study (a folder under studies/)")
+    run.add_argument("study", help="study folder, e.g. studies/reference_fields")
+    run.add_argument("--quick", action="store_true", help="coarse, fast variant")
+    run.add_argument("-o", "--output", help="output directory (default: STUDY/output, or STUDY/output/quick)")
+    run.add_argument("--no-plot", action="store_true", help="skip the study's plot step")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``femion`` command."""
+    from femion.config import DeviceConfigError
+    from femion.materials import MaterialError
+    from femion.mesh import MeshError
+
+    arguments = _parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except (DeviceConfigError, MaterialError, MeshError, FileNotFoundError) as error:
+        print(f"femion: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Layer stack -> gmsh model of the (r, z) half-plane with named physical groups.
+
+The device is meshed as a tensor grid of transfinite, recombined blocks: one row
+per layer (substrate, bottom electrode, films, top electrode) and three radial
+columns, ``[0, R_e/2]``, ``[R_e/2, R_e]`` and ``[R_e, R_film]``, so that there is
+a mesh line at the electrode edge r = R_e. The top electrode occupies only the
+first two columns. Every cell is a rectangle, which FiPy's two-point flux needs
+to converge (MODEL.md §6; STACK.md: triangles give O(1) errors on this stack).
+
+Grading: radially, cells shrink geometrically toward r = 0 and, more strongly,
+toward both sides of r = R_e where the fringe field varies on the scale of the
+stack thickness; vertically, each layer uses gmsh's ``Bump`` law (cells shrink
+toward both interfaces) and the substrate shrinks toward the bottom electrode.
+Refining (``MeshSettings.refinement``) multiplies every cell count while keeping
+the same smooth grading map (the per-cell ratio is recomputed from the total
+size ratio of the segment), so refinement studies see one mesh family.
+
+gmsh works in micrometres: in metres its absolute tolerance (1e-8) is only five
+times below a 50 nm layer (STACK.md). :data:`GMSH_LENGTH_UNIT` records that.
+
+Physical groups
+---------------
+cells (dim 2)
+    one per layer name, and ``substrate``.
+boundaries (dim 1)
+    ``axis`` (r = 0), ``outer`` (r = R_film), ``top_contact`` (top of the top
+    electrode), ``electrode_side`` (top electrode at r = R_e), ``air_surface``
+    (top of the uppermost film outside the electrode), ``substrate_bottom``
+    (z = 0), ``bottom_contact`` (bottom of the bottom electrode, shared with the
+    substrate) and one group ``"upper|lower"`` per horizontal interface, e.g.
+    ``WO3|LiPON``; ``bottom_contact`` and ``<bottom electrode>|substrate`` hold
+    the same edges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import gmsh
+import numpy as np
+
+from femion.config import SUBSTRATE_REGION, Device
+
+__all__ = [
+    "BOUNDARY_NAMES",
+    "GMSH_LENGTH_UNIT",
+    "MeshSettings",
+    "QUICK_MESH",
+    "gmsh_session",
+    "build_gmsh_model",
+    "expected_group_names",
+]
+
+GMSH_LENGTH_UNIT = 1e-6
+"""Length of one gmsh model unit [m]: femion's gmsh models are in micrometres."""
+
+BOUNDARY_NAMES = (
+    "axis",
+    "outer",
+    "top_contact",
+    "electrode_side",
+    "air_surface",
+    "substrate_bottom",
+    "bottom_contact",
+)
+"""Exterior and contact boundary groups present in every femion device mesh."""
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """Resolution and grading of the device mesh.
+
+    Attributes
+    ----------
+    radial_cells : tuple of int
+        Cells in the radial segments ``[0, R_e/2]``, ``[R_e/2, R_e]``,
+        ``[R_e, R_film]``.
+    radial_size_ratios : tuple of float
+        Largest/smallest cell size in each radial segment; the smallest cells sit
+        at r = 0, at r = R_e and at r = R_e respectively.
+    layer_cell_size : float
+        Target mean cell height in the layers [m]; each layer gets
+        ``max(min_layer_cells, round(thickness / layer_cell_size))`` cells.
+    min_layer_cells : int
+        Minimum cells across any layer.
+    layer_bump : float
+        gmsh ``Bump`` coefficient for the layers (< 1 refines toward both
+        interfaces; 1 is uniform).
+    substrate_cells : int
+        Cells across the substrate.
+    substrate_size_ratio : float
+        Largest/smallest cell height in the substrate (smallest at the top).
+    refinement : float
+        Multiplies every cell count (the grading map stays the same).
+    """
+
+    radial_cells: tuple[int, int, int] = (24, 56, 48)
+    radial_size_ratios: tuple[float, float, float] = (4.0, 40.0, 60.0)
+    layer_cell_size: float = 25e-9
+    min_layer_cells: int = 4
+    layer_bump: float = 0.3
+    substrate_cells: int = 12
+    substrate_size_ratio: float = 40.0
+    refinement: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.radial_cells) != 3 or len(self.radial_size_ratios) != 3:
+            raise ValueError("MeshSettings: radial_cells and radial_size_ratios need three entries")
+        if min(self.radial_cells) < 1 or self.substrate_cells < 1 or self.min_layer_cells < 1:
+            raise ValueError("MeshSettings: cell counts must be positive")
+        if min(self.radial_size_ratios) < 1.0 or self.substrate_size_ratio < 1.0:
+            raise ValueError("MeshSettings: size ratios must be >= 1")
+        if not (self.layer_cell_size > 0.0 and self.refinement > 0.0 and 0.0 < self.layer_bump <= 1.0):
+            raise ValueError("MeshSettings: layer_cell_size and refinement must be > 0, layer_bump in (0, 1]")
+
+    def count(self, cells: int) -> int:
+        """Cell count after refinement (at least 1)."""
+        return max(1, round(cells * self.refinement))
+
+    def layer_cells(self, thickness: float) -> int:
+        """Cells across a layer of ``thickness`` [m] after refinement."""
+        return self.count(max(self.min_layer_cells, round(thickness / self.layer_cell_size)))
+
+
+QUICK_MESH = MeshSettings(refinement=0.5)
+"""Coarse settings for quick runs and CI (half the cells in each direction)."""
+
+
+@contextlib.contextmanager
+def gmsh_session() -> Iterator[None]:
+    """Initialise gmsh quietly for the duration of a ``with`` block.
+
+    gmsh keeps global state; nested sessions reuse the open one. Signal handlers
+    are not installed, so this also works in worker threads (Dask).
+    """
+    if gmsh.isInitialized():
+        yield
+        return
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.option.setNumber("General.Verbosity", 1)
+        yield
+    finally:
+        gmsh.finalize()
+
+
+def _progression(cells: int, size_ratio: float) -> float:
+    """Per-cell growth factor giving ``size_ratio`` between last and first cell."""
+    return size_ratio ** (1.0 / (cells - 1)) if cells > 1 else 1.0
+
+
+def build_gmsh_model(device: Device, settings: MeshSettings = MeshSettings()) -> None:
+    """Create and mesh the device in the current gmsh session (units: µm).
+
+    Parameters
+    ----------
+    device
+        Device whose stack is meshed.
+    settings
+        Resolution and grading.
+
+    Notes
+    -----
+    Must run inside :func:`gmsh_session`. The model is left in gmsh for
+    extraction (:func:`femion.mesh.AxisymmetricMesh.from_gmsh`) or writing.
+    """
+    scale = 1.0 / GMSH_LENGTH_UNIT
+    gmsh.model.add(f"femion-{device.name}")
+    geo = gmsh.model.geo
+    radii = [0.0, 0.5 * device.electrode_radius, device.electrode_radius, device.film_radius]
+    rows = [device.substrate, *device.layers]
+    heights = np.concatenate([[0.0], np.cumsum([row.thickness for row in rows])])
+    top_row = len(rows) - 1
+
+    def columns(row: int) -> range:
+        return range(2) if row == top_row else range(3)
+
+    # Points on the grid (r index, z index), created only where used.
+    points: dict[tuple[int, int], int] = {}
+
+    def point(i: int, j: int) -> int:
+        if (i, j) not in points:
+            points[i, j] = geo.addPoint(radii[i] * scale, heights[j] * scale, 0.0)
+        return points[i, j]
+
+    horizontal: dict[tuple[int, int], int] = {}  # (column, z index) -> curve, oriented +r
+    vertical: dict[tuple[int, int], int] = {}  # (r index, row) -> curve, oriented +z
+
+    def h_line(column: int, j: int) -> int:
+        if (column, j) not in horizontal:
+            horizontal[column, j] = geo.addLine(point(column, j), point(column + 1, j))
+        return horizontal[column, j]
+
+    def v_line(i: int, row: int) -> int:
+        if (i, row) not in vertical:
+            vertical[i, row] = geo.addLine(point(i, row), point(i, row + 1))
+        return vertical[i, row]
+
+    surfaces: dict[int, list[int]] = {row: [] for row in range(len(rows))}
+    for row in range(len(rows)):
+        for column in columns(row):
+            loop = geo.addCurveLoop(
+                [h_line(column, row), v_line(column + 1, row), -h_line(column, row + 1), -v_line(column, row)]
+            )
+            surfaces[row].append(geo.addPlaneSurface([loop]))
+    geo.synchronize()
+
+    # Transfinite distributions.
+    radial = [settings.count(n) for n in settings.radial_cells]
+    growth = [
+        _progression(radial[0], settings.radial_size_ratios[0]),  # grows away from the axis
+        1.0 / _progression(radial[1], settings.radial_size_ratios[1]),  # shrinks toward R_e
+        _progression(radial[2], settings.radial_size_ratios[2]),  # grows away from R_e
+    ]
+    for (column, _), curve in horizontal.items():
+        gmsh.model.mesh.setTransfiniteCurve(curve, radial[column] + 1, "Progression", growth[column])
+    for (_, row), curve in vertical.items():
+        if row == 0:
+            cells = settings.count(settings.substrate_cells)
+            coefficient = 1.0 / _progression(cells, settings.substrate_size_ratio)
+            gmsh.model.mesh.setTransfiniteCurve(curve, cells + 1, "Progression", coefficient)
+        else:
+            cells = settings.layer_cells(rows[row].thickness)
+            gmsh.model.mesh.setTransfiniteCurve(curve, cells + 1, "Bump", settings.layer_bump)
+    for row_surfaces in surfaces.values():
+        for surface in row_surfaces:
+            gmsh.model.mesh.setTransfiniteSurface(surface)
+            gmsh.model.mesh.setRecombine(2, surface)
+
+    # Physical groups.
+    for row, row_surfaces in surfaces.items():
+        gmsh.model.addPhysicalGroup(2, row_surfaces, name=rows[row].name)
+    boundary = {
+        "axis": [vertical[0, row] for row in range(len(rows))],
+        "outer": [vertical[3, row] for row in range(top_row)],
+        "electrode_side": [vertical[2, top_row]],
+        "top_contact": [horizontal[column, top_row + 1] for column in range(2)],
+        "air_surface": [horizontal[2, top_row]],
+        "substrate_bottom": [horizontal[column, 0] for column in range(3)],
+        "bottom_contact": [horizontal[column, 1] for column in range(3)],
+    }
+    for j in range(1, len(rows)):
+        name = f"{rows[j].name}|{rows[j - 1].name}"
+        boundary[name] = [horizontal[column, j] for column in columns(j)]
+    assert rows[0].name == SUBSTRATE_REGION
+    for name, curves in boundary.items():
+        gmsh.model.addPhysicalGroup(1, curves, name=name)
+    gmsh.model.mesh.generate(2)
+
+
+def expected_group_names(device: Device) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Cell-region and boundary group names a mesh of ``device`` must carry."""
+    interfaces = tuple(device.interface_heights())
+    return device.region_names, BOUNDARY_NAMES + interfaces

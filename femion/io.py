@@ -1,0 +1,160 @@
+"""Output: fields to VTU (meshio), curves to netCDF (xarray), run provenance.
+
+* :func:`write_fields` writes cell fields on the (r, z) mesh as an unstructured
+  VTK file (``.vtu``) that ParaView opens directly; coordinates are (r, z, 0) in
+  metres and every cell carries its integer ``region`` tag (names in the field
+  data ``region_names`` and in the run's ``run.json``).
+* :func:`write_dataset` writes an :class:`xarray.Dataset` to netCDF (h5netcdf
+  engine), atomically (temporary file, then rename), so a killed run never
+  leaves a truncated file; units live in each variable's ``units`` attribute.
+* :func:`write_run_metadata` fills a run directory with the device TOML, the
+  femion version and git revision, the command, and every material parameter
+  used with its source, and a short report listing the assumed values.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from femion._version import __version__, git_revision
+from femion.config import Device
+from femion.materials import Parameter
+from femion.mesh import AxisymmetricMesh
+
+__all__ = ["assumed_parameters", "atomic_write", "write_dataset", "write_fields", "write_run_metadata"]
+
+
+def atomic_write(path: str | Path, write: Any) -> Path:
+    """Call ``write(temporary_path)`` and atomically move the result to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_fields(path: str | Path, mesh: AxisymmetricMesh, cell_data: Mapping[str, np.ndarray]) -> Path:
+    """Write cell fields on ``mesh`` to a ``.vtu`` file.
+
+    Parameters
+    ----------
+    path
+        Output file (``.vtu``).
+    mesh
+        The mesh the fields live on.
+    cell_data
+        Field name -> array of shape (n_cells,) or (n_cells, k). Name fields with
+        their unit, e.g. ``"phi [V]"``.
+
+    Raises
+    ------
+    ValueError
+        If a field does not have one row per cell.
+    """
+    import meshio
+
+    data = {"region": [mesh.cell_regions.astype(np.int32)]}
+    for name, values in cell_data.items():
+        values = np.asarray(values)
+        if values.shape[0] != mesh.n_cells:
+            raise ValueError(f"field {name!r} has {values.shape[0]} rows, mesh has {mesh.n_cells} cells")
+        if values.ndim == 2 and values.shape[1] == 2:  # (r, z) vectors -> 3-component for ParaView
+            values = np.column_stack([values, np.zeros(len(values))])
+        data[name] = [values]
+    points = np.column_stack([mesh.nodes, np.zeros(mesh.n_nodes)])
+    vtu = meshio.Mesh(points, [("quad", mesh.cells)], cell_data=data)
+    vtu.field_data = {name: np.array([index, 2]) for index, name in enumerate(mesh.region_names)}
+    return atomic_write(path, lambda temporary: meshio.write(temporary, vtu, file_format="vtu"))
+
+
+def write_dataset(path: str | Path, dataset: Any) -> Path:
+    """Write an :class:`xarray.Dataset` to netCDF atomically (h5netcdf engine)."""
+    return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="h5netcdf"))
+
+
+def assumed_parameters(device: Device) -> list[Parameter]:
+    """Material parameters of the device's materials that carry ``source = "assumed"``."""
+    seen, result = set(), []
+    for region in device.region_names:
+        material = device.material(region)
+        if material.name in seen:
+            continue
+        seen.add(material.name)
+        result.extend(material.assumed())
+    return result
+
+
+def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write provenance into ``outdir``: device.toml, run.json, materials.json, report.md.
+
+    Parameters
+    ----------
+    outdir
+        Run directory (created if needed).
+    device
+        The simulated device.
+    extra
+        JSON-serialisable study parameters and results to record in run.json.
+
+    Returns
+    -------
+    Path
+        The run directory.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "device.toml").write_text(device.text or f"# device {device.name} (built in code)\n", encoding="utf-8")
+    materials: dict[str, Any] = {}
+    for region in device.region_names:
+        material = device.material(region)
+        materials[region] = {
+            "material": material.name,
+            "file": material.path,
+            "parameters": {
+                key: {"value": p.value, "unit": p.unit, "source": p.source, "note": p.note, "range": p.range}
+                for key, p in material.parameters.items()
+            },
+        }
+    (outdir / "materials.json").write_text(json.dumps(materials, indent=2), encoding="utf-8")
+    run = {
+        "femion_version": __version__,
+        "git_revision": git_revision(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device.name,
+        "device_source": device.source,
+        **(dict(extra) if extra else {}),
+    }
+    (outdir / "run.json").write_text(json.dumps(run, indent=2, default=_json_default), encoding="utf-8")
+    lines = [f"# femion run report: device {device.name!r}", "", "## Assumed values (no literature source)", ""]
+    assumed = assumed_parameters(device)
+    lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.note}" for p in assumed] or ["- none"]
+    (outdir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return outdir
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,273 @@
+"""Materials database with per-value provenance.
+
+One TOML file per material lives in this folder. Every property is a table::
+
+    [youngs_modulus]
+    value = 170.0
+    unit = "GPa"
+    source = "darling1972platinum"   # a key of femion/references.bib, or "assumed"
+    note = "polycrystalline bulk Pt"
+    range = [160.0, 175.0]           # optional, same unit as value
+
+On load every value is converted once (pint, :mod:`femion.units`) to the SI unit
+listed in :data:`PROPERTY_UNITS`; physics modules only see SI floats. A value
+without a literature source carries ``source = "assumed"`` and is listed by
+``femion info`` and in every run report.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from femion.units import UnitError, value_unit_to_si
+
+__all__ = [
+    "KINDS",
+    "PROPERTY_UNITS",
+    "Material",
+    "MaterialError",
+    "Parameter",
+    "available_materials",
+    "load_material",
+    "load_references",
+]
+
+PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
+    {
+        "density": "kg/m^3",
+        "molar_mass": "kg/mol",
+        "youngs_modulus": "Pa",
+        "poisson_ratio": "",
+        "yield_stress": "Pa",
+        "hardening_modulus": "Pa",
+        "relative_permittivity": "",
+        "electronic_conductivity": "S/m",
+        "li_ionic_conductivity": "S/m",
+        "li_activation_energy": "eV",
+        "li_diffusivity": "m^2/s",
+        "li_diffusivity_activation_energy": "eV",
+        "li_max_concentration": "mol/m^3",
+        "li_reversible_fraction": "",
+        "li_partial_molar_volume": "m^3/mol",
+        "thermal_conductivity": "W/(m*K)",
+        "specific_heat": "J/(kg*K)",
+        "coefficient_of_thermal_expansion": "1/K",
+    }
+)
+"""Allowed property names and the SI unit each is stored in after loading."""
+
+KINDS = ("metal", "host", "electrolyte", "transparent_conductor", "substrate")
+"""Allowed material kinds."""
+
+ASSUMED = "assumed"
+_ENTRY_KEYS = {"value", "unit", "source", "note", "range"}
+_MATERIALS_DIR = resources.files(__name__)
+
+
+class MaterialError(ValueError):
+    """A material file that is missing, malformed, or lacks a requested property."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One material value in SI with its provenance.
+
+    Attributes
+    ----------
+    name : str
+        Property name (a key of :data:`PROPERTY_UNITS`).
+    value : float
+        Value in the SI unit :attr:`unit`.
+    unit : str
+        SI unit of :attr:`value` (``""`` for dimensionless).
+    source : str
+        BibTeX key in ``femion/references.bib`` or ``"assumed"``.
+    note : str
+        What the value is and why it was chosen.
+    range : tuple of float or None
+        Literature range in SI, where known.
+    material : str
+        Name of the material the value belongs to.
+    """
+
+    name: str
+    value: float
+    unit: str
+    source: str
+    note: str
+    range: tuple[float, float] | None
+    material: str
+
+    @property
+    def assumed(self) -> bool:
+        """True if the value has no literature source."""
+        return self.source == ASSUMED
+
+
+@dataclass(frozen=True)
+class Material:
+    """A material and its SI parameters.
+
+    Index it by property name to get a :class:`Parameter`; use :meth:`value` for
+    the SI float.
+
+    Raises
+    ------
+    MaterialError
+        On access to a property the material file does not define.
+    """
+
+    name: str
+    description: str
+    kind: str
+    parameters: Mapping[str, Parameter] = field(repr=False)
+    path: str = field(repr=False, default="")
+
+    def __getitem__(self, key: str) -> Parameter:
+        try:
+            return self.parameters[key]
+        except KeyError:
+            known = ", ".join(sorted(self.parameters))
+            raise MaterialError(
+                f"material {self.name!r} ({self.path}) has no property {key!r}; it defines: {known}"
+            ) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.parameters
+
+    def value(self, key: str) -> float:
+        """Return property ``key`` as an SI float (see :data:`PROPERTY_UNITS`)."""
+        return self[key].value
+
+    def assumed(self) -> tuple[Parameter, ...]:
+        """Return the parameters without a literature source."""
+        return tuple(p for p in self.parameters.values() if p.assumed)
+
+
+def available_materials() -> tuple[str, ...]:
+    """Names of the built-in materials (file stems in ``femion/materials``)."""
+    return tuple(
+        sorted(entry.name[: -len(".toml")] for entry in _MATERIALS_DIR.iterdir() if entry.name.endswith(".toml"))
+    )
+
+
+@lru_cache(maxsize=1)
+def load_references() -> Mapping[str, str]:
+    """Parse ``femion/references.bib`` into ``{key: raw BibTeX entry}``.
+
+    Raises
+    ------
+    MaterialError
+        If a key appears twice.
+    """
+    text = (resources.files("femion") / "references.bib").read_text(encoding="utf-8")
+    starts = [(match.start(), match.group(1)) for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,", text)]
+    entries: dict[str, str] = {}
+    for index, (start, key) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
+        if key in entries:
+            raise MaterialError(f"references.bib: duplicate key {key!r}")
+        entries[key] = text[start:end].strip()
+    return MappingProxyType(entries)
+
+
+def load_material(name_or_path: str | Path) -> Material:
+    """Load a material by built-in name (``"Pt"``) or from a TOML file path.
+
+    Parameters
+    ----------
+    name_or_path
+        Built-in material name, or path to a ``.toml`` file with the same schema.
+
+    Returns
+    -------
+    Material
+        Values converted to SI.
+
+    Raises
+    ------
+    MaterialError
+        Unknown material, unreadable file, unknown property, missing field,
+        unresolved source key, or a unit error (message names file and key).
+    """
+    text_path = str(name_or_path)
+    if text_path.endswith(".toml"):
+        return _load_material_file(str(Path(text_path).resolve()))
+    if text_path not in available_materials():
+        raise MaterialError(
+            f"unknown material {text_path!r}; built-in materials: {', '.join(available_materials())} "
+            "(or give a path to a material .toml)"
+        )
+    return _load_material_file(str(_MATERIALS_DIR / f"{text_path}.toml"))
+
+
+@lru_cache(maxsize=None)
+def _load_material_file(path: str) -> Material:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise MaterialError(f"material file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise MaterialError(f"material file {path} is not valid TOML: {error}") from None
+
+    for key in ("name", "description", "kind"):
+        if not isinstance(data.get(key), str):
+            raise MaterialError(f"{path}: missing or non-string top-level key {key!r}")
+    name, kind = data["name"], data["kind"]
+    if kind not in KINDS:
+        raise MaterialError(f"{path}: kind {kind!r} is not one of {KINDS}")
+
+    references = load_references()
+    parameters: dict[str, Parameter] = {}
+    for key, entry in data.items():
+        if key in ("name", "description", "kind"):
+            continue
+        if key not in PROPERTY_UNITS:
+            raise MaterialError(f"{path}: unknown property {key!r}; allowed: {', '.join(PROPERTY_UNITS)}")
+        if not isinstance(entry, dict):
+            raise MaterialError(f"{path}: property {key!r} must be a table with value, unit, source, note")
+        missing = {"value", "unit", "source", "note"} - entry.keys()
+        extra = entry.keys() - _ENTRY_KEYS
+        if missing or extra:
+            raise MaterialError(
+                f"{path}: property {key!r} "
+                + (f"lacks {sorted(missing)}" if missing else f"has unknown fields {sorted(extra)}")
+            )
+        source = entry["source"]
+        if source != ASSUMED and source not in references:
+            raise MaterialError(f"{path}: property {key!r} cites {source!r}, which is not in references.bib")
+        target = PROPERTY_UNITS[key]
+        try:
+            value = value_unit_to_si(entry["value"], entry["unit"], target, name=key, origin=path)
+            bounds = entry.get("range")
+            if bounds is not None:
+                if not (isinstance(bounds, list) and len(bounds) == 2):
+                    raise MaterialError(f"{path}: property {key!r}: range must be [low, high]")
+                low, high = (value_unit_to_si(b, entry["unit"], target, name=f"{key}.range", origin=path) for b in bounds)
+                bounds = (low, high)
+        except UnitError as error:
+            raise MaterialError(str(error)) from None
+        parameters[key] = Parameter(
+            name=key,
+            value=value,
+            unit=target,
+            source=source,
+            note=str(entry["note"]),
+            range=bounds,
+            material=name,
+        )
+    return Material(
+        name=name,
+        description=data["description"],
+        kind=kind,
+        parameters=MappingProxyType(parameters),
+        path=path,
+    )

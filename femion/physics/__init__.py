@@ -1,0 +1,1 @@
+"""Physics modules: each owns its fields and states its equations and sources."""
