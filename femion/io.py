@@ -83,8 +83,8 @@ def write_fields(path: str | Path, mesh: AxisymmetricMesh, cell_data: Mapping[st
 
 
 def write_dataset(path: str | Path, dataset: Any) -> Path:
-    """Write an :class:`xarray.Dataset` to netCDF atomically (h5netcdf engine)."""
-    return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="h5netcdf"))
+    """Write an :class:`xarray.Dataset` to netCDF atomically (netCDF4 engine)."""
+    return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="netcdf4"))
 
 
 def assumed_parameters(device: Device) -> list[Parameter]:

@@ -1,0 +1,70 @@
+"""Materials database: every value in SI with a resolvable source."""
+
+from __future__ import annotations
+
+import pytest
+
+from femion.materials import (
+    PROPERTY_UNITS,
+    MaterialError,
+    available_materials,
+    load_material,
+    load_references,
+)
+
+EXPECTED = {"Ag", "ITO", "LiPON", "MoO3", "Pt", "Ti", "WO3", "glass"}
+
+
+def test_database_has_every_material_of_the_model():
+    assert EXPECTED <= set(available_materials())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_source_resolves_and_every_value_is_si(name):
+    material = load_material(name)
+    references = load_references()
+    assert material.name == name
+    assert material.parameters, f"{name} defines no properties"
+    for parameter in material.parameters.values():
+        assert parameter.source == "assumed" or parameter.source in references
+        assert parameter.unit == PROPERTY_UNITS[parameter.name]
+        assert parameter.note.strip()
+        if parameter.range is not None:
+            low, high = parameter.range
+            assert low <= parameter.value <= high, f"{name}.{parameter.name} outside its range"
+
+
+def test_paper_values_converted_to_si():
+    # Yield strengths of paper §2.6 and LiPON conductivity of Yu et al. (1997).
+    assert load_material("Pt").value("yield_stress") == pytest.approx(10.0e6)
+    assert load_material("Ag").value("yield_stress") == pytest.approx(56.6e6)
+    assert load_material("Ti").value("yield_stress") == pytest.approx(840e6)
+    assert load_material("ITO").value("yield_stress") == pytest.approx(1.2e9)
+    assert load_material("LiPON").value("li_ionic_conductivity") == pytest.approx(2.3e-4)  # 2.3e-6 S/cm
+
+
+def test_missing_property_names_material_and_key():
+    with pytest.raises(MaterialError, match="'glass'.*no property 'yield_stress'"):
+        load_material("glass")["yield_stress"]
+
+
+def test_unknown_material():
+    with pytest.raises(MaterialError, match="unknown material 'Xx'"):
+        load_material("Xx")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[density]\nvalue = 1.0\nunit = "kg/m^3"\nsource = "nobody2099"\nnote = "x"\n', "not in references.bib"),
+        ('[density]\nvalue = 1.0\nunit = "K"\nsource = "assumed"\nnote = "x"\n', "dimension"),
+        ('[density]\nvalue = 1.0\nunit = "kg/m^3"\nsource = "assumed"\n', "lacks ['note']"),
+        ('[colour]\nvalue = 1.0\nunit = ""\nsource = "assumed"\nnote = "x"\n', "unknown property 'colour'"),
+        ('[density]\nvalue = "1"\nunit = "kg/m^3"\nsource = "assumed"\nnote = "x"\n', "must be a number"),
+    ],
+)
+def test_malformed_material_file(tmp_path, body, message):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\ndescription = "test"\nkind = "metal"\n' + body)
+    with pytest.raises(MaterialError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_material(path)

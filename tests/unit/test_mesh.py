@@ -1,0 +1,162 @@
+"""Device meshes: named groups, exact r-weighted volumes, same cells in FiPy and scikit-fem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import femion
+from femion import fvm
+from femion.geometry import BOUNDARY_NAMES, gmsh_session
+from femion.mesh import MeshError, read_mesh
+
+REQUIRED_BOUNDARIES = {"axis", "outer", "top_contact", "bottom_contact", "air_surface"}
+INTERFACES = {"Pt|WO3", "WO3|LiPON", "LiPON|MoO3", "MoO3|ITO", "ITO|substrate"}
+
+
+def test_groups(mesh):
+    assert set(mesh.region_names) == {"Pt", "WO3", "LiPON", "MoO3", "ITO", "substrate"}
+    assert REQUIRED_BOUNDARIES | INTERFACES | set(BOUNDARY_NAMES) <= set(mesh.boundaries)
+
+
+def test_exterior_boundary_is_covered_exactly_once(mesh):
+    exterior = mesh.face_cells[:, 1] < 0
+    groups = ["axis", "outer", "top_contact", "electrode_side", "air_surface", "substrate_bottom"]
+    counts = sum(mesh.face_mask(name).astype(int) for name in groups)
+    np.testing.assert_array_equal(counts, exterior.astype(int))
+
+
+def test_r_weighted_region_volumes_are_exact(mesh, device):
+    for layer in (device.substrate, *device.layers):
+        radius = device.electrode_radius if layer is device.top_electrode else device.film_radius
+        exact = 0.5 * radius**2 * layer.thickness  # ∫∫ r dr dz per radian
+        numeric = mesh.r_volumes[mesh.region_mask(layer.name)].sum()
+        assert numeric == pytest.approx(exact, rel=1e-12), layer.name
+
+
+def test_r_weighted_interface_areas_are_exact(mesh, device):
+    areas = mesh.r_face_areas
+    assert areas[mesh.face_mask("Pt|WO3")].sum() == pytest.approx(0.5 * device.electrode_radius**2, rel=1e-12)
+    assert areas[mesh.face_mask("WO3|LiPON")].sum() == pytest.approx(0.5 * device.film_radius**2, rel=1e-12)
+
+
+def test_mesh_line_at_electrode_edge(mesh, device):
+    assert np.any(np.isclose(mesh.nodes[:, 0], device.electrode_radius, rtol=0, atol=1e-12))
+    edges = mesh.nodes[mesh.boundaries["electrode_side"]]
+    np.testing.assert_allclose(edges[..., 0], device.electrode_radius, rtol=1e-12)
+
+
+def test_fipy_and_skfem_share_cells(mesh):
+    fipy_centres = np.asarray(mesh.fipy.cellCenters.value).T
+    skfem_mesh = mesh.skfem
+    skfem_centres = skfem_mesh.p[:, skfem_mesh.t].mean(axis=1).T
+    np.testing.assert_allclose(fipy_centres, mesh.cell_centroids, rtol=0, atol=1e-14 * mesh.nodes.max())
+    np.testing.assert_allclose(skfem_centres, mesh.cell_centroids, rtol=0, atol=1e-14 * mesh.nodes.max())
+    for name in mesh.region_names:
+        np.testing.assert_array_equal(skfem_mesh.subdomains[name], np.flatnonzero(mesh.region_mask(name)))
+    facets = skfem_mesh.facets[:, skfem_mesh.boundaries["WO3|LiPON"]].T
+    assert set(map(tuple, np.sort(facets, axis=1))) == set(map(tuple, np.sort(mesh.boundaries["WO3|LiPON"], axis=1)))
+
+
+def test_coefficient_weighting_keeps_gradients_right(quick_mesh):
+    r = fvm.cell_variable(quick_mesh, quick_mesh.r_cell)
+    interior = quick_mesh.cell_faces.min(axis=1) >= 0
+    gradient = np.asarray(r.grad.value)
+    # Away from the boundary rows, grad(r) = (1, 0); option (B) of STACK.md gives 2.
+    inner = np.flatnonzero(np.all(quick_mesh.face_cells[quick_mesh.cell_faces, 1] >= 0, axis=1) & interior)
+    np.testing.assert_allclose(gradient[0, inner], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(gradient[1, inner], 0.0, atol=1e-6)
+
+
+def test_submesh_turns_interfaces_into_boundaries(mesh):
+    films = mesh.submesh(("WO3", "LiPON"))
+    assert films.n_cells == mesh.region_mask("WO3", "LiPON").sum()
+    exterior = films.face_cells[films.face_mask("Pt|WO3", "LiPON|MoO3"), 1]
+    assert np.all(exterior < 0)
+    np.testing.assert_allclose(films.cell_centroids, mesh.cell_centroids[films.parent_cells], rtol=0, atol=0)
+
+
+def test_reference_mesh_is_orthogonal(mesh):
+    assert mesh.nonorthogonality() < 1e-2
+
+
+def test_round_trip_through_msh_file(tmp_path, device, quick_mesh):
+    path = tmp_path / "device.msh"
+    built = femion.build_mesh(device, path, settings=femion.QUICK_MESH)
+    read = read_mesh(path, device)
+    np.testing.assert_array_equal(read.cells, built.cells)
+    np.testing.assert_allclose(read.nodes, built.nodes, rtol=0, atol=1e-18)
+    assert set(read.boundaries) == set(built.boundaries)
+
+
+def test_missing_mesh_file(tmp_path):
+    with pytest.raises(MeshError, match="not found"):
+        read_mesh(tmp_path / "missing.msh")
+
+
+def test_unreadable_mesh_file(tmp_path):
+    path = tmp_path / "garbage.msh"
+    path.write_text("this is not a mesh\n")
+    with pytest.raises(MeshError, match="garbage.msh"):
+        read_mesh(path)
+
+
+def _write_gmsh(path, build):
+    import gmsh
+
+    with gmsh_session():
+        gmsh.model.add("test")
+        build(gmsh)
+        gmsh.write(str(path))
+        gmsh.model.remove()
+
+
+def test_mesh_without_required_groups(tmp_path, device):
+    def square(gmsh):
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(2, [surface], name="WO3")
+        gmsh.option.setNumber("Mesh.RecombineAll", 1)
+        gmsh.model.mesh.setTransfiniteAutomatic()
+        gmsh.model.mesh.generate(2)
+
+    path = tmp_path / "square.msh"
+    _write_gmsh(path, square)
+    with pytest.raises(MeshError, match="lacks required physical groups: region 'substrate'.*boundary 'axis'"):
+        read_mesh(path, device)
+
+
+def test_triangle_mesh_is_refused(tmp_path):
+    def triangles(gmsh):
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(2, [surface], name="WO3")
+        gmsh.model.mesh.generate(2)
+
+    path = tmp_path / "triangles.msh"
+    _write_gmsh(path, triangles)
+    with pytest.raises(MeshError, match="Triangle.*quadrilaterals"):
+        read_mesh(path)
+
+
+def test_3d_mesh_is_refused(tmp_path):
+    def box(gmsh):
+        volume = gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [volume], name="block")
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.5)
+        gmsh.model.mesh.generate(3)
+
+    path = tmp_path / "box.msh"
+    _write_gmsh(path, box)
+    with pytest.raises(MeshError, match="3D mesh"):
+        read_mesh(path)
+
+
+def test_skewed_mesh_is_refused():
+    nodes = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [1.9, 1.0], [2.0, 1.0]]) * 1e-6
+    cells = np.array([[0, 1, 4, 3], [1, 2, 5, 4]])
+    skewed = femion.AxisymmetricMesh(nodes, cells, np.zeros(2, int), ("WO3",), {}, source="skewed")
+    assert skewed.nonorthogonality() > 30
+    with pytest.raises(MeshError, match="non-orthogonality"):
+        skewed.fipy
