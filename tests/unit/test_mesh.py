@@ -50,8 +50,8 @@ def test_fipy_and_skfem_share_cells(mesh):
     fipy_centres = np.asarray(mesh.fipy.cellCenters.value).T
     skfem_mesh = mesh.skfem
     skfem_centres = skfem_mesh.p[:, skfem_mesh.t].mean(axis=1).T
-    np.testing.assert_allclose(fipy_centres, mesh.cell_centroids, rtol=0, atol=1e-14 * mesh.nodes.max())
-    np.testing.assert_allclose(skfem_centres, mesh.cell_centroids, rtol=0, atol=1e-14 * mesh.nodes.max())
+    np.testing.assert_allclose(fipy_centres, mesh.cell_centroids, rtol=0, atol=1e-9 * mesh.nodes.max())
+    np.testing.assert_allclose(skfem_centres, mesh.cell_centroids, rtol=0, atol=1e-9 * mesh.nodes.max())
     for name in mesh.region_names:
         np.testing.assert_array_equal(skfem_mesh.subdomains[name], np.flatnonzero(mesh.region_mask(name)))
     facets = skfem_mesh.facets[:, skfem_mesh.boundaries["WO3|LiPON"]].T
