@@ -1,0 +1,41 @@
+"""Command line: info lists assumed values, mesh writes every group, errors are clean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import femion
+from femion.cli import main
+from femion.io import assumed_parameters
+
+
+def test_info_lists_assumed_values(capsys):
+    assert main(["info"]) == 0
+    output = capsys.readouterr().out
+    assumed = assumed_parameters(femion.load_device())
+    assert f"assumed values (no literature source): {len(assumed)}" in output
+    for parameter in assumed:
+        assert f"{parameter.material}.{parameter.name} =" in output
+
+
+def test_mesh_command_writes_all_groups(tmp_path, capsys):
+    path = tmp_path / "x.msh"
+    assert main(["mesh", "-o", str(path), "--quick"]) == 0
+    mesh = femion.read_mesh(path, femion.load_device())
+    for name in ("Pt", "WO3", "LiPON", "MoO3", "ITO", "substrate", "axis", "outer", "top_contact",
+                 "bottom_contact", "air_surface", "WO3|LiPON", "Pt|WO3", "LiPON|MoO3", "MoO3|ITO"):
+        assert name in mesh.region_names or name in mesh.boundaries
+
+
+def test_bad_device_file_gives_clean_error(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("name = 1\n")
+    assert main(["info", str(path)]) == 2
+    assert "femion: error:" in capsys.readouterr().err
+
+
+def test_help_runs_without_heavy_imports():
+    code = "import sys, femion.cli; femion.cli._parser(); print('fipy' in sys.modules, 'pyvista' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
