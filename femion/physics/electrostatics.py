@@ -1,20 +1,36 @@
-"""Electric potential and current: quasi-static current continuity (MODEL.md §3.1).
+"""Electric potential, current and field enhancement (MODEL.md §3.1, §5).
 
-Equations (axisymmetric, per radian, SI):
+Equations (axisymmetric, per radian, SI)
+----------------------------------------
+Quasi-static current continuity, with the displacement current when a
+protocol is fast enough for it to matter:
 
-    ∇·(κ ∇φ) = 0                       in the bottom electrode and the films
-    φ = V(t)                           on the top-electrode/film interface (equipotential metal)
-    φ = 0                              on ``bottom_contact`` (grounded bottom electrode)
-    κ ∇φ·n = 0                         on all other boundaries (insulating)
+    ∇·(κ ∇φ) + ∂/∂t ∇·(ε ∇φ) = 0     in the bottom electrode and the films
+    φ = V(t)                          on the top-electrode/film interface
+    φ = 0                             on ``bottom_contact`` (grounded bottom electrode)
+    n·(κ∇φ + ε∂∇φ/∂t) = 0             on all other boundaries (insulating)
 
-κ is the total (electronic + ionic) conductivity [S/m], cell-wise; face values
-are distance-weighted harmonic means, which make the two-point flux exact for
-layered conductors (series resistances). The field is E = −∇φ and the device
-current I = 2π ∮ j·n r ds over the grounded contact, with j = −κ∇φ.
+κ is the total (electronic + ionic) conductivity [S/m] and ε = ε₀ε_r the
+permittivity [F/m], both cell-wise (layer-wise, or supplied by the other physics
+as fields). The displacement term is integrated by implicit Euler as a discrete
+Gauss law, Σ_f (κ_f + ε_f/Δt) r_f T_f Δφ^{n+1} = Σ_f (ε_f/Δt) r_f T_f Δφ^n, so
+the charge stored in every cell is conserved exactly between steps. Face
+coefficients are distance-weighted harmonic means, which make the two-point
+flux exact for layered media.
 
-The top electrode itself is not part of the conduction domain: its
-conductivity (Pt ~10⁷ S/m) exceeds the films' by ~10¹⁰, so it is the
-equipotential boundary the MODEL prescribes.
+The pure electrostatic mode ∇·(ε∇φ) = 0 gives capacitances (:func:`capacitance`).
+
+Outputs: φ; E = −∇φ in cells (reconstructed consistently with the fluxes, see
+:func:`femion.fvm.flux_gradient`) and its normal component on faces; the
+current density j = κE in cells; the device current I = 2π ∮ j·n r ds over the
+grounded contact (conduction plus displacement). The field enhancement
+β = |E| / (|V|/d), d the electrode-to-electrode film thickness
+(:func:`field_enhancement`).
+
+The top electrode is not part of the conduction domain: its conductivity
+(Pt ~10⁷ S/m) exceeds the films' by ~10¹⁰, so it is the equipotential boundary
+MODEL.md §3.1 prescribes. A deformed electrode enters through the mesh
+(:func:`femion.build_mesh` with ``interface_profile``).
 """
 
 from __future__ import annotations
@@ -25,16 +41,20 @@ import numpy as np
 
 from femion import fvm
 from femion.config import Device
-from femion.constants import BOLTZMANN, EV
+from femion.constants import BOLTZMANN, EV, VACUUM_PERMITTIVITY
 from femion.mesh import AxisymmetricMesh
 
 __all__ = [
+    "FieldEnhancement",
     "PotentialSolution",
     "REFERENCE_TEMPERATURE",
+    "capacitance",
     "conduction_regions",
     "electrode_interface",
     "field_enhancement",
     "layer_conductivity",
+    "layer_permittivity",
+    "parallel_plate_capacitance",
     "solve_potential",
 ]
 
@@ -88,42 +108,96 @@ def layer_conductivity(mesh: AxisymmetricMesh, device: Device, temperature: floa
     return values[mesh.cell_regions]
 
 
+def layer_permittivity(mesh: AxisymmetricMesh, device: Device) -> np.ndarray:
+    """Layer-wise permittivity ε = ε₀ ε_r [F/m] of each cell, shape (n_cells,).
+
+    Raises
+    ------
+    femion.MaterialError
+        If a layer's material lacks ``relative_permittivity``.
+    """
+    values = np.array([device.material(region).value("relative_permittivity") for region in mesh.region_names])
+    return VACUUM_PERMITTIVITY * values[mesh.cell_regions]
+
+
 @dataclass(frozen=True, eq=False)
 class PotentialSolution:
-    """Steady potential and current.
+    """Potential, field and current of one (quasi-)static solve.
 
     Attributes
     ----------
     mesh : AxisymmetricMesh
         Conduction mesh the solution lives on.
     phi : ndarray, shape (n_cells,)
-        Potential at cell centres [V].
+        Potential at cell centroids [V].
     field : ndarray, shape (n_cells, 2)
-        Electric field E = −∇φ, components (E_r, E_z) [V/m].
+        E = −∇φ, components (E_r, E_z) [V/m], flux-consistent reconstruction.
+    face_field : ndarray, shape (n_faces,)
+        Normal component of E on each face [V/m], oriented out of
+        ``mesh.face_cells[:, 0]`` (zero on insulating faces).
+    current_density : ndarray, shape (n_cells, 2)
+        Conduction current density κE [A/m²].
+    face_current_density : ndarray, shape (n_faces,)
+        Normal current density (conduction + displacement) on each face
+        [A/m²], oriented out of ``mesh.face_cells[:, 0]``.
     voltage : float
-        Applied electrode potential [V].
+        Electrode potential [V].
     current : float
-        Device current into the grounded contact, 2π ∮ j·n r ds [A]
-        (positive for V > 0 with positive κ).
+        Device current into the grounded contact, conduction + displacement [A]
+        (positive for V > 0).
+    displacement_current : float
+        Displacement part of ``current`` [A] (0 for a steady solve).
     electrode_current : float
         Current leaving through the biased electrode [A]; equals −current to
         round-off (charge conservation).
-    conductivity : ndarray, shape (n_cells,)
-        κ used [S/m].
+    conductivity, permittivity : ndarray, shape (n_cells,)
+        κ [S/m] and ε [F/m] used (permittivity None for a steady solve).
+    electrode, ground : str
+        Boundary group names of the contacts.
     """
 
     mesh: AxisymmetricMesh
     phi: np.ndarray
     field: np.ndarray
+    face_field: np.ndarray
+    current_density: np.ndarray
+    face_current_density: np.ndarray
     voltage: float
     current: float
+    displacement_current: float
     electrode_current: float
     conductivity: np.ndarray
+    permittivity: np.ndarray | None
+    electrode: str
+    ground: str
 
     @property
     def conductance(self) -> float:
-        """G = I/V [S]."""
+        """G = I/V [S] (conduction and displacement)."""
         return self.current / self.voltage
+
+    def contact_current_density(self, boundary: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Normal current density into a contact along r (conduction + displacement).
+
+        Returns
+        -------
+        (ndarray, ndarray), each shape (n_faces_on_contact,)
+            Face-midpoint r [m] (sorted) and outward current density [A/m²].
+        """
+        faces = np.flatnonzero(self.mesh.face_mask(boundary or self.ground))
+        order = np.argsort(self.mesh.r_face[faces])
+        return self.mesh.r_face[faces][order], self.face_current_density[faces][order]
+
+
+def _check_cell_field(name: str, values: np.ndarray | None, mesh: AxisymmetricMesh, allow_zero: bool = False) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.shape != (mesh.n_cells,):
+        raise ValueError(f"{name} must have shape ({mesh.n_cells},), got {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} has {np.count_nonzero(~np.isfinite(values))} non-finite values")
+    if np.any(values < 0.0) or (not allow_zero and np.any(values == 0.0)):
+        raise ValueError(f"{name} must be positive")
+    return values
 
 
 def solve_potential(
@@ -133,8 +207,15 @@ def solve_potential(
     *,
     electrode: str,
     ground: str = "bottom_contact",
+    permittivity: np.ndarray | None = None,
+    dt: float | None = None,
+    previous: PotentialSolution | None = None,
 ) -> PotentialSolution:
-    """Solve ∇·(κ∇φ) = 0 with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
+    """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
+
+    Without ``dt``: the steady problem ∇·(κ∇φ) = 0. With ``dt`` and
+    ``permittivity``: one implicit-Euler step of ∇·(κ∇φ) + ∂_t∇·(ε∇φ) = 0 from
+    ``previous`` (or from φ = 0 everywhere, an uncharged device).
 
     Parameters
     ----------
@@ -144,9 +225,15 @@ def solve_potential(
     conductivity
         κ per cell [S/m], shape (n_cells,), positive and finite.
     voltage
-        Electrode potential [V].
+        Electrode potential [V] (at the end of the step).
     electrode, ground
         Boundary group names.
+    permittivity
+        ε per cell [F/m], shape (n_cells,); needed with ``dt``.
+    dt
+        Time step [s] for the displacement current.
+    previous
+        Solution at the start of the step (same mesh).
 
     Returns
     -------
@@ -155,33 +242,95 @@ def solve_potential(
     Raises
     ------
     ValueError
-        Non-finite voltage, or conductivity of wrong shape, non-finite or not positive.
+        Non-finite voltage; κ or ε of wrong shape, non-finite or not positive;
+        ``dt`` without ``permittivity`` or not positive; ``previous`` on another mesh.
     femion.MeshError
         Missing boundary groups.
     """
     if not np.isfinite(voltage):
         raise ValueError(f"voltage must be finite, got {voltage!r}")
-    kappa = np.asarray(conductivity, dtype=float)
-    if kappa.shape != (mesh.n_cells,) or not np.all(np.isfinite(kappa)) or np.any(kappa <= 0.0):
-        raise ValueError(f"conductivity must be positive and finite with shape ({mesh.n_cells},)")
+    kappa = _check_cell_field("conductivity", conductivity, mesh)
     mesh.require(boundaries=(electrode, ground))
+    dirichlet = mesh.face_mask(electrode, ground)
+    boundary_values = np.where(mesh.face_mask(electrode), float(voltage), 0.0)
     kappa_face = fvm.face_values_harmonic(mesh, kappa)
+
     phi = fvm.cell_variable(mesh, 0.0, name="phi")
     phi.constrain(voltage, where=mesh.face_mask(electrode))
     phi.constrain(0.0, where=mesh.face_mask(ground))
-    (fvm.diffusion_term(mesh, kappa_face) == 0).solve(var=phi)
-    current = 2.0 * np.pi * fvm.boundary_flux(mesh, phi, kappa_face, ground)
-    electrode_current = 2.0 * np.pi * fvm.boundary_flux(mesh, phi, kappa_face, electrode)
-    field = -np.asarray(phi.grad.value).T
+    if dt is None:
+        eps = None if permittivity is None else _check_cell_field("permittivity", permittivity, mesh)
+        (fvm.diffusion_term(mesh, kappa_face) == 0).solve(var=phi)
+        capacitive_face = 0.0
+        old_flux = 0.0
+    else:
+        if permittivity is None or not (np.isfinite(dt) and dt > 0.0):
+            raise ValueError("a transient solve needs permittivity and a positive, finite dt")
+        eps = _check_cell_field("permittivity", permittivity, mesh)
+        capacitive_face = fvm.face_values_harmonic(mesh, eps) / dt
+        if previous is None:
+            old_phi, old_boundary = np.zeros(mesh.n_cells), np.zeros(len(mesh.faces))
+        else:
+            if previous.mesh is not mesh:
+                raise ValueError("previous solution lives on another mesh")
+            old_phi = previous.phi
+            old_boundary = np.where(mesh.face_mask(electrode), previous.voltage, 0.0)
+        stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
+        equation = fvm.diffusion_term(mesh, kappa_face + capacitive_face) - stored / mesh.areas == 0
+        equation.solve(var=phi)
+        old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
+
+    values = np.array(phi.value)
+    conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values)
+    displacement_flux = fvm.face_fluxes(mesh, values, capacitive_face, dirichlet, boundary_values) - old_flux
+    field_normal = fvm.face_fluxes(mesh, values, 1.0, dirichlet, boundary_values) / mesh.face_lengths
+    field = -fvm.flux_gradient(mesh, values, kappa if dt is None else kappa + eps / dt, dirichlet, boundary_values)
+
+    def contact_total(flux: np.ndarray, name: str) -> float:
+        return float(2.0 * np.pi * np.sum((flux * mesh.r_face)[mesh.face_mask(name)]))
+
+    total_flux = conduction_flux + displacement_flux
     return PotentialSolution(
         mesh=mesh,
-        phi=np.array(phi.value),
+        phi=values,
         field=field,
+        face_field=field_normal,
+        current_density=kappa[:, None] * field,
+        face_current_density=total_flux / mesh.face_lengths,
         voltage=float(voltage),
-        current=current,
-        electrode_current=electrode_current,
+        current=contact_total(total_flux, ground),
+        displacement_current=contact_total(np.broadcast_to(displacement_flux, total_flux.shape), ground),
+        electrode_current=contact_total(total_flux, electrode),
         conductivity=kappa,
+        permittivity=eps,
+        electrode=electrode,
+        ground=ground,
     )
+
+
+def capacitance(mesh: AxisymmetricMesh, permittivity: np.ndarray, *, electrode: str, ground: str = "bottom_contact") -> float:
+    """Electrostatic capacitance [F] between two contacts: ∇·(ε∇φ) = 0, C = Q/V.
+
+    Q is the charge on the grounded contact, 2π ∮ ε ∇φ·n r ds, which equals
+    minus the electrode charge to round-off. Fields outside the mesh (the air
+    above the films) are not included.
+
+    Raises
+    ------
+    ValueError, femion.MeshError
+        As :func:`solve_potential`.
+    """
+    solution = solve_potential(mesh, permittivity, 1.0, electrode=electrode, ground=ground)
+    return solution.current
+
+
+def parallel_plate_capacitance(device: Device) -> float:
+    """C_pp = A / Σ(t_i/ε_i) [F] of the film stack under the electrode (no fringe), A = π R_e²."""
+    inverse = sum(
+        layer.thickness / (VACUUM_PERMITTIVITY * device.material(layer.name).value("relative_permittivity"))
+        for layer in device.films
+    )
+    return np.pi * device.electrode_radius**2 / inverse
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,19 +344,24 @@ class FieldEnhancement:
     center : float
         β_center: β in the film cell touching the electrode nearest the axis.
     edge : float
-        β_edge: r-weighted mean of β over the film cells whose centroids lie
-        within ``edge_window`` of the electrode edge (r = R_e on the
-        electrode/film interface). The field at a sharp electrode edge is
+        β_edge: r-weighted mean of β over the film cells of the top film whose
+        centroids lie within ``edge_window`` of the electrode edge (r = R_e on
+        the electrode/film interface). The field at a sharp electrode edge is
         singular but integrable, so this mean converges under refinement where
         a point value would not.
     edge_window : float
         Radius of the averaging window [m] (default d/10).
+    interface_r, interface_beta : ndarray
+        β in the top-film cells touching the electrode and the air surface,
+        sorted by r (for line plots along the Pt/WO3 interface).
     """
 
     beta: np.ndarray
     center: float
     edge: float
     edge_window: float
+    interface_r: np.ndarray
+    interface_beta: np.ndarray
 
 
 def field_enhancement(
@@ -235,18 +389,22 @@ def field_enhancement(
     d = device.film_stack_thickness
     window = 0.1 * d if edge_window is None else edge_window
     beta = np.hypot(*solution.field.T) / (abs(solution.voltage) / d)
-    interface = mesh.face_mask(electrode_interface(device))
-    touching = np.unique(mesh.face_cells[interface, 0])
-    center_cell = touching[np.argmin(mesh.r_cell[touching])]
-    z_edge = mesh.face_centers[interface, 1].mean()
+    top_faces = mesh.face_mask(electrode_interface(device), "air_surface")
+    touching = np.unique(mesh.face_cells[top_faces, 0])
+    touching = touching[np.argsort(mesh.r_cell[touching])]
+    electrode_faces = mesh.face_mask(electrode_interface(device))
+    z_edge = mesh.face_centers[electrode_faces, 1][np.argmax(mesh.r_face[electrode_faces])]
+    top_film = mesh.region_mask(device.films[-1].name)
     distance = np.hypot(mesh.r_cell - device.electrode_radius, mesh.cell_centroids[:, 1] - z_edge)
-    near = distance < window
+    near = (distance < window) & top_film
     if not near.any():
-        near = distance <= distance.min()
+        near = top_film & (distance <= distance[top_film].min())
     weights = mesh.r_volumes[near]
     return FieldEnhancement(
         beta=beta,
-        center=float(beta[center_cell]),
+        center=float(beta[touching[0]]),
         edge=float(np.sum(beta[near] * weights) / np.sum(weights)),
         edge_window=window,
+        interface_r=mesh.r_cell[touching],
+        interface_beta=beta[touching],
     )
