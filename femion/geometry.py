@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gmsh
 import numpy as np
@@ -50,7 +50,9 @@ __all__ = [
     "QUICK_MESH",
     "gmsh_session",
     "build_gmsh_model",
+    "deform_gmsh_nodes",
     "expected_group_names",
+    "interface_displacement",
 ]
 
 GMSH_LENGTH_UNIT = 1e-6
@@ -255,3 +257,63 @@ def expected_group_names(device: Device) -> tuple[tuple[str, ...], tuple[str, ..
     """Cell-region and boundary group names a mesh of ``device`` must carry."""
     interfaces = tuple(device.interface_heights())
     return device.region_names, BOUNDARY_NAMES + interfaces
+
+
+def interface_displacement(
+    nodes: np.ndarray, device: Device, profile: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Node displacement [m] that moves the top-electrode/film interface by w(r).
+
+    The top electrode moves rigidly by w(r) in z; the active films stretch
+    linearly between the (fixed) bottom electrode and the moved interface,
+    Δz = w(r) (z − z_f)/(z_e − z_f), with z_f the top of the bottom electrode
+    and z_e the flat electrode interface. Bottom electrode and substrate stay
+    put. Vertical node moves keep the transfinite topology; cells become
+    trapezoids whose non-orthogonality is about atan(|w'(r)|), small for smooth
+    profiles (checked by :meth:`femion.mesh.AxisymmetricMesh.check_orthogonality`).
+
+    Parameters
+    ----------
+    nodes
+        Node coordinates (r, z) [m], shape (n_nodes, 2), z = 0 at the substrate bottom.
+    device
+        The device the mesh was built for.
+    profile
+        Vectorised w(r) [m]; w > 0 lifts the electrode (thicker films),
+        w < 0 presses it in (thinner films, higher field).
+
+    Returns
+    -------
+    ndarray, shape (n_nodes, 2)
+
+    Raises
+    ------
+    ValueError
+        If w is not finite or thins the film stack by 90 % or more anywhere.
+    """
+    r, z = nodes[:, 0], nodes[:, 1]
+    w = np.broadcast_to(np.asarray(profile(r), dtype=float), r.shape)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("interface profile w(r) returned non-finite values")
+    heights = device.interface_heights()
+    z_films = heights[f"{device.films[0].name}|{device.bottom_electrode.name}"]
+    z_electrode = heights[f"{device.top_electrode.name}|{device.films[-1].name}"]
+    stack = z_electrode - z_films
+    if np.any(w <= -0.9 * stack):
+        raise ValueError(f"interface profile thins the {stack * 1e9:.0f} nm film stack by 90 % or more (min w = {w.min():.3g} m)")
+    tolerance = 1e-6 * stack
+    fraction = np.clip((z - z_films) / stack, 0.0, 1.0)
+    fraction[z < z_films + tolerance] = 0.0
+    fraction[z > z_electrode - tolerance] = 1.0
+    return np.column_stack([np.zeros_like(r), w * fraction])
+
+
+def deform_gmsh_nodes(device: Device, profile: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Apply :func:`interface_displacement` to the nodes of the current gmsh model (in place)."""
+    node_tags, coordinates, _ = gmsh.model.mesh.getNodes()
+    xyz = coordinates.reshape(-1, 3).copy()
+    xyz[:, :2] += interface_displacement(xyz[:, :2] * GMSH_LENGTH_UNIT, device, profile) / GMSH_LENGTH_UNIT
+    # gmsh's API sets node coordinates one at a time (no bulk setter); this is
+    # mesh construction, O(n_nodes) calls of a few microseconds each.
+    for tag, position in zip(node_tags.tolist(), xyz.tolist()):
+        gmsh.model.mesh.setNode(tag, position, [])

@@ -2,8 +2,8 @@
 
 * :func:`write_fields` writes cell fields on the (r, z) mesh as an unstructured
   VTK file (``.vtu``) that ParaView opens directly; coordinates are (r, z, 0) in
-  metres and every cell carries its integer ``region`` tag (names in the field
-  data ``region_names`` and in the run's ``run.json``).
+  metres and every cell carries its integer region tag, in an array named
+  ``region (0 ITO, 1 MoO3, ...)`` so the names travel with the file.
 * :func:`write_dataset` writes an :class:`xarray.Dataset` to netCDF (h5netcdf
   engine), atomically (temporary file, then rename), so a killed run never
   leaves a truncated file; units live in each variable's ``units`` attribute.
@@ -30,7 +30,7 @@ from femion.config import Device
 from femion.materials import Parameter
 from femion.mesh import AxisymmetricMesh
 
-__all__ = ["assumed_parameters", "atomic_write", "write_dataset", "write_fields", "write_run_metadata"]
+__all__ = ["assumed_parameters", "atomic_write", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
 
 
 def atomic_write(path: str | Path, write: Any) -> Path:
@@ -68,7 +68,9 @@ def write_fields(path: str | Path, mesh: AxisymmetricMesh, cell_data: Mapping[st
     """
     import meshio
 
-    data = {"region": [mesh.cell_regions.astype(np.int32)]}
+    # meshio's VTU writer drops field data, so the region names travel in the
+    # name of the region-tag array, where ParaView shows them too.
+    data = {_region_array_name(mesh.region_names): [mesh.cell_regions.astype(np.int32)]}
     for name, values in cell_data.items():
         values = np.asarray(values)
         if values.shape[0] != mesh.n_cells:
@@ -78,8 +80,35 @@ def write_fields(path: str | Path, mesh: AxisymmetricMesh, cell_data: Mapping[st
         data[name] = [values]
     points = np.column_stack([mesh.nodes, np.zeros(mesh.n_nodes)])
     vtu = meshio.Mesh(points, [("quad", mesh.cells)], cell_data=data)
-    vtu.field_data = {name: np.array([index, 2]) for index, name in enumerate(mesh.region_names)}
     return atomic_write(path, lambda temporary: meshio.write(temporary, vtu, file_format="vtu"))
+
+
+def read_fields(path: str | Path) -> tuple[AxisymmetricMesh, dict[str, np.ndarray]]:
+    """Read a ``.vtu`` written by :func:`write_fields` back into a mesh and its cell fields.
+
+    Returns
+    -------
+    (AxisymmetricMesh, dict)
+        The mesh (regions restored, no boundary groups) and name -> cell array
+        ((r, z) vectors back to two components).
+    """
+    import meshio
+
+    vtu = meshio.read(path)
+    fields = {}
+    for name, blocks in vtu.cell_data.items():
+        values = np.asarray(blocks[0])
+        fields[name] = values[:, :2] if values.ndim == 2 and values.shape[1] == 3 else values
+    region_key = next((name for name in fields if name.startswith("region (")), None)
+    if region_key is None:
+        raise ValueError(f"{path}: no region-tag array; not written by femion.io.write_fields")
+    regions = fields.pop(region_key)
+    names = tuple(entry.split(" ", 1)[1] for entry in region_key[len("region ("):-1].split(", "))
+    mesh = AxisymmetricMesh(
+        nodes=vtu.points[:, :2], cells=vtu.cells_dict["quad"], cell_regions=regions, region_names=tuple(names),
+        boundaries={}, source=str(path),
+    )
+    return mesh, fields
 
 
 def write_dataset(path: str | Path, dataset: Any) -> Path:
@@ -148,6 +177,10 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
     lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.note}" for p in assumed] or ["- none"]
     (outdir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return outdir
+
+
+def _region_array_name(region_names: tuple[str, ...]) -> str:
+    return "region (" + ", ".join(f"{index} {name}" for index, name in enumerate(region_names)) + ")"
 
 
 def _json_default(value: Any) -> Any:

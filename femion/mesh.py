@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from femion.geometry import (
     MeshSettings,
     build_gmsh_model,
     expected_group_names,
+    deform_gmsh_nodes,
     gmsh_session,
 )
 
@@ -354,6 +355,33 @@ class AxisymmetricMesh:
             source=f"{self.source} [submesh]",
         )
 
+    def displaced(self, displacement: np.ndarray) -> AxisymmetricMesh:
+        """A copy with every node moved by ``displacement`` [m], shape (n_nodes, 2).
+
+        Cells, regions, boundaries and ``parent_cells`` are unchanged, so fields
+        keep their indices (e.g. the deformed configuration from mechanics).
+
+        Raises
+        ------
+        MeshError
+            If the displacement has the wrong shape, is not finite, or inverts a cell.
+        """
+        displacement = np.asarray(displacement, dtype=float)
+        if displacement.shape != self.nodes.shape or not np.all(np.isfinite(displacement)):
+            raise MeshError(f"displacement must be finite with shape {self.nodes.shape}")
+        moved = self.nodes + displacement
+        if np.any(_signed_areas(moved, self.cells) <= 0.0):
+            raise MeshError(f"{self.source}: the displacement inverts cells")
+        return AxisymmetricMesh(
+            nodes=moved,
+            cells=self.cells,
+            cell_regions=self.cell_regions,
+            region_names=self.region_names,
+            boundaries=dict(self.boundaries),
+            parent_cells=self.parent_cells,
+            source=f"{self.source} [displaced]",
+        )
+
     # ------------------------------------------------------- orthogonality
     @cached_property
     def face_nonorthogonality(self) -> np.ndarray:
@@ -518,6 +546,7 @@ def build_mesh(
     device: Device,
     path: str | Path | None = None,
     settings: MeshSettings = MeshSettings(),
+    interface_profile: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> AxisymmetricMesh:
     """Mesh a device with gmsh and, if ``path`` is given, write the ``.msh`` file.
 
@@ -530,6 +559,11 @@ def build_mesh(
     settings
         Resolution and grading (:class:`femion.geometry.MeshSettings`;
         :data:`femion.geometry.QUICK_MESH` for quick runs).
+    interface_profile
+        Optional deformed top-electrode/film interface w(r) [m] (vectorised
+        callable of r [m]; w > 0 lifts the electrode). The mesh is built flat and
+        then deformed by :func:`femion.geometry.interface_displacement`, which
+        keeps the transfinite topology and near-orthogonal cells.
 
     Returns
     -------
@@ -541,6 +575,8 @@ def build_mesh(
 
     with gmsh_session():
         build_gmsh_model(device, settings)
+        if interface_profile is not None:
+            deform_gmsh_nodes(device, interface_profile)
         mesh = AxisymmetricMesh.from_gmsh(source=str(path) if path else f"device {device.name!r}")
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -308,19 +308,30 @@ def solve_potential(
     )
 
 
-def capacitance(mesh: AxisymmetricMesh, permittivity: np.ndarray, *, electrode: str, ground: str = "bottom_contact") -> float:
-    """Electrostatic capacitance [F] between two contacts: ∇·(ε∇φ) = 0, C = Q/V.
+def capacitance(mesh: AxisymmetricMesh, device: Device) -> float:
+    """Electrostatic capacitance [F] of the film stack: ∇·(ε∇φ) = 0, C = Q/V.
 
-    Q is the charge on the grounded contact, 2π ∮ ε ∇φ·n r ds, which equals
-    minus the electrode charge to round-off. Fields outside the mesh (the air
-    above the films) are not included.
+    Solved on the films of ``mesh`` (the electrodes are the equipotential
+    boundaries: the top-electrode interface and the bottom electrode's top
+    surface), with layer permittivities. Q is the charge on the grounded
+    side, 2π ∮ ε ∇φ·n r ds, equal to minus the electrode charge to round-off.
+    Fields outside the mesh (the air above the films) are not included.
+
+    Parameters
+    ----------
+    mesh
+        A mesh of the device containing its film regions.
+    device
+        Supplies the film names and permittivities.
 
     Raises
     ------
-    ValueError, femion.MeshError
-        As :func:`solve_potential`.
+    femion.MaterialError
+        If a film lacks ``relative_permittivity``.
     """
-    solution = solve_potential(mesh, permittivity, 1.0, electrode=electrode, ground=ground)
+    films = mesh.submesh(tuple(layer.name for layer in device.films))
+    ground = f"{device.films[0].name}|{device.bottom_electrode.name}"
+    solution = solve_potential(films, layer_permittivity(films, device), 1.0, electrode=electrode_interface(device), ground=ground)
     return solution.current
 
 
