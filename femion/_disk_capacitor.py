@@ -41,11 +41,8 @@ _EDGE_CELL = 1e-3  # smallest cell at the rim, relative to min(d/2, a), at refin
 _MIN_EDGE_CELL = 2e-5  # floor of the smallest cell relative to a, at refinement 1 (see below)
 _GROWTH = 1.15  # largest cell-to-cell size ratio of the geometric grading at refinement 1
 
-# Why the floor: AxisymmetricMesh computes cell centroids from absolute node
-# coordinates, so a cell of size h at distance ~a from the origin carries a
-# round-off error ~1e-16 (a/h)² (z/h) h in its centroid; below h ~ 1e-5 a the
-# centroids near the rim drift by a sizeable fraction of a cell and the mesh
-# fails the non-orthogonality check although every cell is a rectangle.
+# The floor bounds the cell count at the smallest gaps; at 2e-5 a the rim cells
+# are far finer than the fringe field needs.
 
 GAP_REGION, OUTER_REGION = "gap", "outer"
 DISK_TOP, DISK_BOTTOM = "disk_top", "disk_bottom"
@@ -223,43 +220,14 @@ def disk_capacitor(
 ) -> float:
     """Normalised capacitance C/(ε a) of two coaxial thin conducting disks, solved with femion.
 
-    Physics
-    -------
     Two coaxial, infinitely thin, perfectly conducting disks of radius a at
-    z = ±d/2 in an unbounded homogeneous dielectric of permittivity ε [F/m],
-    held at potentials ±V/2. The potential solves ∇·(ε∇φ) = 0 outside the
-    disks with φ → 0 at infinity; C = Q/V [F], Q the charge on the disk at
-    +V/2 (−Q sits on the other). C/(ε a) depends only on d/a: it tends to
-    π a/d (parallel plates) for d ≪ a, with Kirchhoff's (1877) fringe
-    correction ln(16π a/d) − 1, and to 4 (two isolated disks of capacitance
-    8 ε a in series) for d ≫ a.
-
-    Antisymmetry
-    ------------
-    Reflection z → −z maps the problem onto itself with φ → −φ, so by
-    uniqueness φ(r, −z) = −φ(r, z) and φ = 0 on the mid-plane. The upper
-    half-space z >= 0 with φ = 0 at z = 0 is therefore an exact reduction.
-    Both faces of the upper disk lie in it; Gauss's law over them gives the
-    whole charge Q of that disk (nothing is doubled), and C = Q/V.
-
-    Discretisation
-    --------------
-    The half-space is truncated at the box r, z <= R = ``domain_radii`` × a
-    with φ = 0 there. At large distance the field is that of a dipole
-    p ≈ Q d; the grounded boundary acts on the disks like an image field
-    ~p/(4π ε R³), which changes C by a fraction of order a² d/(4 R³)
-    (measured: 3e-4 at d = a, R = 10 a, falling as R⁻³; below 1e-4 for the
-    default R = 20 a). The disk is a slit in a transfinite quadrilateral gmsh
-    mesh (:func:`disk_capacitor_mesh`) with φ = V/2 on both of its faces;
-    cells shrink geometrically toward the rim, where the charge density has
-    the inverse-square-root edge singularity. The r-weighted two-point-flux
-    diffusion term (:func:`femion.fvm.diffusion_term`) is solved with FiPy,
-    and Q = −2π ε Σ (outward flux through ``disk_top`` and ``disk_bottom``)
-    from :func:`femion.fvm.boundary_flux`. C comes out low; the error falls
-    3-4× when ``refinement`` doubles (observed order 1.7-1.9; the two-point
-    flux on a geometrically graded mesh is formally first order). Default
-    mesh: relative error about 1.5e-3 at d/a = 1, 5.6e-4 at 0.2, 3.4e-4 at
-    0.1, 1e-4 at 0.02, with 1e4-2e4 cells and < 0.5 s per call.
+    z = ±d/2 in an unbounded homogeneous dielectric of permittivity ε [F/m]
+    are held at potentials ±V/2. The potential solves ∇·(ε∇φ) = 0 outside the
+    disks with φ → 0 at infinity, and C = Q/V [F] with Q the charge on the
+    disk at +V/2 (−Q sits on the other). C/(ε a) depends only on d/a: it
+    tends to π a/d (parallel plates) plus Kirchhoff's (1877) fringe term
+    ln(16π a/d) − 1 for d ≪ a, and to 4 (two isolated disks of 8 ε a each,
+    in series) for d ≫ a.
 
     Parameters
     ----------
@@ -267,10 +235,10 @@ def disk_capacitor(
         d/a, in [``MIN_GAP_OVER_RADIUS``, ``MAX_GAP_OVER_RADIUS``] = [1e-3, 2].
     domain_radii
         Distance R of the grounded far boundary from the disk centre, in disk
-        radii (>= 2).
+        radii (>= 2; default ``DEFAULT_DOMAIN_RADII`` = 20).
     refinement
         Multiplies every cell count of the mesh (in [0.1, 8]) while keeping
-        the grading map, so each cell shrinks by this factor.
+        the grading map, so every cell shrinks by this factor.
 
     Returns
     -------
@@ -286,13 +254,42 @@ def disk_capacitor(
         outside [1e-3, 2], ``domain_radii`` < 2 or ``refinement`` outside
         [0.1, 8].
 
+    Notes
+    -----
+    *Antisymmetry.* Reflection z → −z maps the problem onto itself with
+    φ → −φ, so by uniqueness φ(r, −z) = −φ(r, z) and φ = 0 on the mid-plane.
+    The upper half-space z >= 0 with φ = 0 at z = 0 is therefore an exact
+    reduction. Both faces of the upper disk lie in it, so Gauss's law over
+    them gives the whole charge Q of that disk (nothing is doubled), and
+    C = Q/V with V = V/2 − (−V/2).
+
+    *Far field.* The half-space is truncated at the box r, z <= R =
+    ``domain_radii`` × a, with φ = 0 there. Far away the field is that of a
+    dipole p ≈ Q d; the grounded box acts back on the disks like an image
+    field ~p/(4π ε R³), which raises C by a fraction of order a² d/(4 R³).
+    Measured at d = a: 3.3e-3 at R = 5 a, 4.0e-4 at 10 a, 4.3e-5 at the
+    default 20 a (∝ R⁻³, and smaller for smaller gaps).
+
+    *Discretisation.* The disk is a slit in a transfinite quadrilateral gmsh
+    mesh (:func:`disk_capacitor_mesh`), with φ = V/2 on both of its faces.
+    Cells shrink geometrically toward the rim, where the charge density has
+    an inverse-square-root singularity. The r-weighted two-point-flux
+    diffusion term (:func:`femion.fvm.diffusion_term`) is solved with FiPy,
+    and Q = −2π ε × (flux of −ε∇φ out of the domain through ``disk_top``
+    and ``disk_bottom``, per radian, from :func:`femion.fvm.boundary_flux`).
+    C comes out low; the error falls 3-4× when ``refinement`` doubles
+    (observed order 1.7-1.9; the two-point flux on a geometrically graded
+    mesh is formally first order). Default mesh: relative error about
+    1.5e-3 at d/a = 1, 5.6e-4 at 0.2, 3.4e-4 at 0.1 and 1e-4 at 0.02, with
+    1e4-2e4 cells and < 0.5 s per call.
+
     References
     ----------
     E. R. Love, "The electrostatic field of two equal circular co-axial
     conducting disks", Q. J. Mech. Appl. Math. 2, 428-451 (1949).
-    G. Kirchhoff, "Zur Theorie des Condensators", Monatsber. Akad. Wiss.
-    Berlin, 144-162 (1877); the formula is quoted in Landau & Lifshitz,
-    Electrodynamics of Continuous Media, §2, problem (Gaussian units).
+    G. Kirchhoff, "Zur Theorie des Condensators", Monatsber. Königl. Preuss.
+    Akad. Wiss. Berlin, 144-162 (1877); quoted in Landau & Lifshitz,
+    Electrodynamics of Continuous Media, §2 (Gaussian units).
 
     Examples
     --------

@@ -209,23 +209,30 @@ class AxisymmetricMesh:
 
     @cached_property
     def r_volumes(self) -> np.ndarray:
-        """Exact r-weighted cell volumes ∫ r dr dz [m³ per radian], shape (n_cells,).
+        """Exact r-weighted cell volumes ∫ r dr dz = A r_c [m³ per radian], shape (n_cells,).
 
         Polygon moment formula: ∫ r dA = (1/6) Σ (r_i + r_j)(r_i z_j - r_j z_i)
-        over the edges (i, j) of a counter-clockwise polygon.
+        over the edges (i, j) of a counter-clockwise polygon (Pappus: A times
+        the centroid's r).
         """
-        r, z = self.nodes[self.cells, 0], self.nodes[self.cells, 1]
-        r_next, z_next = np.roll(r, -1, axis=1), np.roll(z, -1, axis=1)
-        return np.sum((r + r_next) * (r * z_next - r_next * z), axis=1) / 6.0
+        return self.cell_centroids[:, 0] * self.areas
 
     @cached_property
     def cell_centroids(self) -> np.ndarray:
-        """Exact area centroids (r, z) of the cells [m], shape (n_cells, 2)."""
-        r, z = self.nodes[self.cells, 0], self.nodes[self.cells, 1]
+        """Exact area centroids (r, z) of the cells [m], shape (n_cells, 2).
+
+        Moments are taken relative to each cell's first node, which keeps
+        round-off at the level of the cell size even for nm cells far from
+        the origin.
+        """
+        origin = self.nodes[self.cells[:, 0]]
+        r = self.nodes[self.cells, 0] - origin[:, :1]
+        z = self.nodes[self.cells, 1] - origin[:, 1:]
         r_next, z_next = np.roll(r, -1, axis=1), np.roll(z, -1, axis=1)
         cross = r * z_next - r_next * z
-        z_moment = np.sum((z + z_next) * cross, axis=1) / 6.0
-        return np.column_stack([self.r_volumes, z_moment]) / self.areas[:, None]
+        area = np.sum(cross, axis=1) / 2.0
+        moments = np.column_stack([np.sum((r + r_next) * cross, axis=1), np.sum((z + z_next) * cross, axis=1)]) / 6.0
+        return origin + moments / area[:, None]
 
     @property
     def r_cell(self) -> np.ndarray:

@@ -3,6 +3,11 @@
 Each function builds a problem on femion's own meshes, solves it with femion's
 own solvers and returns the numbers the test suite asserts; they double as
 examples of the API.
+
+* :func:`manufactured_diffusion` — layered axisymmetric diffusion, steady and transient;
+* :func:`series_resistance` — layered conductor in the 1D limit;
+* :func:`disk_capacitor` — circular parallel-plate capacitor with fringe field
+  (checked in the tests against Love's integral equation and Kirchhoff's formula).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from femion.config import Device
 from femion.geometry import MeshSettings
 from femion.mesh import AxisymmetricMesh, build_mesh
 
-__all__ = ["MMSResult", "manufactured_diffusion", "series_resistance"]
+from femion._disk_capacitor import disk_capacitor
+
+__all__ = ["MMSResult", "disk_capacitor", "manufactured_diffusion", "series_resistance"]
 
 # Layer-wise diffusivities of the manufactured problem [m²/s]: contrasts of up
 # to 17x between neighbouring layers exercise the harmonic face means.

@@ -276,7 +276,7 @@ def solve_potential(
             old_phi = previous.phi
             old_boundary = np.where(mesh.face_mask(electrode), previous.voltage, 0.0)
         stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
-        equation = fvm.diffusion_term(mesh, kappa_face + capacitive_face) - stored / mesh.areas == 0
+        equation = fvm.diffusion_term(mesh, kappa_face + capacitive_face) - fvm.cell_variable(mesh, stored / mesh.areas) == 0
         equation.solve(var=phi)
         old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
 
