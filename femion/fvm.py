@@ -36,9 +36,11 @@ __all__ = [
 ]
 
 
-def cell_variable(mesh: AxisymmetricMesh, value: float | np.ndarray = 0.0, name: str = "") -> CellVariable:
-    """A FiPy cell variable on ``mesh.fipy`` (cells in ``mesh.cells`` order)."""
-    return CellVariable(mesh=mesh.fipy, value=value, name=name)
+def cell_variable(
+    mesh: AxisymmetricMesh, value: float | np.ndarray = 0.0, name: str = "", has_old: bool = False
+) -> CellVariable:
+    """A FiPy cell variable on ``mesh.fipy`` (cells in ``mesh.cells`` order); ``has_old`` for transient sweeps."""
+    return CellVariable(mesh=mesh.fipy, value=value, name=name, hasOld=has_old)
 
 
 def r_cell(mesh: AxisymmetricMesh) -> CellVariable:
@@ -47,8 +49,14 @@ def r_cell(mesh: AxisymmetricMesh) -> CellVariable:
 
 
 def r_face(mesh: AxisymmetricMesh) -> FaceVariable:
-    """Face weight r_f [m] as a FiPy face variable, shape (n_faces,)."""
-    return FaceVariable(mesh=mesh.fipy, value=mesh.r_face, name="r_face")
+    """Face weight r_f [m] as a FiPy face variable, shape (n_faces,).
+
+    Faces on the axis (r_f = 0, exterior, no flux by symmetry) get a weight
+    of 10⁻³⁰ m instead of 0: FiPy divides convection by diffusion coefficients
+    face by face to form Péclet numbers, and 0/0 there would be NaN. No flux
+    crosses those faces either way.
+    """
+    return FaceVariable(mesh=mesh.fipy, value=np.maximum(mesh.r_face, 1e-30), name="r_face")
 
 
 def transient_term(mesh: AxisymmetricMesh, coeff: float | np.ndarray | CellVariable = 1.0, var=None) -> TransientTerm:

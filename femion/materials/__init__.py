@@ -56,6 +56,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "li_max_concentration": "mol/m^3",
         "li_reversible_fraction": "",
         "li_partial_molar_volume": "m^3/mol",
+        "li_partition_energy": "eV",
         "thermal_conductivity": "W/(m*K)",
         "specific_heat": "J/(kg*K)",
         "coefficient_of_thermal_expansion": "1/K",
