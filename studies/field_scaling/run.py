@@ -92,6 +92,49 @@ def analyse(device: femion.Device, settings: femion.MeshSettings, voltage: float
     }
 
 
+def findings(radii: list[float], rows: list[dict], d: float) -> str:
+    """The paper's fringe statement (§2.6) checked against the computed numbers, as Markdown."""
+    order = np.argsort(radii)[::-1]
+    large, small = rows[order[0]], rows[order[-1]]
+    lines = [
+        "# Fringe effect vs device size (femion field_scaling)",
+        "",
+        "Paper (§2.6): the fringe effect is not obvious at 200 µm diameter and becomes severe as the device shrinks.",
+        "",
+        "| R_e [µm] | R_e/d | β_edge | β_edge/β_center | current share within d of the edge | uniform share | C/C_pp − 1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for index in order:
+        row = rows[index]
+        lines.append(
+            f"| {radii[index] * 1e6:g} | {radii[index] / d:.3g} | {row['beta_edge']:.3g} | {row['beta_edge_over_center']:.3g} "
+            f"| {row['edge_current_fraction']:.3g} | {row['uniform_edge_fraction']:.3g} | {row['capacitance_excess']:.3g} |"
+        )
+    lines += [
+        "",
+        f"At R_e = {radii[order[0]] * 1e6:g} µm the edge carries {large['edge_current_fraction']:.1%} of the current "
+        f"({large['uniform_edge_fraction']:.1%} for a uniform density) and the fringe adds {large['capacitance_excess']:.1%} "
+        f"to the capacitance: a local field peak at the edge (β_edge = {large['beta_edge']:.2f}, "
+        f"{large['beta_edge_over_center']:.1f}× the centre value in the top film) confined to ~d of the rim, "
+        + (
+            "negligible for device-level quantities (both shares below 5 %): this agrees with the paper."
+            if large["capacitance_excess"] < 0.05 and large["edge_current_fraction"] < 0.05
+            else "NOT negligible (a share above 5 %): this disagrees with the paper's statement."
+        ),
+        f"At R_e = {radii[order[-1]] * 1e6:g} µm (R_e/d = {radii[order[-1]] / d:.2g}) the fringe adds "
+        f"{small['capacitance_excess']:.0%} to the capacitance and β_edge reaches {small['beta_edge']:.2f}"
+        + (
+            ": the fringe dominates, as the paper expects."
+            if small["capacitance_excess"] > 0.5
+            else ": still minor, unlike the paper's expectation."
+        ),
+        "",
+        "Not modelled: the field in the air above the films (adds fringe capacitance), and any change of κ with",
+        "the field or with Li during the read.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def run(outdir: Path, quick: bool = False) -> dict:
     """Run the scaling sweep and write its outputs into ``outdir``; return the summary."""
     with open(HERE / "config.toml", "rb") as handle:
@@ -157,6 +200,7 @@ def run(outdir: Path, quick: bool = False) -> dict:
         "rendered_radius_m": render_radius,
     }
     (outdir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (outdir / "findings.md").write_text(findings(radii, rows, d))
     write_run_metadata(outdir, base, {"study": "field_scaling", "summary": summary})
     print(f"  {'R_e [um]':>9} {'R_e/d':>8} {'beta_edge':>10} {'edge I frac':>12} {'uniform':>9} {'C/C_pp-1':>10}")
     for radius, row in zip(radii, rows):

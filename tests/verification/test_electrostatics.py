@@ -126,7 +126,7 @@ def _maxwell_wagner_error(device, settings, steps=20):
 
 
 def test_maxwell_wagner_relaxation_of_two_layers(device):
-    # Stored bound: 3.62e-2 measured at the default mesh (femion 0.1.0), plus 10 %.
+    # Stored bound: 3.74e-2 measured at the default mesh (femion 0.1.0, 2026-11-30), plus 7 %.
     assert _maxwell_wagner_error(device, femion.MeshSettings()) < 0.040
 
 
