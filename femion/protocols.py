@@ -371,8 +371,8 @@ class Step:
         set_(self, "duration", duration)
 
         unit = "V" if self.control == "voltage" else "A"
-        levels = tuple(_finite(f"levels[{i}]", level, unit) for i, level in enumerate(_as_sequence("levels", self.levels)))
-        times = tuple(_finite(f"times[{i}]", time, "s") for i, time in enumerate(_as_sequence("times", self.times)))
+        levels = tuple(_finite(f"levels[{i}]", v, unit) for i, v in enumerate(_as_sequence("levels", self.levels)))
+        times = tuple(_finite(f"times[{i}]", t, "s") for i, t in enumerate(_as_sequence("times", self.times)))
         if len(levels) == 0 or len(levels) != len(times):
             raise ProtocolError(
                 f"times and levels must be non-empty and of equal length, got {len(times)} and {len(levels)}"
@@ -519,7 +519,7 @@ class Step:
         if local.size and (np.min(local) < -tolerance or np.max(local) > self.duration + tolerance):
             raise ProtocolError(
                 f"local time t must lie in [0, {self.duration!r}] s for step {self.label or self.kind!r}, "
-                f"got values in [{np.min(local)!r}, {np.max(local)!r}]"
+                f"got values in [{float(np.min(local))!r}, {float(np.max(local))!r}]"
             )
         if len(self.times) == 1:
             result = np.full(local.shape, self.levels[0])
@@ -728,8 +728,8 @@ class Protocol:
         tolerance = _RELATIVE_TIME_TOLERANCE * max(end, 1.0)
         if t.size and (np.min(t) < -tolerance or np.max(t) > end + tolerance):
             raise ProtocolError(
-                f"time t must lie in [0, {end!r}] s (the timed part of the protocol), "
-                f"got values in [{np.min(t)!r}, {np.max(t)!r}]"
+                f"time t must lie in [0, {float(end)!r}] s (the timed part of the protocol), "
+                f"got values in [{float(np.min(t))!r}, {float(np.max(t))!r}]"
             )
         starts = edges[: last + 1]
         indices = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, last)
@@ -960,17 +960,15 @@ def pulse_train(
                 **meta,
             )
         else:
-            pulse = Step.constant("voltage", amplitude, width, kind="pulse", label=_pulse_label("pulse", number, phase, cycle), **meta)
+            pulse = Step.constant(
+                "voltage", amplitude, width, kind="pulse", label=_pulse_label("pulse", number, phase, cycle), **meta
+            )
         steps.append(pulse)
         if rest_time > 0.0:
-            steps.append(
-                Step.constant("voltage", 0.0, rest_time, kind="rest", label=_pulse_label("rest", number, phase, cycle), **meta)
-            )
-        steps.append(
-            Step.constant(
-                "voltage", read_voltage, read_width, kind="read", label=_pulse_label("read", number, phase, cycle), **meta
-            )
-        )
+            label = _pulse_label("rest", number, phase, cycle)
+            steps.append(Step.constant("voltage", 0.0, rest_time, kind="rest", label=label, **meta))
+        label = _pulse_label("read", number, phase, cycle)
+        steps.append(Step.constant("voltage", read_voltage, read_width, kind="read", label=label, **meta))
     return Protocol(tuple(steps))
 
 
@@ -1171,9 +1169,8 @@ def galvanostatic_cycles(
                 )
             )
             if rest_time > 0.0:
-                steps.append(
-                    Step.constant("current", 0.0, rest_time, kind="rest", cycle=cycle, label=f"rest after {kind} {cycle}")
-                )
+                label = f"rest after {kind} {cycle}"
+                steps.append(Step.constant("current", 0.0, rest_time, kind="rest", cycle=cycle, label=label))
     return Protocol(tuple(steps))
 
 

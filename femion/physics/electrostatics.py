@@ -45,6 +45,7 @@ from femion.constants import BOLTZMANN, EV, VACUUM_PERMITTIVITY
 from femion.mesh import AxisymmetricMesh
 
 __all__ = [
+    "ElectrostaticsModule",
     "FieldEnhancement",
     "PotentialSolution",
     "REFERENCE_TEMPERATURE",
@@ -419,3 +420,66 @@ def field_enhancement(
         interface_r=mesh.r_cell[touching],
         interface_beta=beta[touching],
     )
+
+
+class ElectrostaticsModule:
+    """Coupled-loop module for the electric potential (see :mod:`femion.coupling`).
+
+    Owns ``phi`` [V] (conduction cells; the top electrode carries V, the
+    substrate 0) and the device current; reads the conductivity that the other
+    modules add through their ``conductivity(state, kappa)`` hooks on top of the
+    pristine layer values (:func:`layer_conductivity`).
+
+    Parameters
+    ----------
+    mesh
+        Full device mesh.
+    device
+        The device.
+    providers
+        Modules whose ``conductivity(state, kappa)`` overwrite κ in their cells.
+    """
+
+    name = "electrostatics"
+    owns = ("phi",)
+    reads = ("kappa",)
+
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, providers: list | tuple = ()):
+        self.mesh = mesh
+        self.device = device
+        self.providers = list(providers)
+        self.stack = mesh.submesh(conduction_regions(device))
+        self._cells = self.stack.parent_cells
+        self._electrode_cells = mesh.region_mask(device.top_electrode.name)
+        self._base = np.zeros(mesh.n_cells)
+        self._base[self._cells] = layer_conductivity(self.stack, device)
+        self.last_solution: PotentialSolution | None = None
+
+    def conductivity(self, state) -> np.ndarray:
+        """κ [S/m] on the full mesh for ``state``, shape (n_cells,)."""
+        kappa = self._base.copy()
+        for provider in self.providers:
+            provider.conductivity(state, kappa)
+        return kappa
+
+    def initialize(self, state) -> None:
+        """φ = 0 everywhere (no bias)."""
+        state.fields["phi"] = np.zeros(self.mesh.n_cells)
+        state.fields["kappa"] = self.conductivity(state)
+
+    def advance(self, state, dt: float, start):
+        """Solve the steady potential at ``state.voltage`` with κ from ``state``."""
+        from femion.coupling import ModuleReport
+
+        kappa = self.conductivity(state)
+        solution = solve_potential(
+            self.stack, kappa[self._cells], state.voltage, electrode=electrode_interface(self.device)
+        )
+        phi = np.zeros(self.mesh.n_cells)
+        phi[self._cells] = solution.phi
+        phi[self._electrode_cells] = state.voltage
+        state.fields["phi"] = phi
+        state.fields["kappa"] = kappa
+        state.current = solution.current
+        self.last_solution = solution
+        return ModuleReport(converged=True, iterations=1, residual=0.0)

@@ -52,10 +52,12 @@ from femion.constants import BOLTZMANN, EV, FARADAY, GAS_CONSTANT
 from femion.mesh import AxisymmetricMesh
 
 __all__ = [
+    "LithiumModule",
     "LithiumProperties",
     "LithiumStepReport",
     "LithiumTransport",
     "ScharfetterGummelConvectionTerm",
+    "host_electronic_conductivity",
     "lithium_properties",
     "lithium_regions",
     "scharfetter_gummel_weight",
@@ -355,3 +357,108 @@ class LithiumTransport:
         if abs(2.0 * np.pi * fvm.r_integral(self.mesh, result) / inventory - 1.0) > 1e-9:
             raise ValueError("inventory cannot be held in equilibrium (exceeds the site capacity?)")
         return result
+
+
+def host_electronic_conductivity(theta: np.ndarray, pristine: float, polaron: float) -> np.ndarray:
+    """Electronic conductivity of a lithiated host [S/m] (small-polaron hopping).
+
+    σ_e(θ) = σ_0 + σ_p θ(1 − θ): a Li⁺ inserted into WO3/MoO3 reduces one
+    metal site (W⁶⁺ → W⁵⁺), whose electron hops as a small polaron between
+    reduced and unreduced sites, so the hopping conductivity is proportional
+    to the product of their fractions, θ(1 − θ) (Austin & Mott, Adv. Phys. 18,
+    41 (1969), Eq. 5.1 form, with x = θ for one electron per inserted Li).
+
+    Parameters
+    ----------
+    theta : ndarray
+        Site occupancy c/c_max, in [0, 1).
+    pristine : float
+        σ_0 of the Li-free film [S/m] (``electronic_conductivity``).
+    polaron : float
+        σ_p [S/m] (``polaron_conductivity``).
+    """
+    theta = np.asarray(theta, dtype=float)
+    return pristine + polaron * theta * (1.0 - theta)
+
+
+class LithiumModule:
+    """Coupled-loop module for Li (see :mod:`femion.coupling`).
+
+    Owns ``c_li`` [mol/m³] (film cells; zero elsewhere); reads ``phi``.
+    Provides the Li-dependent conductivity of the films: LiPON ionic
+    σ = F² D c / RT (Nernst–Einstein, MODEL.md §3.2) and, in the hosts,
+    :func:`host_electronic_conductivity` plus their (small) ionic part.
+
+    Parameters
+    ----------
+    mesh
+        Full device mesh.
+    device
+        The device.
+    initial
+        Initial c on the film cells [mol/m³], or None for the no-bias
+        equilibrium that holds the Li of the pristine LiPON glass
+        (``li_max_concentration`` × LiPON volume).
+    """
+
+    name = "lithium"
+    owns = ("c_li",)
+    reads = ("phi",)
+
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, initial: np.ndarray | None = None):
+        self.mesh = mesh
+        self.device = device
+        self.films = mesh.submesh(lithium_regions(device))
+        self._cells = self.films.parent_cells
+        self.properties = lithium_properties(self.films, device)
+        start = np.ones(self.films.n_cells) if initial is None else np.asarray(initial, dtype=float)
+        self.transport = LithiumTransport(self.films, self.properties, start)
+        if initial is None:
+            electrolyte = [layer for layer in device.films if device.material(layer.name).kind == "electrolyte"]
+            inventory = sum(
+                2 * np.pi * fvm.r_integral(self.films, np.full(self.films.n_cells, device.material(layer.name).value("li_max_concentration")), layer.name)
+                for layer in electrolyte
+            )
+            self.transport = LithiumTransport(
+                self.films, self.properties, self.transport.equilibrium(np.zeros(self.films.n_cells), inventory)
+            )
+        rt = GAS_CONSTANT * self.properties.temperature
+        self._ionic_per_concentration = FARADAY**2 * self.properties.diffusivity / rt
+        pristine, polaron = [], []
+        for region in self.films.region_names:
+            material = device.material(region)
+            pristine.append(material.value("electronic_conductivity"))
+            polaron.append(material.value("polaron_conductivity") if material.kind == "host" else 0.0)
+        self._pristine = np.array(pristine)[self.films.cell_regions]
+        self._polaron = np.array(polaron)[self.films.cell_regions]
+
+    def initialize(self, state) -> None:
+        """Put the initial Li field into ``state``."""
+        field = np.zeros(self.mesh.n_cells)
+        field[self._cells] = self.transport.concentration
+        state.fields["c_li"] = field
+
+    def conductivity(self, state, kappa: np.ndarray) -> None:
+        """Overwrite κ [S/m] in the film cells with the Li-dependent value (in place)."""
+        c = state.fields["c_li"][self._cells]
+        theta = np.where(self.properties.site_limited, c / np.where(self.properties.site_limited, self.properties.max_concentration, 1.0), 0.0)
+        kappa[self._cells] = host_electronic_conductivity(theta, self._pristine, self._polaron) + self._ionic_per_concentration * c
+
+    def advance(self, state, dt: float, start):
+        """One implicit Li step from ``start`` in the potential of ``state``."""
+        from femion.coupling import ModuleReport
+
+        self.transport._restore(start.fields["c_li"][self._cells])
+        report = self.transport.step(state.fields["phi"][self._cells], dt)
+        field = np.zeros(self.mesh.n_cells)
+        field[self._cells] = self.transport.concentration
+        state.fields["c_li"] = field
+        return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
+
+    def observables(self, state) -> dict[str, float]:
+        """Li inventory of each film [mol] in ``state``."""
+        c = state.fields["c_li"][self._cells]
+        return {
+            f"li_inventory_{region}": 2 * np.pi * fvm.r_integral(self.films, c, region)
+            for region in self.films.region_names
+        }
