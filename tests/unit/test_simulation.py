@@ -1,0 +1,79 @@
+"""The coupled time loop: conservation, direction, rejection, checkpoint and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import femion
+import femion.simulation as simulation_module
+from femion.protocols import pulse_train, rest
+from femion.simulation import Simulation, SimulationSettings
+
+TINY = femion.MeshSettings(radial_cells=(3, 6, 4), min_layer_cells=2, layer_cell_size=100e-9, substrate_cells=2)
+SETTINGS = SimulationSettings(mesh=TINY, first_step=1e-4)
+PROTOCOL = pulse_train(-1.0, 1e-3, 1e-3, 2, read_width=2e-4)
+
+
+def _inventory(curves):
+    return sum(curves[name].values for name in curves.data_vars if name.startswith("li_inventory_"))
+
+
+@pytest.fixture(scope="module")
+def reference(device):
+    return Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+
+
+def test_li_is_conserved_and_drawn_into_wo3(reference):
+    total = _inventory(reference.curves)
+    np.testing.assert_allclose(total, total[0], rtol=1e-10)
+    wo3 = reference.curves["li_inventory_WO3"].values
+    assert wo3[-1] > wo3[0]  # negative pulses on Pt draw Li⁺ into WO3 (paper §2.1)
+    assert list(reference.reads.pulse_number.values) == [1, 2]
+    assert np.all(reference.reads.G.values > 0)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(device, reference, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = simulation_module.coupled_step
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 25:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulation_module, "coupled_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    assert (tmp_path / "checkpoint.npz").is_file()
+    monkeypatch.setattr(simulation_module, "coupled_step", original)
+    resumed = Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    assert resumed.resumed_steps > 0
+    np.testing.assert_allclose(resumed.curves.current.values, reference.curves.current.values, rtol=1e-12)
+    np.testing.assert_allclose(resumed.reads.G.values, reference.reads.G.values, rtol=1e-12)
+    np.testing.assert_allclose(resumed.state.fields["c_li"], reference.state.fields["c_li"], rtol=1e-12, atol=0)
+    for name in ("curves.nc", "reads.nc", "fields.vtu", "run.json"):
+        assert (tmp_path / name).is_file()
+
+
+def test_failed_step_is_rejected_and_retried(device, reference, monkeypatch):
+    calls = {"n": 0}
+    original = simulation_module.coupled_step
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise FloatingPointError("injected failure")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulation_module, "coupled_step", flaky)
+    result = Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+    assert len(result.curves.time) > len(reference.curves.time)  # the rejected step was split
+    total = _inventory(result.curves)
+    np.testing.assert_allclose(total, total[0], rtol=1e-10)
+
+
+def test_unsupported_steps_are_refused(device):
+    with pytest.raises(ValueError, match="current-controlled"):
+        Simulation(device, rest(1.0), SETTINGS)
