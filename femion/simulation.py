@@ -57,8 +57,9 @@ class SimulationSettings:
     ----------
     mesh : MeshSettings
         Mesh resolution (default: the quick mesh).
-    first_step : float
-        First trial dt of every protocol step [s].
+    first_step : float or None
+        First trial dt of every protocol step [s]; None starts at the step's
+        ``max_step`` and relies on rejection to shrink it where needed.
     growth : float
         dt growth factor after an accepted step.
     min_step_fraction : float
@@ -72,7 +73,7 @@ class SimulationSettings:
     """
 
     mesh: MeshSettings = QUICK_MESH
-    first_step: float = 1e-5
+    first_step: float | None = None
     growth: float = 1.5
     min_step_fraction: float = 1e-9
     tolerance: float = 1e-6
@@ -204,7 +205,8 @@ class Simulation:
         last_checkpoint = _time.monotonic()
         for index in range(first, len(self.protocol)):
             step = self.protocol[index]
-            local, dt = 0.0, min(self.settings.first_step, step.max_step, step.duration)
+            first_step = step.max_step if self.settings.first_step is None else self.settings.first_step
+            local, dt = 0.0, min(first_step, step.max_step, step.duration)
             marks = np.asarray(step.breakpoints())
             while local < step.duration * (1 - 1e-12):
                 next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
