@@ -41,8 +41,9 @@ import numpy as np
 
 from femion import fvm
 from femion.config import Device
-from femion.constants import BOLTZMANN, EV, VACUUM_PERMITTIVITY
+from femion.constants import VACUUM_PERMITTIVITY
 from femion.mesh import AxisymmetricMesh
+from femion.physics import arrhenius
 
 __all__ = [
     "ElectrostaticsModule",
@@ -101,9 +102,8 @@ def layer_conductivity(mesh: AxisymmetricMesh, device: Device, temperature: floa
         material = device.material(region)
         kappa = material.value("electronic_conductivity")
         if "li_ionic_conductivity" in material:
-            activation = material.value("li_activation_energy") * EV
-            kappa += material.value("li_ionic_conductivity") * np.exp(
-                -activation / BOLTZMANN * (1.0 / temperature - 1.0 / REFERENCE_TEMPERATURE)
+            kappa += arrhenius(
+                material.value("li_ionic_conductivity"), material.value("li_activation_energy"), temperature, REFERENCE_TEMPERATURE
             )
         values[index] = kappa
     return values[mesh.cell_regions]

@@ -50,6 +50,7 @@ from femion import fvm
 from femion.config import Device
 from femion.constants import BOLTZMANN, EV, FARADAY, GAS_CONSTANT
 from femion.mesh import AxisymmetricMesh
+from femion.physics import arrhenius
 
 __all__ = [
     "LithiumModule",
@@ -169,10 +170,13 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
     diffusivity, maximum, partition = [], [], []
     for region in mesh.region_names:
         material = device.material(region)
-        activation = material.value("li_diffusivity_activation_energy") * EV
         diffusivity.append(
-            material.value("li_diffusivity")
-            * np.exp(-activation / BOLTZMANN * (1.0 / temperature - 1.0 / DIFFUSIVITY_REFERENCE_TEMPERATURE))
+            arrhenius(
+                material.value("li_diffusivity"),
+                material.value("li_diffusivity_activation_energy"),
+                temperature,
+                DIFFUSIVITY_REFERENCE_TEMPERATURE,
+            )
         )
         if material.kind == "host":
             maximum.append(material.value("li_max_concentration"))
