@@ -4,9 +4,15 @@ The reference device is the all-in-one Pt/WO3/LiPON/MoO3/ITO stack of Wang et
 al., Nano Research 18, 94907043 (2025). Typical use::
 
     import femion
-    device = femion.load_device()            # built-in reference device
-    mesh = femion.build_mesh(device)         # gmsh, transfinite quads, named groups
-    solution = femion.physics.electrostatics.solve_potential(mesh, device, voltage=0.1)
+    from femion.physics.electrostatics import (
+        conduction_regions, electrode_interface, layer_conductivity, solve_potential)
+
+    device = femion.load_device()                 # built-in reference device
+    mesh = femion.build_mesh(device)              # gmsh, transfinite quads, named groups
+    stack = mesh.submesh(conduction_regions(device))
+    solution = solve_potential(stack, layer_conductivity(stack, device), 0.1,
+                               electrode=electrode_interface(device))
+    print(solution.current)                       # A
 
 See README.md for the package tour and ``femion --help`` for the command line.
 """

@@ -17,6 +17,9 @@ except metadata.PackageNotFoundError:  # running from a source tree without inst
 def git_revision() -> str:
     """Git commit hash of the source tree (with ``-dirty`` if modified), or ``"unknown"``."""
     root = Path(__file__).resolve().parent.parent
+    project = root / "pyproject.toml"
+    if not (project.is_file() and 'name = "femion"' in project.read_text(encoding="utf-8")):
+        return "unknown"  # an installed copy: the surrounding folder is not femion's source tree
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True

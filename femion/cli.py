@@ -7,6 +7,7 @@ Heavy libraries (FiPy, pyvista, matplotlib) are imported inside the commands so
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import sys
 import time
@@ -22,6 +23,21 @@ def _device(path: str | None):
     return load_device(path)
 
 
+def _length(metres: float) -> str:
+    """A length with a readable unit (nm below 1 µm, else µm)."""
+    return f"{metres * 1e9:.4g} nm" if metres < 1e-6 else f"{metres * 1e6:.4g} um"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0.0 < value < 100.0):
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 100), got {text!r}")
+    return value
+
+
 def _info(arguments: argparse.Namespace) -> int:
     from femion.io import assumed_parameters
     from femion.materials import load_references
@@ -34,7 +50,7 @@ def _info(arguments: argparse.Namespace) -> int:
     print("  stack (top to bottom):")
     for layer in reversed((device.substrate, *device.layers)):
         material = device.material(layer.name)
-        print(f"    {layer.name:<10} {material.name:<8} {layer.thickness * 1e9:>9.1f} nm   {material.description}")
+        print(f"    {layer.name:<10} {material.name:<8} {_length(layer.thickness):>10}   {material.description}")
     print("\nmaterials used:")
     references = load_references()
     seen = set()
@@ -62,8 +78,8 @@ def _mesh(arguments: argparse.Namespace) -> int:
 
     device = _device(arguments.device)
     settings = QUICK_MESH if arguments.quick else MeshSettings()
-    if arguments.refinement is not None:
-        settings = MeshSettings(refinement=arguments.refinement)
+    if arguments.refinement is not None:  # relative to the chosen base (quick or default)
+        settings = dataclasses.replace(settings, refinement=settings.refinement * arguments.refinement)
     start = time.perf_counter()
     mesh = build_mesh(device, arguments.output, settings=settings)
     elapsed = time.perf_counter() - start
@@ -111,9 +127,13 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from femion._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="femion", description="Coupled axisymmetric multiphysics of iontronic thin-film devices."
     )
+    parser.add_argument("--version", action="version", version=f"femion {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="print a device, its materials and every assumed value")
@@ -124,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     mesh.add_argument("device", nargs="?", help="device TOML file (default: the built-in reference device)")
     mesh.add_argument("-o", "--output", required=True, help="output .msh file (MSH 4.1, lengths in um)")
     mesh.add_argument("--quick", action="store_true", help="coarse mesh for quick runs")
-    mesh.add_argument("--refinement", type=float, help="multiply every cell count by this factor")
+    mesh.add_argument("--refinement", type=_positive_float, help="multiply every cell count by this factor")
     mesh.set_defaults(handler=_mesh)
 
     run = commands.add_parser("run", help="run a study (a folder under studies/)")
@@ -138,15 +158,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``femion`` command."""
-    from femion.config import DeviceConfigError
-    from femion.materials import MaterialError
-    from femion.mesh import MeshError
-
     arguments = _parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (DeviceConfigError, MaterialError, MeshError, FileNotFoundError) as error:
-        print(f"femion: error: {error}", file=sys.stderr)
+    except (ValueError, KeyError, OSError) as error:
+        # Input errors (device, material, mesh, study config, units, protocol: all ValueErrors),
+        # and files that cannot be read or written. --traceback shows the full trace.
+        if arguments.traceback:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"femion: error: {type(error).__name__}: {message}", file=sys.stderr)
         return 2
 
 

@@ -3,9 +3,11 @@
 A device file names the layer stack, the electrode and film radii, the substrate,
 the ambient and the temperature (see ``femion/devices/reference.toml``). It is
 parsed once; quantities are strings with units (``"200 nm"``) converted to SI
-with pint (:mod:`femion.units`). Unknown keys, missing units, non-positive
-sizes, a film radius smaller than the electrode radius and unknown materials
-raise :class:`DeviceConfigError` naming the key and the file.
+with pint (:mod:`femion.units`). Unknown keys, missing units, non-positive or
+implausible sizes (outside :data:`THICKNESS_RANGE` / :data:`RADIUS_RANGE`), a
+film radius smaller than the electrode radius, unknown materials and materials
+in the wrong role (an insulator as electrode, a metal as film) raise
+:class:`DeviceConfigError` naming the key and the file.
 """
 
 from __future__ import annotations
@@ -19,9 +21,26 @@ from typing import Any, Literal
 from femion.materials import Material, MaterialError, load_material
 from femion.units import UnitError, to_si
 
-__all__ = ["AMBIENTS", "Device", "DeviceConfigError", "Layer", "load_device", "parse_device"]
+__all__ = [
+    "AMBIENTS",
+    "Device",
+    "DeviceConfigError",
+    "Layer",
+    "StudyConfigError",
+    "load_device",
+    "load_study_config",
+    "parse_device",
+]
 
 AMBIENTS = ("air", "vacuum")
+THICKNESS_RANGE = (1e-9, 1e-3)
+"""Accepted layer and substrate thicknesses [m]."""
+RADIUS_RANGE = (1e-8, 0.1)
+"""Accepted electrode and film radii [m]."""
+MAX_TEMPERATURE = 2000.0
+"""Highest accepted temperature [K]."""
+ELECTRODE_KINDS = ("metal", "transparent_conductor")
+FILM_KINDS = ("host", "electrolyte")
 SUBSTRATE_REGION = "substrate"
 _DEVICE_KEYS = {"name", "ambient", "temperature", "electrode_radius", "film_radius", "substrate", "layers"}
 _LAYER_KEYS = {"name", "material", "thickness"}
@@ -31,6 +50,10 @@ _FORBIDDEN_NAME_CHARACTERS = set("|:,/\\ \t\n\"'")
 
 class DeviceConfigError(ValueError):
     """Invalid device description; the message names the key and the file."""
+
+
+class StudyConfigError(ValueError):
+    """Invalid study configuration; the message names the key and the file."""
 
 
 @dataclass(frozen=True)
@@ -200,13 +223,18 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
         if required not in data:
             raise fail(f"missing key {required!r}")
 
-    def length(value: Any, key: str) -> float:
+    def length(value: Any, key: str, bounds: tuple[float, float]) -> float:
         try:
             metres = to_si(value, "m", name=key, origin=origin)
         except UnitError as error:
             raise DeviceConfigError(str(error)) from None
         if metres <= 0.0:
             raise fail(f"{key!r} must be positive, got {value!r}")
+        if not bounds[0] <= metres <= bounds[1]:
+            raise fail(
+                f"{key!r} = {value!r} is outside the range femion meshes, "
+                f"{bounds[0]:g} m to {bounds[1]:g} m (a unit typo?)"
+            )
         return metres
 
     layers_data = data["layers"]
@@ -225,7 +253,7 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
         if not isinstance(name, str) or not name or _FORBIDDEN_NAME_CHARACTERS & set(name):
             raise fail(f"{prefix + '.name'!r} = {name!r} is not a valid region name (no spaces, '|', ':', ',', '/')")
         material = _resolve_material(entry["material"], f"{prefix}.material", base, origin)
-        layers.append(Layer(name=name, material=material, thickness=length(entry["thickness"], f"{prefix}.thickness")))
+        layers.append(Layer(name=name, material=material, thickness=length(entry["thickness"], f"{prefix}.thickness", THICKNESS_RANGE)))
     names = [layer.name for layer in layers]
     duplicates = {name for name in names if names.count(name) > 1} | ({SUBSTRATE_REGION} & set(names))
     if duplicates:
@@ -241,11 +269,11 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
     substrate = Layer(
         name=SUBSTRATE_REGION,
         material=_resolve_material(substrate_data["material"], "substrate.material", base, origin),
-        thickness=length(substrate_data["thickness"], "substrate.thickness"),
+        thickness=length(substrate_data["thickness"], "substrate.thickness", THICKNESS_RANGE),
     )
 
-    electrode_radius = length(data["electrode_radius"], "electrode_radius")
-    film_radius = length(data["film_radius"], "film_radius")
+    electrode_radius = length(data["electrode_radius"], "electrode_radius", RADIUS_RANGE)
+    film_radius = length(data["film_radius"], "film_radius", RADIUS_RANGE)
     if film_radius <= electrode_radius:
         raise fail(
             f"'film_radius' ({data['film_radius']}) must exceed 'electrode_radius' ({data['electrode_radius']}): "
@@ -258,8 +286,9 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
         temperature = to_si(data["temperature"], "K", name="temperature", origin=origin)
     except UnitError as error:
         raise DeviceConfigError(str(error)) from None
-    if temperature <= 0.0:
-        raise fail(f"'temperature' must be positive (absolute), got {data['temperature']!r}")
+    if not 0.0 < temperature <= MAX_TEMPERATURE:
+        raise fail(f"'temperature' must be an absolute temperature in (0, {MAX_TEMPERATURE:g}] K, got {data['temperature']!r}")
+    _check_roles(layers, substrate, fail)
     name = data.get("name", Path(origin).stem)
     if not isinstance(name, str):
         raise fail("'name' must be a string")
@@ -274,6 +303,17 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
         source=origin,
         text=text,
     )
+
+
+def _check_roles(layers: list[Layer], substrate: Layer, fail) -> None:
+    """Electrodes must conduct, films must be hosts or electrolytes, the substrate a substrate."""
+    roles = [(layers[0], "bottom electrode", ELECTRODE_KINDS), (layers[-1], "top electrode", ELECTRODE_KINDS)]
+    roles += [(layer, "film", FILM_KINDS) for layer in layers[1:-1]]
+    roles.append((substrate, "substrate", ("substrate",)))
+    for layer, role, kinds in roles:
+        kind = load_material(layer.material).kind
+        if kind not in kinds:
+            raise fail(f"layer {layer.name!r} is the {role} but its material is a {kind!r}; a {role} must be one of {kinds}")
 
 
 def _check_keys(table: dict, allowed: set[str], prefix: str, origin: str) -> None:
@@ -292,3 +332,44 @@ def _resolve_material(value: Any, key: str, base: Path, origin: str) -> str:
     except MaterialError as error:
         raise DeviceConfigError(f"{origin}: {key!r}: {error}") from None
     return reference
+
+
+def load_study_config(path: str | Path, keys: set[str]) -> tuple[dict[str, Any], Device]:
+    """Read a study's ``config.toml``: exactly the ``keys`` (plus ``device``), and its device.
+
+    ``device`` is a device TOML path relative to the config file's folder, or
+    empty for the built-in reference device.
+
+    Returns
+    -------
+    (dict, Device)
+        The raw table (quantities still strings; convert with
+        :func:`femion.units.to_si` naming the key) and the device.
+
+    Raises
+    ------
+    StudyConfigError
+        Unreadable file, invalid TOML, unknown or missing keys.
+    DeviceConfigError
+        If the device file is invalid.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise StudyConfigError(f"cannot read study config {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise StudyConfigError(f"{path}: not valid TOML: {error}") from None
+    allowed = set(keys) | {"device"}
+    unknown, missing = sorted(set(data) - allowed), sorted(allowed - set(data))
+    if unknown or missing:
+        raise StudyConfigError(
+            f"{path}: " + (f"unknown key(s) {unknown}" if unknown else "") + ("; " if unknown and missing else "")
+            + (f"missing key(s) {missing}" if missing else "") + f" (keys: {sorted(allowed)})"
+        )
+    device_path = data["device"]
+    if not isinstance(device_path, str):
+        raise StudyConfigError(f"{path}: 'device' must be a path string (empty for the reference device)")
+    device = load_device(path.parent / device_path if device_path else None)
+    return data, device

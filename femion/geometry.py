@@ -99,7 +99,7 @@ class MeshSettings:
     """
 
     radial_cells: tuple[int, int, int] = (24, 56, 48)
-    radial_size_ratios: tuple[float, float, float] = (4.0, 40.0, 60.0)
+    radial_size_ratios: tuple[float, float, float] = (4.0, 300.0, 400.0)
     layer_cell_size: float = 25e-9
     min_layer_cells: int = 4
     layer_bump: float = 0.3
@@ -114,8 +114,8 @@ class MeshSettings:
             raise ValueError("MeshSettings: cell counts must be positive")
         if min(self.radial_size_ratios) < 1.0 or self.substrate_size_ratio < 1.0:
             raise ValueError("MeshSettings: size ratios must be >= 1")
-        if not (self.layer_cell_size > 0.0 and self.refinement > 0.0 and 0.0 < self.layer_bump <= 1.0):
-            raise ValueError("MeshSettings: layer_cell_size and refinement must be > 0, layer_bump in (0, 1]")
+        if not (self.layer_cell_size > 0.0 and 0.0 < self.refinement < 100.0 and 0.0 < self.layer_bump <= 1.0):
+            raise ValueError("MeshSettings: layer_cell_size must be > 0, refinement in (0, 100), layer_bump in (0, 1]")
 
     def count(self, cells: int) -> int:
         """Cell count after refinement (at least 1)."""
@@ -124,6 +124,13 @@ class MeshSettings:
     def layer_cells(self, thickness: float) -> int:
         """Cells across a layer of ``thickness`` [m] after refinement."""
         return self.count(max(self.min_layer_cells, round(thickness / self.layer_cell_size)))
+
+    def estimated_cells(self, device: Device) -> int:
+        """Number of cells of the device mesh (exact for the flat tensor grid)."""
+        radial = sum(self.count(n) for n in self.radial_cells)
+        inner = sum(self.count(n) for n in self.radial_cells[:2])
+        rows = self.count(self.substrate_cells) + sum(self.layer_cells(layer.thickness) for layer in device.layers[:-1])
+        return radial * rows + inner * self.layer_cells(device.top_electrode.thickness)
 
 
 QUICK_MESH = MeshSettings(refinement=0.5)

@@ -4,7 +4,7 @@
   VTK file (``.vtu``) that ParaView opens directly; coordinates are (r, z, 0) in
   metres and every cell carries its integer region tag, in an array named
   ``region (0 ITO, 1 MoO3, ...)`` so the names travel with the file.
-* :func:`write_dataset` writes an :class:`xarray.Dataset` to netCDF (h5netcdf
+* :func:`write_dataset` writes an :class:`xarray.Dataset` to netCDF (netCDF4
   engine), atomically (temporary file, then rename), so a killed run never
   leaves a truncated file; units live in each variable's ``units`` attribute.
 * :func:`write_run_metadata` fills a run directory with the device TOML, the
@@ -41,6 +41,9 @@ def atomic_write(path: str | Path, write: Any) -> Path:
     os.close(handle)
     try:
         write(Path(temporary))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

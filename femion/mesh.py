@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AxisymmetricMesh",
     "MeshError",
+    "MAX_CELLS",
     "MAX_NONORTHOGONALITY_DEG",
     "WARN_NONORTHOGONALITY_DEG",
     "NonOrthogonalMeshWarning",
@@ -72,6 +73,9 @@ __all__ = [
 
 WARN_NONORTHOGONALITY_DEG = 10.0
 """Worst face non-orthogonality [deg] above which transport solves warn."""
+
+MAX_CELLS = 2_000_000
+"""Largest mesh :func:`build_mesh` builds (a guard against unit typos in thicknesses)."""
 
 MAX_NONORTHOGONALITY_DEG = 30.0
 """Worst face non-orthogonality [deg] above which transport solves refuse the mesh."""
@@ -310,15 +314,39 @@ class AxisymmetricMesh:
             )
 
     def require_device(self, device: Device) -> None:
-        """Check that the mesh carries every group a mesh of ``device`` needs.
+        """Check that the mesh carries every group a mesh of ``device`` needs and matches its geometry.
+
+        The film radius, the electrode radius and the height of every
+        interface (at the outermost face, where a deformed electrode has
+        relaxed) must agree with the device.
 
         Raises
         ------
         MeshError
-            If a region, boundary or interface group is missing.
+            If a region, boundary or interface group is missing, or the geometry
+            differs (e.g. a mesh written in metres instead of µm).
         """
         regions, boundaries = expected_group_names(device)
         self.require(regions, boundaries)
+        problems = []
+        r_max = float(self.nodes[:, 0].max())
+        if not np.isclose(r_max, device.film_radius, rtol=1e-6):
+            problems.append(f"mesh radius {r_max:.6g} m, device film radius {device.film_radius:.6g} m")
+        r_side = self.nodes[self.boundaries["electrode_side"], 0]
+        if not np.allclose(r_side, device.electrode_radius, rtol=1e-6):
+            problems.append(f"electrode edge at r = {r_side.mean():.6g} m, device R_e = {device.electrode_radius:.6g} m")
+        thinnest = min(layer.thickness for layer in (device.substrate, *device.layers))
+        for name, height in device.interface_heights().items():
+            edges = self.boundaries[name]
+            outermost = edges[np.argmax(self.nodes[edges, 0].mean(axis=1))]
+            z = float(self.nodes[outermost, 1].mean())
+            if abs(z - height) > 0.05 * thinnest:
+                problems.append(f"interface {name!r} at z = {z:.6g} m, device puts it at {height:.6g} m")
+        if problems:
+            raise MeshError(
+                f"{self.source}: mesh geometry does not match device {device.name!r} (lengths in the file must be in µm): "
+                + "; ".join(problems)
+            )
 
     def submesh(self, regions: tuple[str, ...] | None = None, cell_mask: np.ndarray | None = None) -> AxisymmetricMesh:
         """Cut out the cells of ``regions`` (and of ``cell_mask`` if given).
@@ -577,18 +605,37 @@ def build_mesh(
     AxisymmetricMesh
         The mesh in metres with all physical groups of
         :mod:`femion.geometry`.
+
+    Raises
+    ------
+    MeshError
+        If the mesh would exceed :data:`MAX_CELLS`, ``path`` does not end in
+        ``.msh``, or the file cannot be written.
+    ValueError
+        If ``interface_profile`` is not finite or thins the stack by 90 % or more.
     """
     import gmsh
 
+    estimate = settings.estimated_cells(device)
+    if estimate > MAX_CELLS:
+        raise MeshError(
+            f"device {device.name!r} would need about {estimate:,} cells (limit {MAX_CELLS:,}); "
+            "check the layer thicknesses or coarsen MeshSettings (layer_cell_size, refinement)"
+        )
+    if path is not None and Path(path).suffix != ".msh":
+        raise MeshError(f"mesh output {path} must end in .msh (gmsh MSH 4.1)")
     with gmsh_session():
         build_gmsh_model(device, settings)
         if interface_profile is not None:
             deform_gmsh_nodes(device, interface_profile)
         mesh = AxisymmetricMesh.from_gmsh(source=str(path) if path else f"device {device.name!r}")
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
             gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
-            gmsh.write(str(path))
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                gmsh.write(str(path))
+            except Exception as error:  # gmsh raises a bare Exception
+                raise MeshError(f"cannot write mesh file {path}: {error}") from None
         gmsh.model.remove()
     return mesh
 
@@ -601,7 +648,13 @@ def read_mesh(path: str | Path, device: Device | None = None) -> AxisymmetricMes
     path
         Mesh file. Coordinates are (r, z) in micrometres, as femion writes them.
     device
-        If given, check that the mesh carries every group this device needs.
+        If given, check that the mesh carries every group this device needs
+        and matches its geometry (:meth:`AxisymmetricMesh.require_device`).
+
+    Returns
+    -------
+    AxisymmetricMesh
+        Node coordinates in metres.
 
     Raises
     ------

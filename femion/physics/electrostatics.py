@@ -95,8 +95,12 @@ def layer_conductivity(mesh: AxisymmetricMesh, device: Device, temperature: floa
     ------
     femion.MaterialError
         If a layer's material lacks ``electronic_conductivity``.
+    ValueError
+        If the temperature is not positive and finite.
     """
-    temperature = device.temperature if temperature is None else temperature
+    temperature = device.temperature if temperature is None else float(temperature)
+    if not (np.isfinite(temperature) and temperature > 0.0):
+        raise ValueError(f"temperature must be positive and finite, got {temperature!r}")
     values = np.empty(len(mesh.region_names))
     for index, region in enumerate(mesh.region_names):
         material = device.material(region)
@@ -174,7 +178,15 @@ class PotentialSolution:
 
     @property
     def conductance(self) -> float:
-        """G = I/V [S] (conduction and displacement)."""
+        """G = I/V [S] (conduction and displacement).
+
+        Raises
+        ------
+        ValueError
+            At zero applied voltage.
+        """
+        if self.voltage == 0.0:
+            raise ValueError("conductance is undefined at zero voltage")
         return self.current / self.voltage
 
     def contact_current_density(self, boundary: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +256,8 @@ def solve_potential(
     ------
     ValueError
         Non-finite voltage; κ or ε of wrong shape, non-finite or not positive;
-        ``dt`` without ``permittivity`` or not positive; ``previous`` on another mesh.
+        ``dt`` without ``permittivity`` or not positive; ``previous`` on another
+        mesh; a contact group with interior faces (solve on the conduction submesh).
     femion.MeshError
         Missing boundary groups.
     """
@@ -252,6 +265,12 @@ def solve_potential(
         raise ValueError(f"voltage must be finite, got {voltage!r}")
     kappa = _check_cell_field("conductivity", conductivity, mesh)
     mesh.require(boundaries=(electrode, ground))
+    for name in (electrode, ground):
+        if np.any(mesh.face_cells[mesh.face_mask(name), 1] >= 0):
+            raise ValueError(
+                f"contact {name!r} has interior faces on this mesh; solve on the conduction submesh "
+                "(mesh.submesh(conduction_regions(device))) so that contacts are exterior boundaries"
+            )
     dirichlet = mesh.face_mask(electrode, ground)
     boundary_values = np.where(mesh.face_mask(electrode), float(voltage), 0.0)
     kappa_face = fvm.face_values_harmonic(mesh, kappa)
@@ -362,7 +381,9 @@ class FieldEnhancement:
         singular but integrable, so this mean converges under refinement where
         a point value would not.
     edge_window : float
-        Radius of the averaging window [m] (default d/10).
+        Radius of the averaging window [m] (default d/4, resolved by several
+        cells of the default mesh: β_edge changes by < 1 % from the quick to a
+        twice-refined mesh).
     interface_r, interface_beta : ndarray
         β in the top-film cells touching the electrode and the air surface,
         sorted by r (for line plots along the Pt/WO3 interface).
@@ -388,7 +409,7 @@ def field_enhancement(
     device
         Supplies d, R_e and the electrode interface.
     edge_window
-        Averaging radius for β_edge [m]; default d/10.
+        Averaging radius for β_edge [m]; default d/4.
 
     Raises
     ------
@@ -399,7 +420,7 @@ def field_enhancement(
         raise ValueError("field enhancement is undefined at zero voltage")
     mesh = solution.mesh
     d = device.film_stack_thickness
-    window = 0.1 * d if edge_window is None else edge_window
+    window = 0.25 * d if edge_window is None else edge_window
     beta = np.hypot(*solution.field.T) / (abs(solution.voltage) / d)
     top_faces = mesh.face_mask(electrode_interface(device), "air_surface")
     touching = np.unique(mesh.face_cells[top_faces, 0])

@@ -69,9 +69,9 @@ def plot(outdir: Path) -> None:
     keep = near.parent_cells
     z_scale = 0.4 * (3 * radius) / np.ptp(near.nodes[:, 1])
     render_revolved(
-        outdir / "render_E.png", near, magnitude[keep], label="|E| [V/m]", z_scale=z_scale, log_scale=True,
+        outdir / "render_E.png", near, magnitude[keep], label="E magnitude [V/m]", z_scale=z_scale, log_scale=True,
         clim=(magnitude[keep].max() * 1e-3, magnitude[keep].max()), cmap="inferno",
-        title=f"|E|, R_e = {radius * 1e6:g} um, z x{z_scale:.1f}",
+        title=f"field magnitude, R_e = {radius * 1e6:g} um, z x{z_scale:.1f}",
     )
     render_revolved(
         outdir / "render_phi.png", near, fields["phi [V]"][keep], label="phi [V]", z_scale=z_scale,

@@ -9,7 +9,7 @@ R_e goes from 100 µm down to 0.5 µm; the films extend max(0.5 R_e, 20 d)
 beyond it. For each R_e:
 
 * **β_edge** — field enhancement at the electrode edge (r-weighted mean of
-  β = |E|/(V/d) over the top-film cells within d/10 of the edge; MODEL.md §5),
+  β = |E|/(V/d) over the top-film cells within d/4 of the edge; MODEL.md §5),
   from the steady conduction solve ∇·(κ∇φ) = 0 at V_read with the pristine
   layer conductivities (:mod:`femion.physics.electrostatics`);
 * **edge current fraction** — share of the device current entering the films
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ import xarray as xr
 from tqdm import tqdm
 
 import femion
+from femion.config import load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.physics.electrostatics import (
     capacitance,
@@ -50,6 +50,7 @@ from femion.physics.electrostatics import (
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
+CONFIG_KEYS = {"electrode_radii", "quick_electrode_radii", "film_margin_stack_thicknesses", "read_voltage", "render_radius"}
 
 
 def scaled_device(device: femion.Device, electrode_radius: float, margin: float) -> femion.Device:
@@ -137,10 +138,9 @@ def findings(radii: list[float], rows: list[dict], d: float) -> str:
 
 def run(outdir: Path, quick: bool = False) -> dict:
     """Run the scaling sweep and write its outputs into ``outdir``; return the summary."""
-    with open(HERE / "config.toml", "rb") as handle:
-        config = tomllib.load(handle)
+    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS)
     origin = str(HERE / "config.toml")
-    base = femion.load_device(config["device"] or None)
+    base = device
     key = "quick_electrode_radii" if quick else "electrode_radii"
     radii = [to_si(value, "m", name=key, origin=origin) for value in config[key]]
     voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)

@@ -24,7 +24,9 @@ def plot(outdir: Path) -> None:
     quads = potential.cells_dict["quad"]
     beta = potential.cell_data["beta [1]"][0]
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    for axis, (r_window, title) in zip(axes, [((0, 4), "near the axis"), ((96, 104), "near the electrode edge (R_e = 100 µm)")]):
+    edge = summary["electrode_radius_m"] * 1e6
+    windows = [((0, 4), "near the axis"), ((edge - 4, edge + 4), f"near the electrode edge (R_e = {edge:g} µm)")]
+    for axis, (r_window, title) in zip(axes, windows):
         polygons = points[quads]
         centre_r = polygons[:, :, 0].mean(axis=1)
         keep = (centre_r > r_window[0]) & (centre_r < r_window[1])

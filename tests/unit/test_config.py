@@ -55,9 +55,18 @@ def test_device_from_file_round_trips(tmp_path):
         ('thickness = "200 nm"', 'thickness = "nan nm"', "not finite"),
         ('ambient = "air"', 'ambient = "argon"', "'ambient' must be one of"),
         ('name = "LiPON"', 'name = "WO3"', "layer names must be unique"),
+        ('thickness = "150 nm"', 'thickness = "150 um"\n', None),
+        ('thickness = "500 nm"', 'thickness = "1 km"', "outside the range femion meshes"),
+        ('thickness = "500 nm"', 'thickness = "150 pm"', "outside the range femion meshes"),
+        ('material = "ITO"', 'material = "glass"', "is the bottom electrode but its material is a 'substrate'"),
+        ('material = "WO3"', 'material = "Pt"', "is the film but its material is a 'metal'"),
+        ('temperature = "300 K"', 'temperature = "300000 K"', "absolute temperature"),
     ],
 )
 def test_bad_device_input_raises_clear_error(old, new, message):
+    if message is None:  # a valid variant (150 µm ITO): parses
+        assert parse_device(_variant(old, new), origin="ok.toml").layer("ITO").thickness == pytest.approx(150e-6)
+        return
     with pytest.raises(DeviceConfigError, match=re.escape(message)) as error:
         parse_device(_variant(old, new), origin="bad.toml")
     assert "bad.toml" in str(error.value)
