@@ -67,6 +67,9 @@ __all__ = [
 DIFFUSIVITY_REFERENCE_TEMPERATURE = 300.0
 """Temperature [K] at which the database's Li diffusivities are quoted."""
 
+IONIC_REFERENCE_TEMPERATURE = 298.15
+"""Temperature [K] at which the database's Li⁺ conductivities are quoted (as in electrostatics)."""
+
 
 def lithium_regions(device: Device) -> tuple[str, ...]:
     """Regions where Li moves: the active films."""
@@ -152,10 +155,13 @@ class LithiumProperties:
 def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: float | None = None) -> LithiumProperties:
     """Li parameters of each film cell from the materials database.
 
-    ``li_diffusivity`` (at 300 K) and ``li_diffusivity_activation_energy`` give
-    D(T); hosts (material kind ``host``) are site-limited with
-    ``li_max_concentration`` and carry ``li_partition_energy``; the electrolyte
-    is the reference (ψ = 0) without site exclusion.
+    In the hosts ``li_diffusivity`` (at 300 K) and
+    ``li_diffusivity_activation_energy`` give D(T); hosts (material kind
+    ``host``) are site-limited with ``li_max_concentration`` and carry
+    ``li_partition_energy``. The electrolyte is the reference (ψ = 0) without
+    site exclusion, and its D(T) = σ_Li(T) RT / (F² c) follows from the
+    measured ionic conductivity by Nernst–Einstein, so that both descriptions
+    of the same Li⁺ current agree at every temperature.
 
     Raises
     ------
@@ -170,14 +176,22 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
     diffusivity, maximum, partition = [], [], []
     for region in mesh.region_names:
         material = device.material(region)
-        diffusivity.append(
-            arrhenius(
-                material.value("li_diffusivity"),
-                material.value("li_diffusivity_activation_energy"),
-                temperature,
-                DIFFUSIVITY_REFERENCE_TEMPERATURE,
+        if material.kind == "electrolyte":
+            # The measured quantity is σ_Li(T); D follows by Nernst–Einstein so that the
+            # Li module's ionic conductivity F²Dc/RT equals the electrostatics' σ_Li(T) at every T.
+            sigma = arrhenius(
+                material.value("li_ionic_conductivity"), material.value("li_activation_energy"), temperature, IONIC_REFERENCE_TEMPERATURE
             )
-        )
+            diffusivity.append(sigma * GAS_CONSTANT * temperature / (FARADAY**2 * material.value("li_max_concentration")))
+        else:
+            diffusivity.append(
+                arrhenius(
+                    material.value("li_diffusivity"),
+                    material.value("li_diffusivity_activation_energy"),
+                    temperature,
+                    DIFFUSIVITY_REFERENCE_TEMPERATURE,
+                )
+            )
         if material.kind == "host":
             maximum.append(material.value("li_max_concentration"))
             partition.append(material.value("li_partition_energy") * EV / (BOLTZMANN * temperature))

@@ -68,3 +68,14 @@ def test_malformed_material_file(tmp_path, body, message):
     path.write_text('name = "bad"\ndescription = "test"\nkind = "metal"\n' + body)
     with pytest.raises(MaterialError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_material(path)
+
+
+def test_lipon_diffusivity_is_nernst_einstein_consistent():
+    # The database's LiPON D is derived from σ (Yu et al. 1997) and c; the Li module recomputes it: they must agree.
+    import femion
+    from femion.physics.lithium import lithium_properties
+
+    device = femion.load_device()
+    mesh = femion.build_mesh(device, settings=femion.QUICK_MESH).submesh(("LiPON",))
+    derived = lithium_properties(mesh, device).diffusivity[0]
+    assert load_material("LiPON").value("li_diffusivity") == pytest.approx(derived, rel=0.01)
