@@ -1,0 +1,199 @@
+"""Device observables from simulated curves (MODEL.md §5).
+
+Pure functions of arrays; each states its definition and source. They take
+SI arrays and return SI numbers (or dimensionless ratios).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from femion.constants import BOLTZMANN, EV
+
+__all__ = [
+    "ArrheniusFit",
+    "NonlinearityFit",
+    "arrhenius_fit",
+    "areal_capacitance_cv",
+    "areal_capacitance_gcd",
+    "conductance_ratio",
+    "cycle_to_cycle_variation",
+    "fit_nonlinearity",
+]
+
+
+def conductance_ratio(conductance: np.ndarray) -> float:
+    """G_max/G_min over a pulse train (MODEL.md §5).
+
+    Raises
+    ------
+    ValueError
+        If the array is empty or any conductance is not positive and finite.
+    """
+    values = np.asarray(conductance, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0.0):
+        raise ValueError("conductances must be a non-empty array of positive, finite values")
+    return float(values.max() / values.min())
+
+
+@dataclass(frozen=True)
+class NonlinearityFit:
+    """Fit of G(P) = B (1 − e^{−P/A}) + G_0 to one potentiation or depression branch.
+
+    The behavioural model of NeuroSim (Chen, Peng, Yu, IEEE TCAD 37, 3067
+    (2018)): P is the pulse number normalised to the branch length
+    (p = P/P_max ∈ [0, 1]), A the normalised nonlinearity constant and B
+    fixed by the end points, B = (G_max − G_min)/(1 − e^{−1/A}). Small A means
+    strongly nonlinear; A → ∞ is linear. A negative A describes a branch
+    that curves the other way (concave up for potentiation). NeuroSim also
+    labels devices by an integer-like "nonlinearity" read off a table of A;
+    that table is not reproduced here, so only A is reported.
+
+    Attributes
+    ----------
+    a : float
+        Normalised nonlinearity constant A (in units of the branch length).
+    rms_residual : float
+        RMS of G_fit − G relative to G_max − G_min.
+    direction : {"LTP", "LTD"}
+        Increasing (potentiation) or decreasing (depression) branch.
+    """
+
+    a: float
+    rms_residual: float
+    direction: str
+
+
+def _normalised_branch(a: float, p: np.ndarray) -> np.ndarray:
+    """(1 − e^{−p/A})/(1 − e^{−1/A}), continuous through A → ±∞ (linear)."""
+    if abs(a) > 1e6:
+        return p
+    return np.expm1(-p / a) / np.expm1(-1.0 / a)
+
+
+def fit_nonlinearity(conductance: np.ndarray) -> NonlinearityFit:
+    """Fit the NeuroSim nonlinearity A to one monotonic branch G(P), P = 1 … n.
+
+    The branch is normalised to g = (G − G_first)/(G_last − G_first) ∈ [0, 1]
+    against p = (P − 1)/(n − 1), and A solves the least-squares problem for
+    g(p) = (1 − e^{−p/A})/(1 − e^{−1/A}) (one-dimensional, by bracketing the
+    root of the derivative of the residual in 1/A).
+
+    Raises
+    ------
+    ValueError
+        If fewer than three points, non-finite values, or no net change.
+    """
+    g = np.asarray(conductance, dtype=float)
+    if g.size < 3 or not np.all(np.isfinite(g)):
+        raise ValueError("need at least three finite conductances")
+    span = g[-1] - g[0]
+    if span == 0.0:
+        raise ValueError("the branch has no net conductance change")
+    direction = "LTP" if span > 0 else "LTD"
+    y = (g - g[0]) / span
+    p = np.linspace(0.0, 1.0, g.size)
+
+    def residual(inverse_a: float) -> float:
+        a = 1.0 / inverse_a if inverse_a != 0.0 else np.inf
+        return float(np.sum((_normalised_branch(a, p) - y) ** 2))
+
+    grid = np.concatenate([-np.geomspace(50.0, 1e-3, 200), [0.0], np.geomspace(1e-3, 50.0, 200)])
+    values = np.array([residual(x) for x in grid])
+    best = int(np.argmin(values))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    refined = minimize_scalar(residual, bounds=(low, high), method="bounded", options={"xatol": 1e-10})
+    inverse_a = float(refined.x) if refined.fun <= values[best] else float(grid[best])
+    a = 1.0 / inverse_a if inverse_a != 0.0 else np.inf
+    fitted = _normalised_branch(a, p)
+    return NonlinearityFit(a=a, rms_residual=float(np.sqrt(np.mean((fitted - y) ** 2))), direction=direction)
+
+
+def cycle_to_cycle_variation(values: np.ndarray) -> float:
+    """Cycle-to-cycle variation std/mean (sample std, ddof = 1) of a quantity over repeated cycles.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two values or a zero mean.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size < 2 or values.mean() == 0.0:
+        raise ValueError("need at least two values with a non-zero mean")
+    return float(values.std(ddof=1) / abs(values.mean()))
+
+
+@dataclass(frozen=True)
+class ArrheniusFit:
+    """Least-squares Arrhenius fit.
+
+    Attributes
+    ----------
+    activation_energy : float
+        E_a [eV].
+    prefactor : float
+        A in σ = A exp(−E_a/kT) (or σT = A exp(−E_a/kT)), unit of the data (× K).
+    times_temperature : bool
+        Whether σT (ionic-conductor convention) rather than σ was fitted.
+    """
+
+    activation_energy: float
+    prefactor: float
+    times_temperature: bool
+
+
+def arrhenius_fit(temperature: np.ndarray, value: np.ndarray, times_temperature: bool = False) -> ArrheniusFit:
+    """Fit ln(σ) (or ln(σT)) linearly in 1/T and return E_a [eV] (MODEL.md §5).
+
+    Raises
+    ------
+    ValueError
+        On fewer than two points, non-positive temperatures or values.
+    """
+    t = np.asarray(temperature, dtype=float)
+    y = np.asarray(value, dtype=float) * (t if times_temperature else 1.0)
+    if t.size < 2 or np.any(t <= 0.0) or np.any(y <= 0.0) or not np.all(np.isfinite(y)):
+        raise ValueError("need at least two positive temperatures and positive, finite values")
+    slope, intercept = np.polyfit(1.0 / t, np.log(y), 1)
+    return ArrheniusFit(activation_energy=float(-slope * BOLTZMANN / EV), prefactor=float(np.exp(intercept)), times_temperature=times_temperature)
+
+
+def areal_capacitance_cv(voltage: np.ndarray, current: np.ndarray, scan_rate: float, area: float) -> float:
+    """Areal capacitance from one CV cycle: C = ∮|i| dV / (2 ν ΔV A) [F/m²] (MODEL.md §5).
+
+    Parameters
+    ----------
+    voltage, current
+        One full cycle, shape (n,), [V] and [A].
+    scan_rate
+        ν [V/s], positive.
+    area
+        Electrode area A [m²].
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes or non-positive rate/area/window.
+    """
+    v, i = np.asarray(voltage, dtype=float), np.asarray(current, dtype=float)
+    window = v.max() - v.min()
+    if v.shape != i.shape or scan_rate <= 0.0 or area <= 0.0 or window <= 0.0:
+        raise ValueError("need matching voltage/current arrays, a positive scan rate, area and voltage window")
+    charge_times_volt = np.sum(0.5 * (np.abs(i[1:]) + np.abs(i[:-1])) * np.abs(np.diff(v)))
+    return float(charge_times_volt / (2.0 * scan_rate * window * area))
+
+
+def areal_capacitance_gcd(current: float, discharge_time: float, voltage_window: float, area: float) -> float:
+    """Areal capacitance from a galvanostatic discharge: C = I Δt / (ΔV A) [F/m²] (MODEL.md §5).
+
+    Raises
+    ------
+    ValueError
+        On non-positive inputs.
+    """
+    if min(abs(current), discharge_time, voltage_window, area) <= 0.0:
+        raise ValueError("current, discharge time, voltage window and area must be positive")
+    return float(abs(current) * discharge_time / (voltage_window * area))

@@ -1,0 +1,59 @@
+"""Observables recover known parameters from synthetic curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from femion.constants import BOLTZMANN, EV
+from femion.observables import (
+    areal_capacitance_cv,
+    areal_capacitance_gcd,
+    arrhenius_fit,
+    conductance_ratio,
+    cycle_to_cycle_variation,
+    fit_nonlinearity,
+)
+
+
+@pytest.mark.parametrize("a", [0.2, 0.8, 3.0, -0.5])
+def test_nonlinearity_fit_recovers_a(a):
+    p = np.linspace(0, 1, 40)
+    g_min, g_max = 1e-6, 5.75e-5
+    branch = g_min + (g_max - g_min) * np.expm1(-p / a) / np.expm1(-1 / a)
+    fit = fit_nonlinearity(branch)
+    assert fit.a == pytest.approx(a, rel=1e-6)
+    assert fit.direction == "LTP" and fit.rms_residual < 1e-9
+    depression = g_max - (g_max - g_min) * np.expm1(-p / a) / np.expm1(-1 / a)
+    assert fit_nonlinearity(depression).direction == "LTD"
+    assert fit_nonlinearity(depression).a == pytest.approx(a, rel=1e-6)
+
+
+def test_linear_branch_has_large_a():
+    assert abs(fit_nonlinearity(np.linspace(1.0, 2.0, 20)).a) > 1e3
+
+
+def test_ratio_and_variation():
+    assert conductance_ratio([1e-6, 5.75e-5, 2e-5]) == pytest.approx(57.5)
+    assert cycle_to_cycle_variation([1.0, 1.02, 0.98]) == pytest.approx(0.02)
+    with pytest.raises(ValueError):
+        conductance_ratio([1.0, -1.0])
+
+
+@pytest.mark.parametrize("times_temperature", [False, True])
+def test_arrhenius_fit_returns_input_energy(times_temperature):
+    t = np.linspace(280, 360, 9)
+    sigma = 3.0 * np.exp(-0.5 * EV / (BOLTZMANN * t)) / (t if times_temperature else 1.0)
+    fit = arrhenius_fit(t, sigma, times_temperature=times_temperature)
+    assert fit.activation_energy == pytest.approx(0.5, rel=1e-12)
+
+
+def test_capacitance_of_an_ideal_capacitor():
+    # i = C A ν on a triangular sweep: both definitions return C exactly.
+    capacitance, area, rate = 4.1e-2, 3.14e-8, 0.05  # 4.1 mF/cm² in F/m²
+    up = np.linspace(0.0, 1.0, 201)
+    voltage = np.concatenate([up, up[::-1][1:]])
+    current = np.concatenate([np.full(201, capacitance * area * rate), np.full(200, -capacitance * area * rate)])
+    assert areal_capacitance_cv(voltage, current, rate, area) == pytest.approx(capacitance, rel=1e-12)
+    current_gcd = 1e-6
+    assert areal_capacitance_gcd(current_gcd, capacitance * area * 1.0 / current_gcd, 1.0, area) == pytest.approx(capacitance)
