@@ -49,6 +49,7 @@ __all__ = [
     "ElectrostaticsModule",
     "FieldEnhancement",
     "PotentialSolution",
+    "PotentialSolver",
     "REFERENCE_TEMPERATURE",
     "capacitance",
     "conduction_regions",
@@ -213,6 +214,146 @@ def _check_cell_field(name: str, values: np.ndarray | None, mesh: AxisymmetricMe
     return values
 
 
+class PotentialSolver:
+    """Reusable solver of the potential problem on one mesh and pair of contacts.
+
+    Holds the FiPy variables and the equation, so that repeated solves (every
+    step of the coupled loop) only update coefficient values: about half the
+    cost of building the problem anew. :func:`solve_potential` is the one-shot
+    form.
+
+    Parameters
+    ----------
+    mesh
+        Conduction mesh; ``electrode`` and ``ground`` must be exterior boundary groups.
+    electrode, ground
+        Boundary group names.
+
+    Raises
+    ------
+    ValueError
+        If a contact group has interior faces.
+    femion.MeshError
+        Missing boundary groups.
+    """
+
+    def __init__(self, mesh: AxisymmetricMesh, *, electrode: str, ground: str = "bottom_contact"):
+        from fipy import FaceVariable, Variable
+
+        mesh.require(boundaries=(electrode, ground))
+        for name in (electrode, ground):
+            if np.any(mesh.face_cells[mesh.face_mask(name), 1] >= 0):
+                raise ValueError(
+                    f"contact {name!r} has interior faces on this mesh; solve on the conduction submesh "
+                    "(mesh.submesh(conduction_regions(device))) so that contacts are exterior boundaries"
+                )
+        self.mesh, self.electrode, self.ground = mesh, electrode, ground
+        self._electrode_faces = mesh.face_mask(electrode)
+        self._dirichlet = mesh.face_mask(electrode, ground)
+        self._voltage = Variable(0.0)
+        self._coefficient = FaceVariable(mesh=mesh.fipy, value=1.0)
+        self._stored = fvm.cell_variable(mesh, 0.0)
+        self._phi = fvm.cell_variable(mesh, 0.0, name="phi")
+        self._phi.constrain(self._voltage, where=self._electrode_faces)
+        self._phi.constrain(0.0, where=mesh.face_mask(ground))
+        self._equation = fvm.diffusion_term(mesh, self._coefficient) - self._stored == 0
+
+    def solve(
+        self,
+        conductivity: np.ndarray,
+        voltage: float,
+        *,
+        permittivity: np.ndarray | None = None,
+        dt: float | None = None,
+        previous: PotentialSolution | None = None,
+    ) -> PotentialSolution:
+        """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
+
+        Without ``dt``: the steady problem ∇·(κ∇φ) = 0. With ``dt`` and
+        ``permittivity``: one implicit-Euler step of ∇·(κ∇φ) + ∂_t∇·(ε∇φ) = 0 from
+        ``previous`` (or from φ = 0 everywhere, an uncharged device).
+
+        Parameters
+        ----------
+        conductivity
+            κ per cell [S/m], shape (n_cells,), positive and finite.
+        voltage
+            Electrode potential [V] (at the end of the step).
+        permittivity
+            ε per cell [F/m], shape (n_cells,); needed with ``dt``.
+        dt
+            Time step [s] for the displacement current.
+        previous
+            Solution at the start of the step (same mesh).
+
+        Returns
+        -------
+        PotentialSolution
+
+        Raises
+        ------
+        ValueError
+            Non-finite voltage; κ or ε of wrong shape, non-finite or not positive;
+            ``dt`` without ``permittivity`` or not positive; ``previous`` on another
+            mesh; a contact group with interior faces (solve on the conduction submesh).
+        """
+        mesh = self.mesh
+        if not np.isfinite(voltage):
+            raise ValueError(f"voltage must be finite, got {voltage!r}")
+        kappa = _check_cell_field("conductivity", conductivity, mesh)
+        dirichlet = self._dirichlet
+        boundary_values = np.where(self._electrode_faces, float(voltage), 0.0)
+        kappa_face = fvm.face_values_harmonic(mesh, kappa)
+        if dt is None:
+            eps = None if permittivity is None else _check_cell_field("permittivity", permittivity, mesh)
+            capacitive_face, old_flux, stored = 0.0, 0.0, np.zeros(mesh.n_cells)
+        else:
+            if permittivity is None or not (np.isfinite(dt) and dt > 0.0):
+                raise ValueError("a transient solve needs permittivity and a positive, finite dt")
+            eps = _check_cell_field("permittivity", permittivity, mesh)
+            capacitive_face = fvm.face_values_harmonic(mesh, eps) / dt
+            if previous is None:
+                old_phi, old_boundary = np.zeros(mesh.n_cells), np.zeros(len(mesh.faces))
+            else:
+                if previous.mesh is not mesh:
+                    raise ValueError("previous solution lives on another mesh")
+                old_phi = previous.phi
+                old_boundary = np.where(self._electrode_faces, previous.voltage, 0.0)
+            stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary) / mesh.areas
+            old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
+        self._voltage.setValue(float(voltage))
+        self._coefficient.setValue(kappa_face + capacitive_face)
+        self._stored.setValue(stored)
+        self._equation.solve(var=self._phi)
+
+        values = np.array(self._phi.value)
+        conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values)
+        displacement_flux = fvm.face_fluxes(mesh, values, capacitive_face, dirichlet, boundary_values) - old_flux
+        field_normal = fvm.face_fluxes(mesh, values, 1.0, dirichlet, boundary_values) / mesh.face_lengths
+        field = -fvm.flux_gradient(mesh, values, kappa if dt is None else kappa + eps / dt, dirichlet, boundary_values)
+
+        def contact_total(flux: np.ndarray, name: str) -> float:
+            return float(2.0 * np.pi * np.sum((flux * mesh.r_face)[mesh.face_mask(name)]))
+
+        total_flux = conduction_flux + displacement_flux
+        return PotentialSolution(
+            mesh=mesh,
+            phi=values,
+            field=field,
+            face_field=field_normal,
+            current_density=kappa[:, None] * field,
+            face_current_density=total_flux / mesh.face_lengths,
+            voltage=float(voltage),
+            current=contact_total(total_flux, self.ground),
+            displacement_current=contact_total(np.broadcast_to(displacement_flux, total_flux.shape), self.ground),
+            electrode_current=contact_total(total_flux, self.electrode),
+            conductivity=kappa,
+            permittivity=eps,
+            electrode=self.electrode,
+            ground=self.ground,
+        )
+
+
 def solve_potential(
     mesh: AxisymmetricMesh,
     conductivity: np.ndarray,
@@ -261,70 +402,8 @@ def solve_potential(
     femion.MeshError
         Missing boundary groups.
     """
-    if not np.isfinite(voltage):
-        raise ValueError(f"voltage must be finite, got {voltage!r}")
-    kappa = _check_cell_field("conductivity", conductivity, mesh)
-    mesh.require(boundaries=(electrode, ground))
-    for name in (electrode, ground):
-        if np.any(mesh.face_cells[mesh.face_mask(name), 1] >= 0):
-            raise ValueError(
-                f"contact {name!r} has interior faces on this mesh; solve on the conduction submesh "
-                "(mesh.submesh(conduction_regions(device))) so that contacts are exterior boundaries"
-            )
-    dirichlet = mesh.face_mask(electrode, ground)
-    boundary_values = np.where(mesh.face_mask(electrode), float(voltage), 0.0)
-    kappa_face = fvm.face_values_harmonic(mesh, kappa)
-
-    phi = fvm.cell_variable(mesh, 0.0, name="phi")
-    phi.constrain(voltage, where=mesh.face_mask(electrode))
-    phi.constrain(0.0, where=mesh.face_mask(ground))
-    if dt is None:
-        eps = None if permittivity is None else _check_cell_field("permittivity", permittivity, mesh)
-        (fvm.diffusion_term(mesh, kappa_face) == 0).solve(var=phi)
-        capacitive_face = 0.0
-        old_flux = 0.0
-    else:
-        if permittivity is None or not (np.isfinite(dt) and dt > 0.0):
-            raise ValueError("a transient solve needs permittivity and a positive, finite dt")
-        eps = _check_cell_field("permittivity", permittivity, mesh)
-        capacitive_face = fvm.face_values_harmonic(mesh, eps) / dt
-        if previous is None:
-            old_phi, old_boundary = np.zeros(mesh.n_cells), np.zeros(len(mesh.faces))
-        else:
-            if previous.mesh is not mesh:
-                raise ValueError("previous solution lives on another mesh")
-            old_phi = previous.phi
-            old_boundary = np.where(mesh.face_mask(electrode), previous.voltage, 0.0)
-        stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
-        equation = fvm.diffusion_term(mesh, kappa_face + capacitive_face) - fvm.cell_variable(mesh, stored / mesh.areas) == 0
-        equation.solve(var=phi)
-        old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
-
-    values = np.array(phi.value)
-    conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values)
-    displacement_flux = fvm.face_fluxes(mesh, values, capacitive_face, dirichlet, boundary_values) - old_flux
-    field_normal = fvm.face_fluxes(mesh, values, 1.0, dirichlet, boundary_values) / mesh.face_lengths
-    field = -fvm.flux_gradient(mesh, values, kappa if dt is None else kappa + eps / dt, dirichlet, boundary_values)
-
-    def contact_total(flux: np.ndarray, name: str) -> float:
-        return float(2.0 * np.pi * np.sum((flux * mesh.r_face)[mesh.face_mask(name)]))
-
-    total_flux = conduction_flux + displacement_flux
-    return PotentialSolution(
-        mesh=mesh,
-        phi=values,
-        field=field,
-        face_field=field_normal,
-        current_density=kappa[:, None] * field,
-        face_current_density=total_flux / mesh.face_lengths,
-        voltage=float(voltage),
-        current=contact_total(total_flux, ground),
-        displacement_current=contact_total(np.broadcast_to(displacement_flux, total_flux.shape), ground),
-        electrode_current=contact_total(total_flux, electrode),
-        conductivity=kappa,
-        permittivity=eps,
-        electrode=electrode,
-        ground=ground,
+    return PotentialSolver(mesh, electrode=electrode, ground=ground).solve(
+        conductivity, voltage, permittivity=permittivity, dt=dt, previous=previous
     )
 
 
@@ -474,6 +553,7 @@ class ElectrostaticsModule:
         self._electrode_cells = mesh.region_mask(device.top_electrode.name)
         self._base = np.zeros(mesh.n_cells)
         self._base[self._cells] = layer_conductivity(self.stack, device)
+        self._solver = PotentialSolver(self.stack, electrode=electrode_interface(device))
         self.last_solution: PotentialSolution | None = None
 
     def conductivity(self, state) -> np.ndarray:
@@ -493,9 +573,7 @@ class ElectrostaticsModule:
         from femion.coupling import ModuleReport
 
         kappa = self.conductivity(state)
-        solution = solve_potential(
-            self.stack, kappa[self._cells], state.voltage, electrode=electrode_interface(self.device)
-        )
+        solution = self._solver.solve(kappa[self._cells], state.voltage)
         phi = np.zeros(self.mesh.n_cells)
         phi[self._cells] = solution.phi
         phi[self._electrode_cells] = state.voltage
