@@ -1,4 +1,4 @@
-"""Command line: ``femion info | mesh | run``.
+"""Command line: ``femion info | mesh | run | sweep``.
 
 Heavy libraries (FiPy, pyvista, matplotlib) are imported inside the commands so
 ``femion --help`` stays fast.
@@ -126,6 +126,45 @@ def _run(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    from femion.sweep import default_outdir, load_sweep, run_sweep
+
+    sweep = load_sweep(arguments.sweep)
+    if arguments.quick:
+        sweep = dataclasses.replace(sweep, quick=True)
+    outdir = Path(arguments.output) if arguments.output else default_outdir(sweep)
+    print(
+        f"femion sweep {arguments.sweep} -> {outdir}: {len(sweep.points())} points of {sweep.study.name} "
+        f"({sweep.kind}{', quick' if sweep.quick else ''}) on {sweep.cluster.describe(arguments.workers)}"
+    )
+    try:
+        result = run_sweep(sweep, outdir, workers=arguments.workers, retry_failed=arguments.retry_failed)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished points are kept in {outdir / 'points'} and {outdir / 'results.nc'} "
+              "holds them: re-run the same command to resume", file=sys.stderr)
+        return 130
+    print(
+        f"done in {result.wall_time:.1f} s: {result.points} points, {result.computed} computed, "
+        f"{result.reused} reused from earlier runs, {result.failed} failed; results in {result.store}"
+    )
+    if result.failed:
+        failed = result.dataset["status"].values == "failed"
+        for point_id, error in zip(result.dataset["point_id"].values[failed], result.dataset["error"].values[failed]):
+            print(f"  failed {point_id}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from femion._version import __version__
 
@@ -153,6 +192,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="output directory (default: STUDY/output, or STUDY/output/quick)")
     run.add_argument("--no-plot", action="store_true", help="skip the study's plot step")
     run.set_defaults(handler=_run)
+
+    sweep = commands.add_parser(
+        "sweep", help="run a study over a parameter grid, list or Latin hypercube on Dask (resumable)"
+    )
+    sweep.add_argument("sweep", help="sweep TOML file, e.g. studies/sweeps/field_scaling_radius.toml")
+    sweep.add_argument("--quick", action="store_true", help="run the study's quick variant at every point")
+    sweep.add_argument("-o", "--output", help="output directory (default: output/<sweep name>[/quick] next to the file)")
+    sweep.add_argument("--workers", type=_positive_int,
+                       help="worker processes (local: default the cores; slurm/pbs: instead of 'jobs')")
+    sweep.add_argument("--retry-failed", action="store_true", help="recompute points that failed in an earlier run")
+    sweep.set_defaults(handler=_sweep)
     return parser
 
 

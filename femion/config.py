@@ -8,15 +8,23 @@ implausible sizes (outside :data:`THICKNESS_RANGE` / :data:`RADIUS_RANGE`), a
 film radius smaller than the electrode radius, unknown materials and materials
 in the wrong role (an insulator as electrode, a metal as film) raise
 :class:`DeviceConfigError` naming the key and the file.
+
+Studies read their ``config.toml`` with :func:`load_study_config`, which also
+applies dotted-key overrides (``config.<key>``, ``device.<field>``; used by
+parameter sweeps, :mod:`femion.sweep`); :func:`override_device` changes a
+device with the same unit conversion and validation as a device file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from femion.materials import Material, MaterialError, load_material
 from femion.units import UnitError, to_si
@@ -27,8 +35,10 @@ __all__ = [
     "DeviceConfigError",
     "Layer",
     "StudyConfigError",
+    "device_override_keys",
     "load_device",
     "load_study_config",
+    "override_device",
     "parse_device",
 ]
 
@@ -224,18 +234,7 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
             raise fail(f"missing key {required!r}")
 
     def length(value: Any, key: str, bounds: tuple[float, float]) -> float:
-        try:
-            metres = to_si(value, "m", name=key, origin=origin)
-        except UnitError as error:
-            raise DeviceConfigError(str(error)) from None
-        if metres <= 0.0:
-            raise fail(f"{key!r} must be positive, got {value!r}")
-        if not bounds[0] <= metres <= bounds[1]:
-            raise fail(
-                f"{key!r} = {value!r} is outside the range femion meshes, "
-                f"{bounds[0]:g} m to {bounds[1]:g} m (a unit typo?)"
-            )
-        return metres
+        return _length(value, key, bounds, origin)
 
     layers_data = data["layers"]
     if not isinstance(layers_data, list) or len(layers_data) < 3:
@@ -282,12 +281,7 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
     ambient = data["ambient"]
     if ambient not in AMBIENTS:
         raise fail(f"'ambient' must be one of {AMBIENTS}, got {ambient!r}")
-    try:
-        temperature = to_si(data["temperature"], "K", name="temperature", origin=origin)
-    except UnitError as error:
-        raise DeviceConfigError(str(error)) from None
-    if not 0.0 < temperature <= MAX_TEMPERATURE:
-        raise fail(f"'temperature' must be an absolute temperature in (0, {MAX_TEMPERATURE:g}] K, got {data['temperature']!r}")
+    temperature = _temperature(data["temperature"], "temperature", origin)
     _check_roles(layers, substrate, fail)
     name = data.get("name", Path(origin).stem)
     if not isinstance(name, str):
@@ -303,6 +297,35 @@ def parse_device(text: str, origin: str = "<string>") -> Device:
         source=origin,
         text=text,
     )
+
+
+def _length(value: Any, key: str, bounds: tuple[float, float], origin: str) -> float:
+    """A positive length [m] within ``bounds``; errors name ``key`` and ``origin``."""
+    try:
+        metres = to_si(value, "m", name=key, origin=origin)
+    except UnitError as error:
+        raise DeviceConfigError(str(error)) from None
+    if metres <= 0.0:
+        raise DeviceConfigError(f"{origin}: {key!r} must be positive, got {value!r}")
+    if not bounds[0] <= metres <= bounds[1]:
+        raise DeviceConfigError(
+            f"{origin}: {key!r} = {value!r} is outside the range femion meshes, "
+            f"{bounds[0]:g} m to {bounds[1]:g} m (a unit typo?)"
+        )
+    return metres
+
+
+def _temperature(value: Any, key: str, origin: str) -> float:
+    """An absolute temperature [K] in (0, MAX_TEMPERATURE]; errors name ``key`` and ``origin``."""
+    try:
+        temperature = to_si(value, "K", name=key, origin=origin)
+    except UnitError as error:
+        raise DeviceConfigError(str(error)) from None
+    if not 0.0 < temperature <= MAX_TEMPERATURE:
+        raise DeviceConfigError(
+            f"{origin}: {key!r} must be an absolute temperature in (0, {MAX_TEMPERATURE:g}] K, got {value!r}"
+        )
+    return temperature
 
 
 def _check_roles(layers: list[Layer], substrate: Layer, fail) -> None:
@@ -334,24 +357,190 @@ def _resolve_material(value: Any, key: str, base: Path, origin: str) -> str:
     return reference
 
 
-def load_study_config(path: str | Path, keys: set[str]) -> tuple[dict[str, Any], Device]:
+def device_override_keys(device: Device) -> tuple[str, ...]:
+    """Dotted keys that :func:`override_device` accepts for ``device``.
+
+    ``device.name``, ``device.ambient``, ``device.temperature``,
+    ``device.electrode_radius``, ``device.film_radius``,
+    ``device.substrate.thickness``, ``device.substrate.material`` and, for every
+    layer, ``device.layers.<name>.thickness`` and ``device.layers.<name>.material``.
+    """
+    keys = [f"device.{name}" for name in ("name", "ambient", "temperature", "electrode_radius", "film_radius")]
+    keys += ["device.substrate.thickness", "device.substrate.material"]
+    for layer in device.layers:
+        keys += [f"device.layers.{layer.name}.thickness", f"device.layers.{layer.name}.material"]
+    return tuple(keys)
+
+
+def override_device(
+    device: Device, overrides: Mapping[str, Any], origin: str = "", base: str | Path | None = None
+) -> Device:
+    """Return ``device`` with some fields replaced, validated as in a device file.
+
+    Values are written as in a device TOML file (``"300 nm"``, ``"350 K"``,
+    ``"vacuum"``, a material name or ``.toml`` path) and converted to SI. The
+    result passes the checks of :func:`parse_device`: positive sizes within
+    :data:`THICKNESS_RANGE` / :data:`RADIUS_RANGE`, ``film_radius >
+    electrode_radius``, a valid ambient and temperature, materials in their
+    roles. Its ``text`` is a regenerated device TOML (SI values, the overrides
+    listed in a comment), so run directories record the device actually used.
+
+    Parameters
+    ----------
+    device
+        The base device.
+    overrides
+        Dotted key (see :func:`device_override_keys`, e.g.
+        ``"device.layers.LiPON.thickness"``) -> value.
+    origin
+        Where the overrides come from (used in error messages).
+    base
+        Folder against which relative material ``.toml`` paths are resolved
+        (default: the current directory).
+
+    Returns
+    -------
+    Device
+        A new device; ``device`` itself is unchanged. ``source`` is kept.
+
+    Raises
+    ------
+    StudyConfigError
+        A key that is not a device override key (the message lists the valid ones).
+    DeviceConfigError
+        An invalid value, or an invalid combination (e.g. ``film_radius`` not
+        above ``electrode_radius``); the message names the dotted key(s).
+    """
+    where = origin or device.source or "<overrides>"
+    folder = Path(base) if base is not None else Path.cwd()
+    valid = device_override_keys(device)
+    fields: dict[str, Any] = {}
+    layers = {layer.name: layer for layer in device.layers}
+    substrate = device.substrate
+    materials_changed = False
+    for key, value in overrides.items():
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudyConfigError(f"{where}: unknown device override {key!r}{hint}; device keys: {', '.join(valid)}")
+        field_name = key[len("device."):]
+        if field_name == "name":
+            if not isinstance(value, str) or not value:
+                raise DeviceConfigError(f"{where}: {key!r} must be a non-empty string, got {value!r}")
+            fields["name"] = value
+        elif field_name == "ambient":
+            if value not in AMBIENTS:
+                raise DeviceConfigError(f"{where}: {key!r} must be one of {AMBIENTS}, got {value!r}")
+            fields["ambient"] = value
+        elif field_name == "temperature":
+            fields["temperature"] = _temperature(value, key, where)
+        elif field_name in ("electrode_radius", "film_radius"):
+            fields[field_name] = _length(value, key, RADIUS_RANGE, where)
+        else:
+            attribute = field_name.rsplit(".", 1)[1]
+            if attribute == "thickness":
+                new = {"thickness": _length(value, key, THICKNESS_RANGE, where)}
+            else:
+                new = {"material": _resolve_material(value, key, folder, where)}
+                materials_changed = True
+            if field_name.startswith("substrate."):
+                substrate = dataclasses.replace(substrate, **new)
+            else:
+                name = field_name[len("layers."):-len(attribute) - 1]
+                layers[name] = dataclasses.replace(layers[name], **new)
+    electrode_radius = fields.get("electrode_radius", device.electrode_radius)
+    film_radius = fields.get("film_radius", device.film_radius)
+    if film_radius <= electrode_radius:
+        named = [key for key in ("device.film_radius", "device.electrode_radius") if key in overrides]
+        raise DeviceConfigError(
+            f"{where}: override {', '.join(f'{key!r} = {overrides[key]!r}' for key in named)}: film_radius "
+            f"({film_radius:g} m) must exceed electrode_radius ({electrode_radius:g} m): "
+            "the films extend beyond the top electrode"
+        )
+    stack = [layers[layer.name] for layer in device.layers]
+    if materials_changed:
+
+        def fail(message: str) -> DeviceConfigError:
+            changed = [key for key in overrides if key.endswith(".material")]
+            return DeviceConfigError(f"{where}: override {', '.join(map(repr, changed))}: {message}")
+
+        _check_roles(stack, substrate, fail)
+    changed = dataclasses.replace(device, layers=tuple(stack), substrate=substrate, **fields)
+    header = [f"# device {changed.name!r}: {device.source or 'built in code'} with overrides (values in SI)"]
+    header += [f"#   {key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in overrides.items()]
+    return dataclasses.replace(changed, text=_device_toml(changed, header))
+
+
+def _device_toml(device: Device, header: list[str]) -> str:
+    """Device TOML text (SI quantities) that :func:`parse_device` reads back to an equal device."""
+
+    def string(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+    lines = [*header, f"name = {string(device.name)}", f"ambient = {string(device.ambient)}"]
+    lines += [f'temperature = "{device.temperature!r} K"']
+    lines += [f'electrode_radius = "{device.electrode_radius!r} m"', f'film_radius = "{device.film_radius!r} m"', ""]
+    lines += ["[substrate]", f"material = {string(device.substrate.material)}", f'thickness = "{device.substrate.thickness!r} m"']
+    for layer in device.layers:
+        lines += ["", "[[layers]]", f"name = {string(layer.name)}", f"material = {string(layer.material)}"]
+        lines += [f'thickness = "{layer.thickness!r} m"']
+    return "\n".join(lines) + "\n"
+
+
+def _toml_kind(value: Any) -> str:
+    """TOML value kind used to check that an override has the type of the value it replaces."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    return type(value).__name__
+
+
+def load_study_config(
+    path: str | Path, keys: set[str], overrides: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], Device]:
     """Read a study's ``config.toml``: exactly the ``keys`` (plus ``device``), and its device.
 
     ``device`` is a device TOML path relative to the config file's folder, or
     empty for the built-in reference device.
 
+    Parameters
+    ----------
+    path
+        The study's ``config.toml``.
+    keys
+        The keys the study reads (``device`` is always allowed and required).
+    overrides
+        Dotted key -> value, applied after reading (parameter sweeps):
+
+        * ``config.<key>``: replaces ``<key>`` of the file; the value is written as
+          the TOML would hold it (``"0.2 V"``, ``20``, ``["1 um", "2 um"]``) and
+          must have the same TOML type (string, number, boolean, array, table) as
+          the value it replaces. ``config.device`` selects another device file.
+        * ``device.<field>``: changes the device through :func:`override_device`
+          (``device.temperature``, ``device.layers.LiPON.thickness``, ...).
+
     Returns
     -------
     (dict, Device)
-        The raw table (quantities still strings; convert with
-        :func:`femion.units.to_si` naming the key) and the device.
+        The raw table with the ``config.*`` overrides in place (quantities still
+        strings; convert with :func:`femion.units.to_si` naming the key) and the
+        device with the ``device.*`` overrides applied.
 
     Raises
     ------
     StudyConfigError
-        Unreadable file, invalid TOML, unknown or missing keys.
+        Unreadable file, invalid TOML, unknown or missing keys; an override key
+        that is not ``config.<key>`` of the file or a device override key, or a
+        ``config.*`` value of the wrong TOML type (the message names the dotted key).
     DeviceConfigError
-        If the device file is invalid.
+        If the device file or a ``device.*`` override value is invalid.
     """
     path = Path(path)
     try:
@@ -368,8 +557,31 @@ def load_study_config(path: str | Path, keys: set[str]) -> tuple[dict[str, Any],
             f"{path}: " + (f"unknown key(s) {unknown}" if unknown else "") + ("; " if unknown and missing else "")
             + (f"missing key(s) {missing}" if missing else "") + f" (keys: {sorted(allowed)})"
         )
+    device_overrides = {}
+    for key, value in (overrides or {}).items():
+        prefix, _, name = str(key).partition(".")
+        if prefix == "device" and name:
+            device_overrides[key] = value
+        elif prefix == "config" and name in allowed:
+            if _toml_kind(value) != _toml_kind(data[name]):
+                raise StudyConfigError(
+                    f"override {key!r} = {value!r} for {path}: expected a {_toml_kind(data[name])} like the file's "
+                    f"value {data[name]!r}, got a {_toml_kind(value)}"
+                )
+            data[name] = value
+        elif prefix == "config":
+            close = difflib.get_close_matches(name, sorted(allowed), n=1)
+            hint = f" (did you mean 'config.{close[0]}'?)" if close else ""
+            raise StudyConfigError(f"unknown override {key!r}{hint}: {path} has keys {sorted(allowed)}")
+        else:
+            raise StudyConfigError(
+                f"override {key!r} for {path}: a dotted key must start with 'config.' (a key of the file) "
+                "or 'device.' (a device field, e.g. 'device.layers.LiPON.thickness')"
+            )
     device_path = data["device"]
     if not isinstance(device_path, str):
         raise StudyConfigError(f"{path}: 'device' must be a path string (empty for the reference device)")
     device = load_device(path.parent / device_path if device_path else None)
+    if device_overrides:
+        device = override_device(device, device_overrides, origin=f"overrides of {path}", base=path.parent)
     return data, device

@@ -136,9 +136,9 @@ def findings(radii: list[float], rows: list[dict], d: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(outdir: Path, quick: bool = False) -> dict:
+def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Run the scaling sweep and write its outputs into ``outdir``; return the summary."""
-    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS)
+    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     base = device
     key = "quick_electrode_radii" if quick else "electrode_radii"

@@ -68,9 +68,9 @@ def crossing_time(times: np.ndarray, values: np.ndarray, level: float) -> float:
     return float(np.exp(np.log(times[i]) + fraction * (np.log(times[i + 1]) - np.log(times[i]))))
 
 
-def run(outdir: Path, quick: bool = False) -> dict:
+def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Run the study and write its outputs into ``outdir``; return the summary."""
-    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS)
+    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     read_voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)
     dose = to_si(config["dose"], "C/m^2", name="dose", origin=origin)
