@@ -77,11 +77,15 @@ def findings(summary: dict, readouts: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(outdir: Path, quick: bool = False) -> dict:
-    """Run the analog history, synthesise its ToF-SIMS panels, record the missing ones; return the summary."""
+def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
+    """Run the analog history, synthesise its ToF-SIMS panels, record the missing ones; return the summary.
+
+    ``overrides`` (dotted ``config.*`` / ``device.*`` keys, as in sweep files) go to
+    :func:`femion.config.load_study_config`.
+    """
     from femion import tofsims
 
-    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS)
+    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     outdir = Path(outdir)
     pulses = int(config["quick_pulses" if quick else "pulses"])
