@@ -30,7 +30,7 @@ from femion.config import Device
 from femion.materials import Parameter
 from femion.mesh import AxisymmetricMesh
 
-__all__ = ["assumed_parameters", "atomic_write", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
+__all__ = ["assumed_parameters", "atomic_write", "json_default", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
 
 
 def atomic_write(path: str | Path, write: Any) -> Path:
@@ -174,7 +174,7 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
         "device_source": device.source,
         **(dict(extra) if extra else {}),
     }
-    (outdir / "run.json").write_text(json.dumps(run, indent=2, default=_json_default), encoding="utf-8")
+    (outdir / "run.json").write_text(json.dumps(run, indent=2, default=json_default), encoding="utf-8")
     lines = [f"# femion run report: device {device.name!r}", "", "## Assumed values (no literature source)", ""]
     assumed = assumed_parameters(device)
     lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.note}" for p in assumed] or ["- none"]
@@ -186,11 +186,12 @@ def _region_array_name(region_names: tuple[str, ...]) -> str:
     return "region (" + ", ".join(f"{index} {name}" for index, name in enumerate(region_names)) + ")"
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` hook: numpy scalars and arrays, paths; anything else as its repr."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return repr(value)

@@ -649,7 +649,7 @@ def _run_point(task: PointTask) -> dict[str, Any]:
 
     from femion._version import __version__, git_revision
     from femion.cli import load_study
-    from femion.io import atomic_write
+    from femion.io import atomic_write, json_default
 
     outdir = Path(task.outdir)
     if task.run_id:
@@ -676,7 +676,7 @@ def _run_point(task: PointTask) -> dict[str, Any]:
                 result = module.run(outdir, quick=task.quick, overrides=dict(task.parameters))
             if not isinstance(result, Mapping):
                 raise TypeError(f"the study's run() returned {type(result).__name__}, not a summary dict")
-            summary = json.loads(json.dumps(dict(result), default=_json_default))
+            summary = json.loads(json.dumps(dict(result), default=json_default))
         except Exception as exception:  # a failing point is recorded; the sweep goes on
             status, error, trace = "failed", f"{type(exception).__name__}: {exception}", traceback.format_exc()
             print(trace, file=sys.stderr)
@@ -741,7 +741,9 @@ def _redirect_output(log) -> Iterator[None]:
 
 
 def _write_record(outdir: Path, record: Mapping[str, Any], atomic_write) -> None:
-    text = json.dumps(record, indent=2, default=_json_default)
+    from femion.io import json_default
+
+    text = json.dumps(record, indent=2, default=json_default)
     atomic_write(outdir / "result.json", lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
@@ -749,14 +751,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
 
 
 def read_records(sweep: Sweep, outdir: str | Path) -> dict[int, dict[str, Any]]:

@@ -365,29 +365,21 @@ def solve_potential(
     dt: float | None = None,
     previous: PotentialSolution | None = None,
 ) -> PotentialSolution:
-    """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
+    """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground`` (one shot).
 
     Without ``dt``: the steady problem ∇·(κ∇φ) = 0. With ``dt`` and
     ``permittivity``: one implicit-Euler step of ∇·(κ∇φ) + ∂_t∇·(ε∇φ) = 0 from
-    ``previous`` (or from φ = 0 everywhere, an uncharged device).
+    ``previous`` (or from φ = 0 everywhere, an uncharged device). For repeated
+    solves on one mesh use :class:`PotentialSolver`, whose :meth:`~PotentialSolver.solve`
+    documents ``conductivity``, ``voltage``, ``permittivity``, ``dt`` and ``previous``.
 
     Parameters
     ----------
     mesh
         Conduction mesh; ``electrode`` and ``ground`` must be exterior boundary
         groups of it (e.g. the submesh of :func:`conduction_regions`).
-    conductivity
-        κ per cell [S/m], shape (n_cells,), positive and finite.
-    voltage
-        Electrode potential [V] (at the end of the step).
     electrode, ground
         Boundary group names.
-    permittivity
-        ε per cell [F/m], shape (n_cells,); needed with ``dt``.
-    dt
-        Time step [s] for the displacement current.
-    previous
-        Solution at the start of the step (same mesh).
 
     Returns
     -------
@@ -396,9 +388,7 @@ def solve_potential(
     Raises
     ------
     ValueError
-        Non-finite voltage; κ or ε of wrong shape, non-finite or not positive;
-        ``dt`` without ``permittivity`` or not positive; ``previous`` on another
-        mesh; a contact group with interior faces (solve on the conduction submesh).
+        As :meth:`PotentialSolver.solve`, and for contacts with interior faces.
     femion.MeshError
         Missing boundary groups.
     """
