@@ -1,0 +1,26 @@
+"""Quick mode of studies/validation: the table is complete and its statuses follow from the numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from femion.cli import load_study
+
+STUDY = Path(__file__).resolve().parents[2] / "studies" / "validation"
+
+
+def test_quick_validation_report(tmp_path):
+    _, module = load_study(STUDY)
+    summary = module.run(tmp_path, quick=True)
+    expected = json.loads((STUDY / "expected.json").read_text())["quick"]
+    for key, target in expected.items():
+        assert summary[key] == pytest.approx(target["value"], rel=target["rel"]), key
+    with xr.open_dataset(tmp_path / "validation.nc") as table:
+        statuses = dict(zip(table.claim.values.tolist(), table.status.values.tolist()))
+    assert statuses["fringe effect vs size (§2.6)"] == "reproduced"
+    assert statuses["E_A of Li⁺ conduction (§2.2)"] == "not reproduced"
+    assert (tmp_path / "validation.md").read_text().count("\n|") == 16  # header, rule and 14 claims
