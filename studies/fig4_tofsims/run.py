@@ -37,7 +37,8 @@ import numpy as np
 from femion.config import load_study_config
 from femion.io import write_run_metadata
 from femion.protocols import pulse_train
-from femion.simulation import Simulation
+from femion.geometry import QUICK_MESH, MeshSettings
+from femion.simulation import Simulation, SimulationSettings
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
@@ -96,7 +97,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         to_si(config["pulse_rest"], "s", name="pulse_rest", origin=origin),
         pulses,
     )
-    simulation = Simulation(device, protocol)
+    settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings())
+    simulation = Simulation(device, protocol, settings)
     result = simulation.run(outdir / "analog", progress=None)
 
     fov = tofsims.FieldOfView(width=to_si(config["field_of_view"], "m", name="field_of_view", origin=origin), pixels=pixels)
