@@ -13,10 +13,10 @@ state restored and dt halved, down to ``settings.min_step_fraction`` of the
 protocol step (then :class:`SimulationError` names the time). NaN never
 propagates silently.
 
-Checkpoints. After every protocol step and at most every
-``settings.checkpoint_seconds`` of wall time, the state, the records and the
+Checkpoints. After every protocol step the state, the records and the
 position in the protocol are written atomically to ``checkpoint.npz`` in the
-output directory. ``run(outdir)`` on a directory holding a checkpoint of the
+output directory (protocol steps are pulses, reads, rests and sweep legs, so
+at most one step's work is lost). ``run(outdir)`` on a directory holding a checkpoint of the
 same device, protocol and mesh resumes after the last completed protocol step;
 nothing already computed is recomputed.
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +67,6 @@ class SimulationSettings:
         Relative Picard tolerance of the coupling iterations.
     max_iterations : int
         Coupling iterations per step.
-    checkpoint_seconds : float
-        Wall-time interval between checkpoints inside a protocol step [s].
     """
 
     mesh: MeshSettings = QUICK_MESH
@@ -78,7 +75,6 @@ class SimulationSettings:
     min_step_fraction: float = 1e-9
     tolerance: float = 1e-6
     max_iterations: int = 20
-    checkpoint_seconds: float = 60.0
 
 
 @dataclass
@@ -202,7 +198,6 @@ class Simulation:
         starts = np.concatenate([[0.0], np.cumsum([step.duration for step in self.protocol])])
         bar = tqdm(total=float(starts[-1]), unit="s", desc="femion", disable=(not progress) if progress is not None else None)
         bar.update(float(starts[first]))
-        last_checkpoint = _time.monotonic()
         for index in range(first, len(self.protocol)):
             step = self.protocol[index]
             first_step = step.max_step if self.settings.first_step is None else self.settings.first_step
@@ -231,8 +226,6 @@ class Simulation:
                 records.rows.append(self._row(state))
                 bar.update(trial)
                 dt = trial * self.settings.growth
-                if outdir is not None and _time.monotonic() - last_checkpoint > self.settings.checkpoint_seconds:
-                    last_checkpoint = _time.monotonic()
             if step.kind == "read":
                 records.reads.append(self._read(step, state))
             if outdir is not None:
