@@ -127,15 +127,7 @@ def render_revolved(
     plotter.camera.azimuth = -35.0
     plotter.reset_camera()
     plotter.camera.zoom(1.3)
-    try:
-        plotter.screenshot(str(path))
-    except Exception as error:  # VTK raises bare RuntimeErrors without a usable GL context
-        raise RuntimeError(
-            f"off-screen rendering failed ({error}); install EGL (libegl1 libegl-mesa0 libgl1-mesa-dri) or OSMesa"
-        ) from error
-    finally:
-        plotter.close()
-    return Path(path)
+    return _screenshot(plotter, path)
 
 
 def plot_rz_map(
@@ -190,7 +182,8 @@ def _tofsims_plotter(window_size: tuple[int, int], background: str):
     return plotter
 
 
-def _tofsims_screenshot(plotter, path: str | Path) -> Path:
+def _screenshot(plotter, path: str | Path) -> Path:
+    """Save the off-screen render to ``path`` and close the plotter (clear error without a GL context)."""
     try:
         plotter.screenshot(str(path))
     except Exception as error:  # VTK raises bare RuntimeErrors without a usable GL context
@@ -297,7 +290,7 @@ def render_tofsims_layers(
     _tofsims_scene(plotter, grid, exaggeration, title, foreground)
     if entries:
         plotter.add_legend(entries, bcolor=background, face="rectangle", size=(0.18, 0.25))
-    return _tofsims_screenshot(plotter, path)
+    return _screenshot(plotter, path)
 
 
 def render_tofsims_ions(
@@ -381,7 +374,7 @@ def render_tofsims_ions(
         _tofsims_scene(plotter, grid, exaggeration, title, foreground)
         if entries:
             plotter.add_legend(entries, bcolor=background, face="rectangle", size=(0.2, 0.3))
-    return _tofsims_screenshot(plotter, path)
+    return _screenshot(plotter, path)
 
 
 def plot_depth_map(
