@@ -22,6 +22,7 @@ from femion.config import Device, DeviceConfigError, Layer, load_device
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.materials import Material, MaterialError, load_material
 from femion.mesh import AxisymmetricMesh, MeshError, build_mesh, read_mesh
+from femion.simulation import Result, Simulation, SimulationSettings
 from femion.units import UnitError
 
 __all__ = [
@@ -34,6 +35,9 @@ __all__ = [
     "MeshError",
     "MeshSettings",
     "QUICK_MESH",
+    "Result",
+    "Simulation",
+    "SimulationSettings",
     "UnitError",
     "__version__",
     "build_mesh",
