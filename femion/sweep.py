@@ -859,17 +859,29 @@ def make_cluster(spec: ClusterSpec, workers: int | None = None) -> Any:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while the block runs (main thread only; elsewhere a no-op)."""
+    """Block SIGINT while the block runs; a Ctrl-C meanwhile is delivered when it ends.
+
+    Processes started inside the block (the Dask nanny and worker processes)
+    inherit an ignored SIGINT, so a Ctrl-C in the terminal reaches only
+    the main process, which stops, closes the cluster and writes a partial
+    store. The signal is held, not discarded: it raises KeyboardInterrupt as
+    soon as the block is left. Main thread only; elsewhere a no-op.
+    """
     import signal
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ignored: spawned children start with SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler in them. Blocked as well: Linux keeps a blocked signal pending even when it is ignored, so the
+    # parent's Ctrl-C is delivered once the handler is restored and the mask lifted (in that order).
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 def _dask_memory(text: str) -> str:
@@ -1240,7 +1252,8 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
                 array[index] = row[name]
             data_vars[name] = ("point", array, attrs)
     for name in sweep.observables:
-        if name in sweep.observable_dims and data_vars[name][0] == "point":
+        # Without any finished point a list observable cannot be told from a scalar one: no check then.
+        if name in sweep.observable_dims and data_vars[name][0] == "point" and values:
             raise SweepError(f"{sweep.path}: [observable_dims] names {name!r}, which is not a list observable")
     widths: dict[str, int] = {}  # observables sharing a dimension are NaN-padded to the longest
     for dim_names, array, _ in data_vars.values():

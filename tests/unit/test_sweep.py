@@ -516,3 +516,22 @@ def test_study_config_overrides():
         override_device(reference, {"device.substrate.thickness": "-1 um"})
     wider = override_device(reference, {"device.electrode_radius": "200 um", "device.film_radius": "300 um"})
     assert (wider.electrode_radius, wider.film_radius) == pytest.approx((200e-6, 300e-6), rel=1e-15)
+
+
+def test_all_points_failing_still_writes_the_store(tmp_path, client):
+    # With no finished point a list observable named in [observable_dims] cannot be checked; the
+    # store is written with every point failed instead of a misleading error (fresh-user finding).
+    make_study(tmp_path / "study")
+    sweep_file = write_sweep(tmp_path / "allfail.toml", """\
+        study = "study"
+        observables = ["square", "profile"]
+
+        [list]
+        "config.x" = [200.0, 300.0]
+
+        [observable_dims]
+        profile = "position"
+    """)
+    result = run_sweep(sweep_file, tmp_path / "out", client=client, progress=False)
+    assert result.failed == 2 and list(result.dataset["status"].values) == ["failed", "failed"]
+    assert (tmp_path / "out" / "results.nc").is_file()
