@@ -64,9 +64,10 @@ def findings(summary: dict, readouts: dict) -> str:
         "",
         f"- (g) Li homogeneous laterally in the analog mode (paper): Li⁻ lateral CV in WO3 = "
         f"{readouts['li_lateral_uniformity_WO3_analog']:.2g} → {'reproduced' if uniform else 'NOT reproduced'}.",
-        f"- (d) no reaction products in Pt in the analog mode (paper): OH⁻, CO3⁻, CO3Li⁻ in Pt = "
-        f"{readouts['product_ions_in_Pt_analog']['OH-']:.2g}, {readouts['product_ions_in_Pt_analog']['CO3-']:.2g}, "
-        f"{readouts['product_ions_in_Pt_analog']['CO3Li-']:.2g} (no air chemistry is modelled yet, so this is not a test of it).",
+        "- (d) no reaction products in Pt in the analog mode (paper): depth-integrated "
+        + ", ".join(f"{ion.replace('-', '⁻')} = {value:.2g}" for ion, value in readouts["product_ions_in_Pt_analog"].items())
+        + " in Pt (LiO⁻ also counts Li of the WO3 below, blurred upward by the depth resolution; no air chemistry "
+        "is modelled yet, so this is not a test of it).",
         f"- Analog history: {summary['pulses']} potentiation pulses moved {summary['li_inventory_WO3_change_mol']:.3g} mol of Li into WO3; "
         f"the read conductance went {summary['G_first_read_S']:.4g} → {summary['G_last_read_S']:.4g} S "
         + ("(rising, as the paper's potentiation)." if rising else

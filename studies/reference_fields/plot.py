@@ -35,7 +35,7 @@ def plot(outdir: Path) -> None:
         axis.set_xlim(*r_window)
         axis.set_ylim(points[:, 1].min(), points[:, 1].max())
         axis.set_xlabel("r [µm]")
-        axis.set_ylabel("z [µm] (not to scale)")
+        axis.set_ylabel("z [µm] (aspect stretched)")
         axis.set_title(f"β = |E|/(V/d), {title}")
         figure.colorbar(collection, ax=axis)
     figure.suptitle(f"Read potential {summary['read_voltage_V']} V: I = {summary['read_current_A']:.3g} A")
