@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
 import xarray as xr
 
 from femion.cli import load_study
@@ -13,12 +11,10 @@ from femion.cli import load_study
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "validation"
 
 
-def test_quick_validation_report(tmp_path):
+def test_quick_validation_report(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
-    expected = json.loads((STUDY / "expected.json").read_text())["quick"]
-    for key, target in expected.items():
-        assert summary[key] == pytest.approx(target["value"], rel=target["rel"]), key
+    assert_matches_expected(summary, STUDY)
     with xr.open_dataset(tmp_path / "validation.nc") as table:
         statuses = dict(zip(table.claim.values.tolist(), table.status.values.tolist()))
     assert statuses["fringe effect vs size (§2.6)"] == "reproduced"
