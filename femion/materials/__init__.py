@@ -61,11 +61,18 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "thermal_conductivity": "W/(m*K)",
         "specific_heat": "J/(kg*K)",
         "coefficient_of_thermal_expansion": "1/K",
+        # air ingress and Li-consuming reactions (femion.physics.air)
+        "pore_diameter": "m",
+        "gas_diffusivity": "m^2/s",
+        "ambient_mole_fraction": "",
+        "relative_humidity": "",
+        "li_reaction_rate_constant": "1/s",
+        "li_reaction_activation_energy": "eV",
     }
 )
 """Allowed property names and the SI unit each is stored in after loading."""
 
-KINDS = ("metal", "host", "electrolyte", "transparent_conductor", "substrate")
+KINDS = ("metal", "host", "electrolyte", "transparent_conductor", "substrate", "gas", "reaction_product")
 """Allowed material kinds."""
 
 ASSUMED = "assumed"
