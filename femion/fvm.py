@@ -98,14 +98,22 @@ def face_values_harmonic(mesh: AxisymmetricMesh, cell_values: np.ndarray) -> np.
         raise ValueError(f"cell coefficient must have shape ({mesh.n_cells},), got {values.shape}")
     if not np.all(np.isfinite(values)) or np.any(values < 0.0):
         raise ValueError("cell coefficient must be finite and non-negative")
-    variable = CellVariable(mesh=mesh.fipy, value=values)
-    return np.asarray(variable.harmonicFaceValue.value)
+    # FiPy's harmonicFaceValue, in numpy: v₀v₁ / ((v₁ − v₀)α + v₀), α the owner-side distance
+    # fraction, 0 where a value is 0; exterior faces use the owner for both sides.
+    owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
+    first = values[owner]
+    second = values[np.where(neighbour >= 0, neighbour, owner)]
+    denominator = (second - first) * mesh.face_distance_ratio + first
+    product = first * second
+    positive = (product > 0.0) & (denominator != 0.0)
+    result = np.zeros(len(mesh.faces))
+    result[positive] = product[positive] / denominator[positive]
+    return result
 
 
 def _transmissibility(mesh: AxisymmetricMesh) -> np.ndarray:
     """FiPy's face geometric factor L / d (face length over centre distance), shape (n_faces,)."""
-    fipy_mesh = mesh.fipy
-    return np.asarray(fipy_mesh._faceAreas / fipy_mesh._cellDistances)
+    return mesh.transmissibility
 
 
 def boundary_flux(mesh: AxisymmetricMesh, var: CellVariable, coeff_face: np.ndarray, boundary: str) -> float:
@@ -229,25 +237,17 @@ def flux_gradient(
     coeff = np.asarray(coeff_cell, dtype=float)
     owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
     interior = neighbour >= 0
-    centres = mesh.cell_centroids
-    delta_owner = np.linalg.norm(mesh.face_centers - centres[owner], axis=1)
     face_value = values[owner].copy()
     n_i = neighbour[interior]
-    delta_neighbour = np.linalg.norm(mesh.face_centers[interior] - centres[n_i], axis=1)
-    w_owner = coeff[owner[interior]] / delta_owner[interior]
-    w_neighbour = coeff[n_i] / delta_neighbour
+    distances = mesh.centroid_face_distances
+    w_owner = coeff[owner[interior]] / distances[interior, 0]
+    w_neighbour = coeff[n_i] / distances[interior, 1]
     face_value[interior] = (w_owner * values[owner[interior]] + w_neighbour * values[n_i]) / (w_owner + w_neighbour)
     if dirichlet is not None:
         boundary = np.broadcast_to(np.asarray(dirichlet_values, dtype=float), (len(mesh.faces),))
         face_value[dirichlet] = boundary[dirichlet]
-    ends = mesh.nodes[mesh.faces]
-    tangent = ends[:, 1] - ends[:, 0]
-    normal_length = np.column_stack([tangent[:, 1], -tangent[:, 0]])  # |n| = face length
-    # Orient normals outward from the owner cell.
-    outward = np.sum(normal_length * (mesh.face_centers - centres[owner]), axis=1) < 0
-    normal_length[outward] *= -1.0
-    gradient = np.zeros((mesh.n_cells, 2))
-    contribution = normal_length * face_value[:, None]
+    contribution = mesh.face_normals * face_value[:, None]  # outward from the owner, |n| = face length
+    gradient = np.empty((mesh.n_cells, 2))
     for component in range(2):
         gradient[:, component] = np.bincount(owner, weights=contribution[:, component], minlength=mesh.n_cells)
         gradient[:, component] -= np.bincount(n_i, weights=contribution[interior, component], minlength=mesh.n_cells)

@@ -197,10 +197,14 @@ class AxisymmetricMesh:
             raise MeshError(f"{self.source}: an edge is shared by more than two cells (non-manifold mesh)")
         return adjacency
 
+    @cached_property
+    def _face_keys(self) -> np.ndarray:
+        return _edge_keys(self.faces, self.n_nodes)  # sorted, since faces are lexicographically unique
+
     def face_indices(self, edges: np.ndarray) -> np.ndarray:
         """Indices into :attr:`faces` of node-pair ``edges`` (n, 2); -1 where an edge is not a face."""
         keys = _edge_keys(np.sort(np.asarray(edges, dtype=np.int64).reshape(-1, 2), axis=1), self.n_nodes)
-        face_keys = _edge_keys(self.faces, self.n_nodes)  # sorted, since faces are lexicographically unique
+        face_keys = self._face_keys
         position = np.searchsorted(face_keys, keys)
         position = np.minimum(position, len(face_keys) - 1)
         return np.where(face_keys[position] == keys, position, -1)
@@ -259,6 +263,54 @@ class AxisymmetricMesh:
         ends = self.nodes[self.faces]
         return np.hypot(*(ends[:, 1] - ends[:, 0]).T)
 
+    @cached_property
+    def face_normals(self) -> np.ndarray:
+        """Face normals of length equal to the face length, pointing out of ``face_cells[:, 0]`` [m], shape (n_faces, 2)."""
+        ends = self.nodes[self.faces]
+        tangent = ends[:, 1] - ends[:, 0]
+        normal = np.column_stack([tangent[:, 1], -tangent[:, 0]])
+        inward = np.sum(normal * (self.face_centers - self.cell_centroids[self.face_cells[:, 0]]), axis=1) < 0
+        normal[inward] *= -1.0
+        return _read_only(normal)
+
+    @cached_property
+    def centroid_face_distances(self) -> np.ndarray:
+        """Distance from each face midpoint to the centroid of its owner and neighbour cell [m], shape (n_faces, 2).
+
+        Column 1 is NaN on exterior faces (no neighbour).
+        """
+        owner, neighbour = self.face_cells[:, 0], self.face_cells[:, 1]
+        distances = np.full((len(self.faces), 2), np.nan)
+        distances[:, 0] = np.linalg.norm(self.face_centers - self.cell_centroids[owner], axis=1)
+        interior = neighbour >= 0
+        distances[interior, 1] = np.linalg.norm(self.face_centers[interior] - self.cell_centroids[neighbour[interior]], axis=1)
+        return _read_only(distances)
+
+    @cached_property
+    def cell_distances(self) -> np.ndarray:
+        """FiPy's two-point distance d of each face [m], shape (n_faces,).
+
+        Centre-to-centre across interior faces, centre-to-face on exterior faces,
+        with FiPy's cell centres (the two-point flux FiPy assembles is
+        κ L (u_1 − u_0)/d). Taken from :attr:`fipy` so femion's own assembly
+        matches FiPy's to round-off.
+        """
+        return _read_only(np.array(self.fipy._cellDistances, dtype=float))
+
+    @cached_property
+    def transmissibility(self) -> np.ndarray:
+        """FiPy's face geometric factor T = L/d (face length over :attr:`cell_distances`), shape (n_faces,)."""
+        return _read_only(np.array(self.fipy._faceAreas, dtype=float) / self.cell_distances)
+
+    @cached_property
+    def face_distance_ratio(self) -> np.ndarray:
+        """FiPy's owner-side distance fraction α = d(owner, face)/d of each face, shape (n_faces,) (1 on exterior faces).
+
+        FiPy's linear and harmonic face interpolations weight the owner and
+        neighbour values with it.
+        """
+        return _read_only(np.array(self.fipy._faceToCellDistanceRatio, dtype=float))
+
     @property
     def r_face_areas(self) -> np.ndarray:
         """Exact r-weighted face areas ∫ r ds [m² per radian], shape (n_faces,)."""
@@ -292,9 +344,23 @@ class AxisymmetricMesh:
         for name in names:
             if name not in self.boundaries:
                 raise KeyError(f"mesh has no boundary {name!r}; boundaries: {', '.join(sorted(self.boundaries))}")
-            indices = self.face_indices(self.boundaries[name])
-            mask[indices[indices >= 0]] = True
+            mask |= self._boundary_faces(name)
         return mask
+
+    def _boundary_faces(self, name: str) -> np.ndarray:
+        """Face mask of one boundary group, computed once per mesh (read-only; :meth:`face_mask` returns copies)."""
+        cache = self._face_mask_cache
+        if name not in cache:
+            indices = self.face_indices(self.boundaries[name])
+            mask = np.zeros(len(self.faces), dtype=bool)
+            mask[indices[indices >= 0]] = True
+            mask.flags.writeable = False
+            cache[name] = mask
+        return cache[name]
+
+    @cached_property
+    def _face_mask_cache(self) -> dict[str, np.ndarray]:
+        return {}
 
     def require(self, regions: tuple[str, ...] = (), boundaries: tuple[str, ...] = ()) -> None:
         """Check that the named regions and boundary groups exist.
@@ -683,6 +749,11 @@ def read_mesh(path: str | Path, device: Device | None = None) -> AxisymmetricMes
 def _signed_areas(nodes: np.ndarray, cells: np.ndarray) -> np.ndarray:
     r, z = nodes[cells, 0], nodes[cells, 1]
     return 0.5 * np.sum(r * np.roll(z, -1, axis=1) - np.roll(r, -1, axis=1) * z, axis=1)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _edge_keys(sorted_edges: np.ndarray, n_nodes: int) -> np.ndarray:
