@@ -1,0 +1,576 @@
+"""Oxygen vacancies: field-accelerated hopping, generation, filament conductivity (MODEL.md §3.5).
+
+Equations (axisymmetric, per radian, SI)
+----------------------------------------
+In the films (WO3, LiPON, MoO3), for the V_O density N [1/m³] (charge number
+z = +2):
+
+    ∂N/∂t = −∇·J + G,        J = −D ∇N + v N
+    D = ½ a² f exp(−E_a/k_BT)                               (hopping diffusivity)
+    v = a f exp(−E_a/k_BT) sinh(z e a |E| / 2k_BT) Ê        (field-accelerated drift along E)
+
+(Mott–Gurney ion hopping as used by continuum valence-change models; a the
+hopping distance, f the attempt frequency: JART VCM v1b, Bengel et al., IEEE
+TCAS-I 67, 4618 (2020); E_a ≈ 1.7 eV for O²⁻, paper ref. 36.) With this D the
+drift reduces at low field to the Einstein mobility, v → (z e D / k_BT) E
+(tested). All film boundaries are blocking for V_O (the electrodes do not
+exchange oxygen), so without generation the V_O inventory is conserved.
+T is the temperature field of :mod:`femion.physics.thermal` (Joule heating);
+it enters every Arrhenius factor here.
+
+Volatile channel (why a thin filament dissolves and a thick one does not)
+-------------------------------------------------------------------------
+One barrier cannot give both modes at 300 K (MODEL.md §3.5: a 5 nm filament
+dissolving in ~1 ms needs ~0.5 eV; at 1.7 eV it lasts ~10¹¹ s). femion uses a
+density-dependent barrier: isolated (dilute) vacancies hop with a low barrier
+E_d, while vacancies in a dense, condensed sub-oxide column are bound and hop
+with the paper's E_a:
+
+    E_a(N) = E_d + (E_b − E_d) N² / (N² + N_c²)
+
+with N_c the condensation density. Reduced oxides condense V_O into ordered
+sub-oxide (Magnéli-type) phases, observed as the conducting filaments of TiO2
+cells (Kwon et al., Nat. Nanotechnol. 5, 148 (2010)); isolated charged
+vacancies in transition-metal oxides migrate over barriers of a few tenths of
+an eV. So a filament whose density stays below N_c (small compliance, little
+V_O) spreads out by fast dilute diffusion when the field is removed (volatile),
+while one that exceeded N_c keeps a bound core (non-volatile). E_d and N_c are
+*assumed* (materials database, ``vo_dilute_activation_energy``,
+``vo_condensation_concentration``): the mechanism is documented, its numbers
+are calibration knobs, not paper results.
+
+Generation (forming)
+--------------------
+Mobile O / V_O pairs are created where the local field is high, by the
+thermochemical bond-breaking law (McPherson & Mogul, J. Appl. Phys. 84, 1513
+(1998); McPherson et al., APL 82, 2121 (2003)):
+
+    G = (N_max − N) f exp[−(ΔH − e ℓ |E|)/k_BT]
+
+ΔH the bond-breaking enthalpy and ℓ the effective dipole length that lowers it
+in a field (``vo_generation_energy``, ``vo_generation_dipole_length``:
+*assumed*); in LiPON it represents the phosphate-chain breaking the paper
+reports at high forming voltage (paper §2.5, Fig. S17). It acts as a field
+threshold (G rises by e^{eℓΔ|E|/kT}) and grows with the charge passed through
+T: more current → more Joule heat → more bond breaking, so a larger I_cc forms
+more V_O. The released O²⁻ is assumed to leave toward the anode (not
+tracked); ``vo_generated`` records the cumulative generated density.
+
+Conductivity
+------------
+Electronic conduction along the vacancy column: σ = z e μ N (JART VCM v1b,
+μ = 4·10⁻⁶ m²/(V s)), added to κ of the film cells through the provider hook
+``conductivity(state, kappa)`` (:class:`femion.physics.electrostatics.ElectrostaticsModule`).
+
+Disorder (variability)
+----------------------
+Seeded Monte Carlo: a Gaussian barrier offset δE per cell (std
+``barrier_disorder``) and a log-normal factor on the initial density (std of
+ln, ``density_fluctuation``) drawn from ``numpy.random.default_rng(seed)``:
+the same seed gives bit-identical fields.
+
+Discretisation
+--------------
+Finite volumes on the cells of the film mesh with FiPy's two-point geometry
+and the r-weighting of :mod:`femion.fvm`; the face flux is the
+Scharfetter–Gummel flux with the exact weight of
+:func:`femion.physics.lithium.scharfetter_gummel_weight`, Péclet number
+P = v_n h / D = (2h/a) sinh(z e a E_n / 2k_BT) per face (E_n the normal field
+from the potential difference across the face). The sparse system is
+assembled here and solved by LU (scipy): FiPy's convection term caches its
+upwind weights with the diffusion coefficient of its first build
+(``abstractConvectionTerm._getWeight``), which is wrong when D changes from
+iteration to iteration as it does here (T, N-dependent barrier). Implicit
+Euler; the density-dependent barrier is taken from the start of the step
+(semi-implicit; optional Picard iterations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from femion import fvm
+from femion.config import Device
+from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE, EV
+from femion.mesh import AxisymmetricMesh
+from femion.physics.lithium import scharfetter_gummel_weight
+
+__all__ = [
+    "VACANCY_CHARGE_NUMBER",
+    "VacancyModule",
+    "VacancyProperties",
+    "VacancyStepReport",
+    "VacancyTransport",
+    "drift_velocity",
+    "hopping_diffusivity",
+    "vacancy_barrier",
+    "vacancy_properties",
+    "vacancy_regions",
+]
+
+VACANCY_CHARGE_NUMBER = 2
+"""Charge number z of the oxygen vacancy V_O²⁺."""
+
+
+def vacancy_regions(device: Device) -> tuple[str, ...]:
+    """Regions where V_O live and move: the active films."""
+    return tuple(layer.name for layer in device.films)
+
+
+def hopping_diffusivity(hop: np.ndarray | float, frequency: np.ndarray | float, barrier_ev, temperature) -> np.ndarray:
+    """D = ½ a² f exp(−E_a/k_BT) [m²/s].
+
+    Parameters
+    ----------
+    hop
+        Hopping distance a [m].
+    frequency
+        Attempt frequency f [Hz].
+    barrier_ev
+        Migration barrier E_a [eV].
+    temperature
+        T [K], positive.
+    """
+    return 0.5 * np.asarray(hop) ** 2 * np.asarray(frequency) * np.exp(-np.asarray(barrier_ev) * EV / (BOLTZMANN * np.asarray(temperature)))
+
+
+def drift_velocity(hop, frequency, barrier_ev, temperature, field, charge_number: int = VACANCY_CHARGE_NUMBER) -> np.ndarray:
+    """Field-accelerated hopping drift v = a f e^(−E_a/kT) sinh(z e a E / 2kT) along E [m/s].
+
+    ``field`` is the signed field component along the direction of interest
+    [V/m]; the result has its sign (a positive ion drifts along E). Low-field
+    limit: v = z e D E / k_BT (Einstein), D = ½a²f e^(−E_a/kT).
+    """
+    temperature = np.asarray(temperature, dtype=float)
+    rate = np.asarray(frequency) * np.exp(-np.asarray(barrier_ev) * EV / (BOLTZMANN * temperature))
+    argument = charge_number * ELEMENTARY_CHARGE * np.asarray(hop) * np.asarray(field) / (2.0 * BOLTZMANN * temperature)
+    return np.asarray(hop) * rate * np.sinh(argument)
+
+
+def vacancy_barrier(density: np.ndarray, bound: np.ndarray, dilute: np.ndarray, condensation: np.ndarray) -> np.ndarray:
+    """E_a(N) = E_d + (E_b − E_d) N²/(N² + N_c²) [eV] (see the module docstring).
+
+    Parameters
+    ----------
+    density
+        N [1/m³], non-negative.
+    bound, dilute
+        E_b and E_d [eV].
+    condensation
+        N_c [1/m³], positive.
+    """
+    x = (np.maximum(np.asarray(density, dtype=float), 0.0) / condensation) ** 2
+    return dilute + (bound - dilute) * x / (1.0 + x)
+
+
+@dataclass(frozen=True, eq=False)
+class VacancyProperties:
+    """Cell-wise V_O parameters on the film mesh (all arrays shape (n_cells,)).
+
+    Attributes
+    ----------
+    hop : ndarray
+        Hopping distance a [m].
+    frequency : ndarray
+        Attempt frequency f [Hz].
+    bound_barrier, dilute_barrier : ndarray
+        E_b (condensed, paper 1.7 eV) and E_d (dilute) [eV], disorder included.
+    condensation : ndarray
+        N_c [1/m³].
+    max_concentration : ndarray
+        N_max [1/m³] (site density for generation).
+    mobility : ndarray
+        Electron mobility μ of the σ = z e μ N law [m²/(V s)].
+    generation_energy : ndarray
+        ΔH [eV].
+    generation_length : ndarray
+        ℓ [m].
+    """
+
+    hop: np.ndarray
+    frequency: np.ndarray
+    bound_barrier: np.ndarray
+    dilute_barrier: np.ndarray
+    condensation: np.ndarray
+    max_concentration: np.ndarray
+    mobility: np.ndarray
+    generation_energy: np.ndarray
+    generation_length: np.ndarray
+
+
+def vacancy_properties(
+    mesh: AxisymmetricMesh, device: Device, barrier_offset: np.ndarray | None = None
+) -> VacancyProperties:
+    """V_O parameters of each film cell from the materials database.
+
+    Parameters
+    ----------
+    mesh
+        Film mesh (regions are films).
+    device
+        Supplies the materials.
+    barrier_offset
+        Per-cell disorder δE added to both barriers [eV], shape (n_cells,).
+
+    Raises
+    ------
+    femion.MaterialError
+        A film lacks a ``vo_*`` property.
+    ValueError
+        ``barrier_offset`` of wrong shape or non-finite.
+    """
+    keys = {
+        "hop": "vo_hopping_distance",
+        "frequency": "vo_attempt_frequency",
+        "bound_barrier": "vo_activation_energy",
+        "dilute_barrier": "vo_dilute_activation_energy",
+        "condensation": "vo_condensation_concentration",
+        "max_concentration": "vo_max_concentration",
+        "mobility": "vo_electron_mobility",
+        "generation_energy": "vo_generation_energy",
+        "generation_length": "vo_generation_dipole_length",
+    }
+    table = {name: np.array([device.material(region).value(key) for region in mesh.region_names])[mesh.cell_regions] for name, key in keys.items()}
+    if barrier_offset is not None:
+        offset = np.asarray(barrier_offset, dtype=float)
+        if offset.shape != (mesh.n_cells,) or not np.all(np.isfinite(offset)):
+            raise ValueError(f"barrier_offset must be finite with shape ({mesh.n_cells},)")
+        table["bound_barrier"] = table["bound_barrier"] + offset
+        table["dilute_barrier"] = table["dilute_barrier"] + offset
+    return VacancyProperties(**table)
+
+
+@dataclass(frozen=True)
+class VacancyStepReport:
+    """Outcome of one implicit V_O step.
+
+    Attributes
+    ----------
+    converged : bool
+        Picard iteration on the lagged barrier/generation met the tolerance.
+    iterations : int
+        Picard iterations used.
+    change : float
+        Last relative change max|ΔN|/max N.
+    """
+
+    converged: bool
+    iterations: int
+    change: float
+
+
+class VacancyTransport:
+    """Owner of the V_O density on the film mesh.
+
+    Parameters
+    ----------
+    mesh
+        Film mesh.
+    properties
+        :class:`VacancyProperties` of its cells.
+    density
+        Initial N [1/m³], shape (n_cells,), finite and non-negative.
+    generation
+        Include the field-driven generation term.
+
+    Raises
+    ------
+    ValueError
+        Bad initial density.
+    """
+
+    def __init__(self, mesh: AxisymmetricMesh, properties: VacancyProperties, density: np.ndarray, *, generation: bool = True):
+        self.mesh, self.properties, self.generation = mesh, properties, generation
+        self._density = self._check(density)
+        self._gen_rate = np.zeros(mesh.n_cells)  # k_g [1/s]
+        self._distance = np.asarray(mesh.fipy._cellDistances)
+        owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
+        self._interior = neighbour >= 0
+        self._owner, self._neighbour = owner, np.where(self._interior, neighbour, owner)
+        # r-weighted transmissibility r_f L_f / d_f of interior faces (FiPy's two-point geometry).
+        self._weight = np.where(self._interior, mesh.r_face * mesh.face_lengths / self._distance, 0.0)
+
+    def _matrix(self, diffusivity: np.ndarray, velocity: np.ndarray, dt: float):
+        """Implicit-Euler matrix of the r-weighted balance with Scharfetter–Gummel face fluxes.
+
+        Face flux owner → neighbour per radian, r L [v (α c_o + (1 − α) c_n) + D (c_o − c_n)/d]
+        = w_D [(α P + 1) c_o + ((1 − α) P − 1) c_n], with w_D = D r L/d,
+        P = v d/D and α the exact SG weight
+        (:func:`femion.physics.lithium.scharfetter_gummel_weight`): the
+        Scharfetter–Gummel flux (D/d)[B(−P) c_o − B(P) c_n]. Columns sum to
+        the storage term only, so the discrete inventory is conserved.
+        """
+        from scipy.sparse import coo_matrix
+
+        faces = self._interior
+        ow, nb = self._owner[faces], self._neighbour[faces]
+        d = self._distance[faces]
+        conductance = diffusivity[faces] * self._weight[faces]  # D r L / d
+        peclet = velocity[faces] * d / diffusivity[faces]
+        alpha = scharfetter_gummel_weight(peclet)
+        from_owner = conductance * (alpha * peclet + 1.0)  # = w B(−P)
+        from_neighbour = conductance * ((1.0 - alpha) * peclet - 1.0)  # = −w B(P)
+        storage = self.mesh.r_volumes * (1.0 / dt + self._gen_rate)
+        n = self.mesh.n_cells
+        rows = np.concatenate([np.arange(n), ow, ow, nb, nb])
+        cols = np.concatenate([np.arange(n), ow, nb, ow, nb])
+        data = np.concatenate([storage, from_owner, from_neighbour, -from_owner, -from_neighbour])
+        return coo_matrix((data, (rows, cols)), shape=(n, n)).tocsc()
+
+    def _check(self, density) -> np.ndarray:
+        values = np.asarray(density, dtype=float)
+        if values.shape != (self.mesh.n_cells,):
+            raise ValueError(f"V_O density must have shape ({self.mesh.n_cells},), got {values.shape}")
+        if not np.all(np.isfinite(values)) or np.any(values < 0.0):
+            raise ValueError("V_O density must be finite and non-negative")
+        return values
+
+    @property
+    def density(self) -> np.ndarray:
+        """N [1/m³], shape (n_cells,) (a copy)."""
+        return self._density.copy()
+
+    def set_density(self, density: np.ndarray) -> None:
+        """Replace N (and its old value) [1/m³]."""
+        self._density = self._check(density)
+
+    def barrier(self, density: np.ndarray | None = None) -> np.ndarray:
+        """E_a(N) of every cell [eV]."""
+        p = self.properties
+        return vacancy_barrier(self.density if density is None else density, p.bound_barrier, p.dilute_barrier, p.condensation)
+
+    def face_coefficients(self, phi: np.ndarray, temperature: np.ndarray, density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Face diffusivity D_f [m²/s] and normal drift velocity v_f [m/s] (owner → neighbour), shape (n_faces,).
+
+        Face barrier, temperature and hop are arithmetic means of the two
+        cells; E_n = −(φ_nb − φ_ow)/d; exterior faces carry no drift.
+        """
+        p = self.properties
+        ow, nb = self._owner, self._neighbour
+        barrier = self.barrier(density)
+        face_barrier = 0.5 * (barrier[ow] + barrier[nb])
+        face_t = 0.5 * (temperature[ow] + temperature[nb])
+        face_hop = 0.5 * (p.hop[ow] + p.hop[nb])
+        face_f = 0.5 * (p.frequency[ow] + p.frequency[nb])
+        diffusivity = hopping_diffusivity(face_hop, face_f, face_barrier, face_t)
+        normal_field = np.where(self._interior, -(phi[nb] - phi[ow]) / self._distance, 0.0)
+        velocity = drift_velocity(face_hop, face_f, face_barrier, face_t, normal_field)
+        return diffusivity, velocity
+
+    def generation_rate(self, field_magnitude: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+        """k_g = f exp[−(ΔH − e ℓ |E|)/k_BT] per cell [1/s] (G = k_g (N_max − N))."""
+        p = self.properties
+        exponent = -(p.generation_energy * EV - ELEMENTARY_CHARGE * p.generation_length * field_magnitude) / (BOLTZMANN * temperature)
+        return p.frequency * np.exp(np.minimum(exponent, 0.0))
+
+    def step(
+        self,
+        phi: np.ndarray,
+        temperature: np.ndarray,
+        dt: float,
+        field_magnitude: np.ndarray | None = None,
+        *,
+        tolerance: float = 1e-6,
+        max_iterations: int = 1,
+    ) -> VacancyStepReport:
+        """Advance N by one implicit-Euler step of ``dt`` [s].
+
+        Parameters
+        ----------
+        phi
+            Potential at the film cells [V], shape (n_cells,).
+        temperature
+            T at the film cells [K], shape (n_cells,), positive.
+        dt
+            Step [s], positive.
+        field_magnitude
+            |E| per cell [V/m] for the generation term (needed if generation is on).
+        tolerance, max_iterations
+            Picard control of the density-dependent barrier. The default
+            (one iteration) is semi-implicit: the barrier of the start-of-step
+            density, a linear M-matrix step that conserves N and keeps it
+            positive for any dt (first order in dt like implicit Euler itself);
+            more iterations make it fully implicit where they converge.
+
+        Raises
+        ------
+        ValueError
+            Bad dt, phi or T.
+        FloatingPointError
+            Non-finite or negative densities beyond round-off (reject the step).
+        """
+        if not (np.isfinite(dt) and dt > 0.0):
+            raise ValueError(f"dt must be positive and finite, got {dt!r}")
+        phi = np.asarray(phi, dtype=float)
+        temperature = np.asarray(temperature, dtype=float)
+        if phi.shape != (self.mesh.n_cells,) or not np.all(np.isfinite(phi)):
+            raise ValueError(f"phi must be finite with shape ({self.mesh.n_cells},)")
+        if temperature.shape != (self.mesh.n_cells,) or not np.all(temperature > 0.0):
+            raise ValueError(f"temperature must be positive with shape ({self.mesh.n_cells},)")
+        from scipy.sparse.linalg import splu
+
+        previous = self.density
+        if self.generation:
+            if field_magnitude is None:
+                raise ValueError("the generation term needs field_magnitude")
+            rate = self.generation_rate(np.asarray(field_magnitude, dtype=float), temperature)
+        else:
+            rate = np.zeros(self.mesh.n_cells)
+        self._gen_rate = rate
+        right = self.mesh.r_volumes * (previous / dt + rate * self.properties.max_concentration)
+        iterate, change, iterations = previous, np.inf, 0
+        for iterations in range(1, max_iterations + 1):
+            diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
+            new = splu(self._matrix(diffusivity, velocity, dt)).solve(right)
+            if not np.all(np.isfinite(new)):
+                raise FloatingPointError("V_O step produced non-finite densities")
+            change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))
+            iterate = new
+            if change < tolerance:
+                break
+        if max_iterations == 1:
+            change = 0.0
+        if np.any(iterate < -1e-9 * np.max(np.abs(iterate))):
+            raise FloatingPointError("V_O step gave negative densities; reduce dt")
+        self._density = np.maximum(iterate, 0.0)
+        return VacancyStepReport(converged=change < tolerance, iterations=iterations, change=change)
+
+    def inventory(self, *regions: str) -> float:
+        """V_O number 2π ∫ N r dr dz [1] in the film mesh or the named regions."""
+        return 2.0 * np.pi * fvm.r_integral(self.mesh, self.density, *regions)
+
+    def conductivity(self, density: np.ndarray | None = None) -> np.ndarray:
+        """σ = z e μ N [S/m] per cell (JART VCM v1b law)."""
+        n = self.density if density is None else np.asarray(density)
+        return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * self.properties.mobility * n
+
+
+class VacancyModule:
+    """Coupled-loop module for oxygen vacancies (see :mod:`femion.coupling`).
+
+    Owns ``n_vo`` [1/m³] (film cells, zero elsewhere) and ``vo_generated``
+    [1/m³] (cumulative generated density); reads ``phi`` and ``T`` (300 K /
+    the device temperature if no thermal module runs). Adds σ = z e μ N to the
+    film conductivity through ``conductivity(state, kappa)``.
+
+    Parameters
+    ----------
+    mesh
+        Full device mesh.
+    device
+        The device.
+    seed
+        Seed of the disorder (None: no disorder, uniform initial density).
+    barrier_disorder
+        Std of the per-cell barrier offset [eV].
+    density_fluctuation
+        Std of ln(N₀/N̄₀) of the initial density [1].
+    initial_density
+        Mean initial N̄₀ [1/m³]; default the films' ``vo_initial_concentration``.
+    generation
+        Include field-driven generation.
+    replace_film_conductivity
+        If True, overwrite the film κ with the films' ``electronic_conductivity``
+        + σ_VO (use without the Li module for DC switching: the Li⁺ current is
+        blocked by the electrodes in steady state); otherwise add σ_VO to κ.
+
+    Raises
+    ------
+    ValueError
+        Negative disorder parameters or initial density.
+    """
+
+    name = "vacancy"
+    owns = ("n_vo", "vo_generated")
+    reads = ("phi", "T")
+
+    def __init__(
+        self,
+        mesh: AxisymmetricMesh,
+        device: Device,
+        *,
+        seed: int | None = None,
+        barrier_disorder: float = 0.0,
+        density_fluctuation: float = 0.0,
+        initial_density: float | None = None,
+        generation: bool = True,
+        replace_film_conductivity: bool = False,
+    ):
+        if barrier_disorder < 0.0 or density_fluctuation < 0.0:
+            raise ValueError("barrier_disorder and density_fluctuation must be non-negative")
+        self.mesh, self.device = mesh, device
+        self.films = mesh.submesh(vacancy_regions(device))
+        self._cells = self.films.parent_cells
+        rng = np.random.default_rng(seed)
+        offset = rng.normal(0.0, barrier_disorder, self.films.n_cells) if barrier_disorder > 0.0 else None
+        self.properties = vacancy_properties(self.films, device, offset)
+        if initial_density is None:
+            base = np.array([device.material(region).value("vo_initial_concentration") for region in self.films.region_names])[self.films.cell_regions]
+        else:
+            if not (np.isfinite(initial_density) and initial_density >= 0.0):
+                raise ValueError(f"initial_density must be finite and non-negative, got {initial_density!r}")
+            base = np.full(self.films.n_cells, float(initial_density))
+        if density_fluctuation > 0.0:
+            base = base * np.exp(rng.normal(0.0, density_fluctuation, self.films.n_cells) - 0.5 * density_fluctuation**2)
+        self.initial = base
+        self.transport = VacancyTransport(self.films, self.properties, base, generation=generation)
+        self.replace_film_conductivity = replace_film_conductivity
+        self._electronic = np.array([device.material(region).value("electronic_conductivity") for region in self.films.region_names])[self.films.cell_regions]
+        from femion.physics.electrostatics import electrode_interface
+
+        self._electrode_faces = self.films.face_mask(electrode_interface(device))
+        ground = f"{device.films[0].name}|{device.bottom_electrode.name}"
+        self._contact_faces = self.films.face_mask(electrode_interface(device), ground)
+
+    def initialize(self, state) -> None:
+        """Put the initial V_O density (and zero generated density) into ``state``."""
+        field = np.zeros(self.mesh.n_cells)
+        field[self._cells] = self.initial
+        state.fields["n_vo"] = field
+        state.fields["vo_generated"] = np.zeros(self.mesh.n_cells)
+
+    def conductivity(self, state, kappa: np.ndarray) -> None:
+        """Add (or, with ``replace_film_conductivity``, set) the V_O conductivity of the films in κ (in place)."""
+        sigma = self.transport.conductivity(state.fields["n_vo"][self._cells])
+        if self.replace_film_conductivity:
+            kappa[self._cells] = self._electronic + sigma
+        else:
+            kappa[self._cells] += sigma
+
+    def _temperature(self, state) -> np.ndarray:
+        if "T" in state.fields:
+            return state.fields["T"][self._cells]
+        return np.full(self.films.n_cells, self.device.temperature)
+
+    def field_magnitude(self, phi: np.ndarray, voltage: float) -> np.ndarray:
+        """|E| per film cell [V/m] (Green–Gauss on the two-point face values, contacts at V and 0)."""
+        values = np.where(self._electrode_faces, voltage, 0.0)
+        gradient = fvm.flux_gradient(self.films, phi, np.ones(self.films.n_cells), self._contact_faces, values)
+        return np.hypot(gradient[:, 0], gradient[:, 1])
+
+    def advance(self, state, dt: float, start):
+        """One implicit V_O step from ``start`` in the potential and temperature of ``state``."""
+        from femion.coupling import ModuleReport
+
+        n0 = start.fields["n_vo"][self._cells]
+        self.transport.set_density(n0)
+        phi = state.fields["phi"][self._cells]
+        temperature = self._temperature(state)
+        report = self.transport.step(phi, temperature, dt, self.field_magnitude(phi, state.voltage) if self.transport.generation else None)
+        n1 = self.transport.density
+        field = np.zeros(self.mesh.n_cells)
+        field[self._cells] = n1
+        state.fields["n_vo"] = field
+        generated = start.fields["vo_generated"].copy()
+        if self.transport.generation:
+            rate = self.transport._gen_rate
+            generated[self._cells] += dt * rate * (self.properties.max_concentration - n1)
+        state.fields["vo_generated"] = generated
+        return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
+
+    def observables(self, state) -> dict[str, float]:
+        """V_O inventory [1] and peak density [1/m³] of ``state``."""
+        n = state.fields["n_vo"][self._cells]
+        return {"vo_inventory": 2 * np.pi * fvm.r_integral(self.films, n), "vo_peak": float(np.max(n))}

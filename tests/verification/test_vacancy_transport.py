@@ -1,0 +1,119 @@
+"""V_O hopping transport (MODEL.md §3.5, §6): Einstein limit, sinh drift law, conservation, seeded disorder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE
+from femion.coupling import State
+from femion.mesh import AxisymmetricMesh
+from femion.physics.vacancy import (
+    VACANCY_CHARGE_NUMBER,
+    VacancyModule,
+    VacancyProperties,
+    VacancyTransport,
+    drift_velocity,
+    hopping_diffusivity,
+)
+
+A, F, BARRIER, T = 0.25e-9, 2e13, 0.9, 600.0
+
+
+def column_mesh(radius: float, height: float, n_r: int, n_z: int) -> AxisymmetricMesh:
+    """Rectangular (r, z) grid, one region 'film', groups axis/outer/bottom/top."""
+    r = np.linspace(0.0, radius, n_r + 1)
+    z = np.linspace(0.0, height, n_z + 1)
+    rr, zz = np.meshgrid(r, z, indexing="ij")
+    index = np.arange(rr.size).reshape(n_r + 1, n_z + 1)
+    cells = np.column_stack([index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[1:, 1:].ravel(), index[:-1, 1:].ravel()])
+    boundaries = {
+        "axis": np.column_stack([index[0, :-1], index[0, 1:]]),
+        "outer": np.column_stack([index[-1, :-1], index[-1, 1:]]),
+        "bottom": np.column_stack([index[:-1, 0], index[1:, 0]]),
+        "top": np.column_stack([index[:-1, -1], index[1:, -1]]),
+    }
+    return AxisymmetricMesh(np.column_stack([rr.ravel(), zz.ravel()]), cells, np.zeros(len(cells), dtype=int), ("film",), boundaries)
+
+
+def uniform_properties(n: int, condensation: float = 1e30) -> VacancyProperties:
+    ones = np.ones(n)
+    return VacancyProperties(
+        hop=A * ones, frequency=F * ones, bound_barrier=BARRIER * ones, dilute_barrier=BARRIER * ones,
+        condensation=condensation * ones, max_concentration=2e27 * ones, mobility=4e-6 * ones,
+        generation_energy=2.6 * ones, generation_length=1e-9 * ones,
+    )
+
+
+def test_low_field_drift_is_einstein_mobility():
+    diffusivity = hopping_diffusivity(A, F, BARRIER, T)
+    for field in (1e2, 1e4):
+        einstein = VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * diffusivity * field / (BOLTZMANN * T)
+        assert drift_velocity(A, F, BARRIER, T, field) == pytest.approx(einstein, rel=1e-9)
+    # and the hopping law departs from it at high field (sinh x / x at x = 2)
+    field = 2.0 * 2 * BOLTZMANN * T / (VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * A)
+    einstein = VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * diffusivity * field / (BOLTZMANN * T)
+    assert drift_velocity(A, F, BARRIER, T, field) / einstein == pytest.approx(np.sinh(2.0) / 2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("argument", [0.05, 2.0])
+def test_constant_field_pulse_moves_at_sinh_velocity(argument):
+    """A pulse in a uniform field: its centre of mass moves at v = a f e^(−Ea/kT) sinh(zeaE/2kT)."""
+    height, n_z = 400e-9, 400
+    mesh = column_mesh(5e-9, height, 1, n_z)
+    field = argument * 2 * BOLTZMANN * T / (VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * A)  # along −z
+    z = mesh.cell_centroids[:, 1]
+    phi = field * z  # E_z = −∂φ/∂z = −field: vacancies drift down
+    density = 1e25 * np.exp(-(((z - 0.6 * height) / 15e-9) ** 2))
+    transport = VacancyTransport(mesh, uniform_properties(mesh.n_cells), density, generation=False)
+    velocity = drift_velocity(A, F, BARRIER, T, field)
+    duration = 0.1 * height / velocity
+    steps = 10
+    temperature = np.full(mesh.n_cells, T)
+    weights = mesh.r_volumes
+    start = np.sum(z * density * weights) / np.sum(density * weights)
+    for _ in range(steps):
+        report = transport.step(phi, temperature, duration / steps)
+        assert report.converged
+    final = transport.density
+    centre = np.sum(z * final * weights) / np.sum(final * weights)
+    assert final[z < 0.05 * height].max() < 1e-6 * final.max()  # the wall holds a negligible part
+    assert (start - centre) / duration == pytest.approx(velocity, rel=1e-5)
+
+
+def test_conservation_without_generation():
+    mesh = column_mesh(200e-9, 300e-9, 12, 15)
+    rng = np.random.default_rng(3)
+    properties = uniform_properties(mesh.n_cells, condensation=3e25)
+    properties = VacancyProperties(**{**properties.__dict__, "dilute_barrier": 0.6 * np.ones(mesh.n_cells)})
+    density = 1e25 * rng.lognormal(0.0, 1.0, mesh.n_cells)
+    transport = VacancyTransport(mesh, properties, density, generation=False)
+    start = transport.inventory()
+    phi = 0.5 * rng.random(mesh.n_cells)  # fields up to ~10⁸ V/m between neighbours
+    temperature = 500.0 + 300.0 * rng.random(mesh.n_cells)
+    for _ in range(3):
+        assert transport.step(phi, temperature, 1e-4).converged
+    assert transport.step(phi, temperature, 1e-4, max_iterations=200, tolerance=1e-4).converged  # fully implicit
+    assert transport.inventory() == pytest.approx(start, rel=1e-11)
+    assert transport.density.min() >= 0.0
+
+
+def test_seeded_disorder_is_bit_identical(device, quick_mesh):
+    def fields(seed):
+        module = VacancyModule(quick_mesh, device, seed=seed, barrier_disorder=0.05, density_fluctuation=0.5)
+        state = State()
+        module.initialize(state)
+        return state.fields["n_vo"], module.properties.bound_barrier
+
+    first, second, other = fields(7), fields(7), fields(8)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_bad_input_is_rejected():
+    mesh = column_mesh(10e-9, 10e-9, 2, 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        VacancyTransport(mesh, uniform_properties(mesh.n_cells), -np.ones(mesh.n_cells))
+    transport = VacancyTransport(mesh, uniform_properties(mesh.n_cells), np.ones(mesh.n_cells), generation=False)
+    with pytest.raises(ValueError, match="dt"):
+        transport.step(np.zeros(mesh.n_cells), np.full(mesh.n_cells, 300.0), -1.0)
