@@ -52,7 +52,7 @@ for the Q1 interpolant of nodal values and for Gauss-point data, with the same
 quadrature), see :func:`cell_to_quadrature`, :meth:`AxisymmetricSolid.quadrature_to_cell`,
 :meth:`AxisymmetricSolid.nodal_to_cell`.
 
-The coupled-loop module is :class:`MechanicsModule` in :mod:`femion.physics.mechanics_module`;
+The coupled-loop module is :class:`MechanicsModule` (below);
 porosity (Rice–Tracey) and the buckle-delamination blister in
 :mod:`femion.physics.porosity`.
 """
@@ -74,6 +74,8 @@ __all__ = [
     "AxisymmetricSolid",
     "MechanicalProperties",
     "MechanicsError",
+    "MechanicsModule",
+    "MechanicsSettings",
     "MechanicsSolution",
     "PlasticHistory",
     "cell_to_quadrature",
@@ -398,16 +400,16 @@ class AxisymmetricSolid:
     def strain(self, displacement: np.ndarray) -> np.ndarray:
         """B-bar strain (Mandel) at Gauss points from nodal displacements (n_nodes, 2), shape (n_cells, 4, 4)."""
         element = np.asarray(displacement, dtype=float).ravel()[self.element_dofs]
-        return np.einsum("cqia,ca->cqi", self.b_matrix, element)
+        return np.einsum("cqia,ca->cqi", self.b_matrix, element, optimize=True)
 
     def internal_force(self, stress: np.ndarray) -> np.ndarray:
         """∫ B̄ᵀσ r dA per degree of freedom [N per radian], shape (2 n_nodes,)."""
-        element = np.einsum("cqia,cqi,cq->ca", self.b_matrix, stress, self.weights)
+        element = np.einsum("cqia,cqi,cq->ca", self.b_matrix, stress, self.weights, optimize=True)
         return np.bincount(self.element_dofs.ravel(), element.ravel(), minlength=self.n_dofs)
 
     def stiffness(self, tangent: np.ndarray) -> sparse.csr_matrix:
         """∫ B̄ᵀ D B̄ r dA assembled, shape (2 n_nodes, 2 n_nodes) [N/m per radian]."""
-        element = np.einsum("cqia,cqij,cqjb,cq->cab", self.b_matrix, tangent, self.b_matrix, self.weights)
+        element = np.einsum("cqia,cqij,cqjb,cq->cab", self.b_matrix, tangent, self.b_matrix, self.weights, optimize=True)
         return sparse.csr_matrix((element.ravel(), (self._rows, self._cols)), shape=(self.n_dofs, self.n_dofs))
 
     def traction_load(self, boundary: str, traction: Callable[[np.ndarray, np.ndarray], tuple]) -> np.ndarray:
@@ -449,10 +451,10 @@ class AxisymmetricSolid:
         if matrix is None:
             if self._elastic_lu is None:
                 reduced = self.stiffness(self.elastic)[free][:, free].tocsc()
-                self._elastic_lu = sparse_linalg.splu(reduced)
+                self._elastic_lu = sparse_linalg.splu(reduced, permc_spec="MMD_AT_PLUS_A")
             lu = self._elastic_lu
         else:
-            lu = sparse_linalg.splu(matrix[free][:, free].tocsc())
+            lu = sparse_linalg.splu(matrix[free][:, free].tocsc(), permc_spec="MMD_AT_PLUS_A")
         solution = np.zeros(self.n_dofs)
         solution[free] = lu.solve(rhs[free])
         if not np.all(np.isfinite(solution)):
@@ -512,11 +514,11 @@ class AxisymmetricSolid:
         scale = max(float(np.linalg.norm(self.internal_force(reference_stress)[self.free])), float(np.linalg.norm(external[self.free])))
         u = np.zeros(self.n_dofs) if initial is None else np.asarray(initial, dtype=float).ravel().copy()
         u[self.fixed] = 0.0
-        plastic_points = np.any(np.isfinite(self.yield_stress))
-        residuals: list[float] = []
+        plastic_points = bool(np.any(np.isfinite(self.yield_stress)))
         flat = lambda a: a.reshape((n * N_QP,) + a.shape[2:])  # noqa: E731
-        for iteration in range(max_iterations + 1):
-            strain = self.strain(u)
+
+        def evaluate(displacement: np.ndarray):
+            strain = self.strain(displacement)
             if plastic_points:
                 mapped = j2_return_mapping(
                     flat(strain - eigen),
@@ -528,19 +530,29 @@ class AxisymmetricSolid:
                     flat(self.hardening),
                 )
                 stress = mapped.stress.reshape(n, N_QP, 4)
-                yielding = bool(mapped.yielding.any())
             else:
-                stress = np.einsum("cqij,cqj->cqi", self.elastic, strain - eigen - history.plastic_strain)
-                yielding = False
+                mapped = None
+                stress = np.einsum("cqij,cqj->cqi", self.elastic, strain - eigen - history.plastic_strain, optimize=True)
             residual = self.internal_force(stress) - external
             norm = float(np.linalg.norm(residual[self.free])) / scale if scale > 0.0 else 0.0
+            return strain, stress, mapped, residual, norm
+
+        strain, stress, mapped, residual, norm = evaluate(u)
+        residuals: list[float] = [norm]
+        while norm > tolerance and scale > 0.0 and len(residuals) <= max_iterations:
+            yielding = mapped is not None and bool(mapped.yielding.any())
+            tangent = self.stiffness(mapped.tangent.reshape(n, N_QP, 4, 4)) if yielding else None
+            step = self._solve_linear(tangent, residual)
+            # Backtracking line search on the residual norm (robust start of Newton near
+            # stress singularities, e.g. the electrode corner); full steps near convergence.
+            for _ in range(8):
+                trial = evaluate(u - step)
+                if trial[4] < norm or trial[4] <= tolerance:
+                    break
+                step = 0.5 * step
+            u = u - step
+            strain, stress, mapped, residual, norm = trial
             residuals.append(norm)
-            if norm <= tolerance or scale == 0.0:
-                break
-            if iteration == max_iterations:
-                break
-            tangent = mapped.tangent.reshape(n, N_QP, 4, 4) if yielding else None
-            u = u - self._solve_linear(None if tangent is None else self.stiffness(tangent), residual)
         if plastic_points:
             new_history = PlasticHistory(mapped.plastic_strain.reshape(n, N_QP, 4), mapped.equivalent_plastic_strain.reshape(n, N_QP))
             increment = mapped.increment.reshape(n, N_QP)
@@ -607,3 +619,346 @@ def rectangle_mesh(
         "top": edges(index[:-1, -1], index[1:, -1]),
     }
     return AxisymmetricMesh(nodes, cells_array, np.zeros(len(cells_array), dtype=int), (region,), boundaries, source="rectangle")
+
+
+# --------------------------------------------------------------------------------------
+# Coupled-loop module
+# --------------------------------------------------------------------------------------
+
+STRESS_FIELDS = ("sigma_rr", "sigma_tt", "sigma_zz", "sigma_rz", "sigma_vm", "sigma_m")
+"""Cell stress fields [Pa] the module writes (r-weighted cell means of the Gauss-point values)."""
+
+_TENSOR = ("rr", "zz", "tt", "rz")
+
+
+def _qp_names(stem: str) -> tuple[str, ...]:
+    return tuple(f"{stem}_q{k}" for k in range(N_QP))
+
+
+HISTORY_FIELDS = tuple(name for component in _TENSOR for name in _qp_names(f"eps_p_{component}")) + _qp_names("eps_p_eq") + _qp_names("void_growth")
+"""Gauss-point history stored in the State as cell fields, one per Gauss point k: plastic strain
+tensor components ``eps_p_<rr|zz|tt|rz>_q<k>`` [1] (tensor, not Mandel), equivalent plastic strain
+``eps_p_eq_q<k>`` [1] and Rice–Tracey void growth ``void_growth_q<k>`` = ln(R/R₀) [1]."""
+
+
+@dataclass(frozen=True)
+class MechanicsSettings:
+    """Settings of :class:`MechanicsModule`.
+
+    Attributes
+    ----------
+    plastic_regions : tuple of str or None
+        Regions with J2 plasticity (None: the top electrode).
+    initial_porosity : float
+        f₀ of the electrode [1]. **Assumed** (1 %): sputtered metal films carry
+        nm voids at grain boundaries; no value for these films is published.
+        Porosity growth scales with it.
+    skip_eigenstrain : float
+        Skip the mechanics solve (fields unchanged) while max |Δε*| since the
+        last solve stays below this [1] (1e-7: ~10 kPa of film stress, far
+        below any yield stress here).
+    tolerance : float
+        Newton tolerance (relative residual).
+    blister : BlisterSettings
+        Buckle-delamination mechanism (:mod:`femion.physics.porosity`).
+    """
+
+    plastic_regions: tuple[str, ...] | None = None
+    initial_porosity: float = 0.01
+    skip_eigenstrain: float = 1e-7
+    tolerance: float = 1e-8
+    blister: object = None  # BlisterSettings; None -> default (set in __post_init__)
+
+    def __post_init__(self) -> None:
+        from femion.physics.porosity import BlisterSettings
+
+        if self.blister is None:
+            object.__setattr__(self, "blister", BlisterSettings())
+        if not 0.0 <= self.initial_porosity < 1.0:
+            raise ValueError(f"initial porosity must be in [0, 1), got {self.initial_porosity!r}")
+        if not (self.skip_eigenstrain >= 0.0 and self.tolerance > 0.0):
+            raise ValueError("skip_eigenstrain must be >= 0 and tolerance > 0")
+
+
+class MechanicsModule:
+    """Coupled-loop module for intercalation stress, electrode plasticity and porosity.
+
+    Name ``"mechanics"``. Reads ``c_li`` [mol/m³]. Owns the cell fields
+    ``u_r``, ``u_z`` [m] (r-weighted cell means), :data:`STRESS_FIELDS` [Pa],
+    ``eps_p_eq`` [1] and ``porosity`` [1] (cell means; zero outside the
+    plastic regions), ``blister_w`` [m] (blister deflection at the cell
+    radius, on the debonded cells), ``debonded`` (1 on cells of the debonded
+    sub-stack), the Gauss-point history :data:`HISTORY_FIELDS` and
+    ``c_li_mech`` (the Li field of the last solve). The stress-free reference
+    ``c_li_ref`` is the Li field of the initial state. Everything the next
+    step needs is in the State (step rejection and checkpoints stay exact); the
+    module caches only the factorised elastic stiffness and the last result.
+
+    Parameters
+    ----------
+    mesh
+        Full device mesh.
+    device
+        The device.
+    settings
+        :class:`MechanicsSettings`.
+
+    Notes
+    -----
+    Put it after ``lithium`` in the module list and initialise it after
+    lithium (it takes ``c_ref`` from ``c_li`` when present; otherwise from the
+    ``start`` state of its first step).
+    """
+
+    name = "mechanics"
+    reads = ("c_li",)
+
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, settings: MechanicsSettings = MechanicsSettings()):
+        from femion.physics.porosity import laminate
+
+        self.mesh = mesh
+        self.device = device
+        self.settings = settings
+        self.properties = mechanical_properties(mesh, device, settings.plastic_regions)
+        self.solid = AxisymmetricSolid(mesh, self.properties)
+        self.plastic_cells = self.properties.plastic
+        self.owns = (
+            ("u_r", "u_z", *STRESS_FIELDS, "eps_p_eq", "porosity", "blister_w", "debonded", "c_li_mech") + HISTORY_FIELDS
+        )
+        blister = settings.blister
+        self._blister_cells = np.zeros(mesh.n_cells, dtype=bool)
+        self._laminate = None
+        if blister.enabled:
+            if blister.interface not in mesh.boundaries:
+                raise KeyError(f"blister interface {blister.interface!r} is not an interface of the mesh")
+            upper = blister.interface.split("|")[0]
+            names = [layer.name for layer in device.layers]
+            above = names[names.index(upper):]
+            heights = np.concatenate([[0.0], np.cumsum([device.substrate.thickness] + [layer.thickness for layer in device.layers])])
+            offset = 1 + names.index(upper)
+            bounds = [(heights[offset + i], heights[offset + i + 1]) for i in range(len(above))]
+            self._laminate = laminate(
+                bounds,
+                [device.material(name).value("youngs_modulus") for name in above],
+                [device.material(name).value("poisson_ratio") for name in above],
+            )
+            self._blister_radius = device.electrode_radius
+            self._blister_layers = self.mesh.region_mask(*above)
+            self._blister_cells = self._blister_layers & (mesh.cell_centroids[:, 0] < self._blister_radius)
+        self._cache_key = None
+        self._cache_fields: dict[str, np.ndarray] = {}
+        self._guess = None
+        self.last_report = None
+
+    # --------------------------------------------------------------- state
+    def initialize(self, state) -> None:
+        """Write zero displacement, stress, history and porosity f₀; set ``c_li_ref`` from ``c_li`` if present."""
+        n = self.mesh.n_cells
+        for name in self.owns:
+            state.fields[name] = np.zeros(n)
+        state.fields["porosity"] = np.where(self.plastic_cells, self.settings.initial_porosity, 0.0)
+        if "c_li" in state.fields:
+            state.fields["c_li_ref"] = state.fields["c_li"].copy()
+            state.fields["c_li_mech"] = state.fields["c_li"].copy()
+
+    def _history(self, state) -> tuple[PlasticHistory, np.ndarray]:
+        fields = state.fields
+        tensor = np.stack([np.stack([fields[f"eps_p_{c}_q{k}"] for c in _TENSOR], axis=-1) for k in range(N_QP)], axis=1)
+        tensor[..., 3] *= SQRT2
+        alpha = np.stack([fields[f"eps_p_eq_q{k}"] for k in range(N_QP)], axis=1)
+        growth = np.stack([fields[f"void_growth_q{k}"] for k in range(N_QP)], axis=1)
+        return PlasticHistory(tensor, alpha), growth
+
+    # --------------------------------------------------------------- loads
+    def eigenstrain(self, concentration: np.ndarray, reference: np.ndarray, debonded: bool) -> tuple[np.ndarray, dict]:
+        """Gauss-point eigenstrain (Mandel, (n_cells, 4, 4)) and the blister record for a Li field.
+
+        Vegard strain in the hosts, plus (if the sub-stack is debonded and
+        buckled) minus the blister strain on the electrode cells (module
+        docstring of :mod:`femion.physics.porosity`).
+        """
+        from femion.physics.porosity import (
+            blister_amplitude,
+            blister_energy_release_rate,
+            blister_profile,
+            clamped_plate_buckling_stress,
+        )
+
+        vegard = vegard_eigenstrain(concentration, reference, self.properties.partial_molar_volume)
+        eigen = cell_to_quadrature(vegard)[..., None] * IDENTITY
+        record = {"stress": 0.0, "critical_stress": np.inf, "release_rate": 0.0, "amplitude": 0.0, "debonded": debonded}
+        if self._laminate is None:
+            return eigen, record
+        lam = self._laminate
+        cells = self._blister_cells
+        # Bonded-film membrane force of the sub-stack, r-weighted mean over the blister disk (N/m, compression < 0).
+        plane = self.properties.youngs_modulus / (1.0 - self.properties.poisson_ratio)
+        membrane = -np.sum((plane * vegard * self.mesh.r_volumes)[cells]) / (0.5 * self._blister_radius**2)
+        stress = -membrane / lam.thickness  # compression positive
+        critical = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, self._blister_radius)
+        release = blister_energy_release_rate(stress, critical, lam.youngs_modulus, lam.poisson_ratio, lam.thickness)
+        debonded = debonded or release >= self.settings.blister.toughness
+        record.update(stress=stress, critical_stress=critical, release_rate=release, debonded=debonded)
+        if not debonded or stress <= critical:
+            return eigen, record
+        amplitude = float(blister_amplitude(stress / critical, lam.thickness, lam.poisson_ratio))
+        relaxation = lam.thickness * (stress - critical) / lam.membrane_stiffness
+        r, z = self.solid.points[..., 0], self.solid.points[..., 1]
+        _, w_rr, w_r_over_r = blister_profile(r, self._blister_radius, amplitude)
+        target = (self.plastic_cells & cells)[:, None] & (r < self._blister_radius)
+        lever = z - lam.neutral_plane
+        eigen[..., 0] -= np.where(target, relaxation - lever * w_rr, 0.0)
+        eigen[..., 2] -= np.where(target, relaxation - lever * w_r_over_r, 0.0)
+        record.update(amplitude=amplitude, relaxation=relaxation)
+        return eigen, record
+
+    # ------------------------------------------------------------- advance
+    def advance(self, state, dt: float, start):
+        """Equilibrium at the Li field of ``state`` from the plastic history of ``start``."""
+        import hashlib
+
+        from femion.coupling import ModuleReport
+        from femion.physics.porosity import blister_profile, porosity_from_void_growth, rice_tracey_increment
+
+        c = state.fields["c_li"]
+        if "c_li_ref" not in start.fields:  # initialised before lithium: the run's initial Li is the reference
+            start.fields["c_li_ref"] = start.fields["c_li"].copy()
+            start.fields["c_li_mech"] = start.fields["c_li"].copy()
+        reference = start.fields["c_li_ref"]
+        state.fields["c_li_ref"] = reference
+        change = np.max(np.abs(self.properties.partial_molar_volume / 3.0 * (c - start.fields["c_li_mech"])), initial=0.0)
+        if change < self.settings.skip_eigenstrain:
+            for name in self.owns:
+                state.fields[name] = start.fields[name].copy()
+            self.last_report = ModuleReport(True, 0, 0.0)
+            return self.last_report
+        digest = hashlib.sha1()
+        for array in (c, start.fields["c_li_mech"], start.fields["eps_p_eq_q0"], start.fields["debonded"], reference):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        key = digest.hexdigest()
+        if key == self._cache_key:
+            for name, values in self._cache_fields.items():
+                state.fields[name] = values.copy()
+            return self.last_report
+        history, growth = self._history(start)
+        debonded_before = bool(np.any(start.fields["debonded"] > 0.5))
+        eigen, record = self.eigenstrain(c, reference, debonded_before)
+        solution = self.solid.solve(eigen, history, initial=self._guess, tolerance=self.settings.tolerance)
+        if not solution.converged:
+            self.last_report = ModuleReport(False, solution.iterations, solution.residuals[-1])
+            return self.last_report
+        self._guess = solution.displacement
+        vm, sm = solution.von_mises, solution.mean_stress
+        growth = growth + rice_tracey_increment(sm, vm, solution.increment)
+        fields = self._fields(solution, growth)
+        fields["c_li_mech"] = c.copy()
+        fields["debonded"] = np.where(self._blister_cells, 1.0, 0.0) if record["debonded"] else np.zeros(self.mesh.n_cells)
+        if record["amplitude"] > 0.0:
+            w, _, _ = blister_profile(self.mesh.cell_centroids[:, 0], self._blister_radius, record["amplitude"])
+            fields["blister_w"] = np.where(self._blister_cells, w, 0.0)
+        else:
+            fields["blister_w"] = np.zeros(self.mesh.n_cells)
+        state.fields.update(fields)
+        self.blister_record = record
+        self._cache_key, self._cache_fields = key, {name: values.copy() for name, values in fields.items()}
+        self.last_report = ModuleReport(True, max(solution.iterations, 1), solution.residuals[-1])
+        return self.last_report
+
+    def _fields(self, solution: MechanicsSolution, growth: np.ndarray) -> dict[str, np.ndarray]:
+        from femion.physics.plasticity import from_mandel
+        from femion.physics.porosity import porosity_from_void_growth
+
+        cell = self.solid.quadrature_to_cell
+        displacement = self.solid.nodal_to_cell(solution.displacement)
+        stress = cell(from_mandel(solution.stress))
+        plastic = self.plastic_cells
+        fields = {
+            "u_r": displacement[:, 0],
+            "u_z": displacement[:, 1],
+            "sigma_rr": stress[:, 0],
+            "sigma_zz": stress[:, 1],
+            "sigma_tt": stress[:, 2],
+            "sigma_rz": stress[:, 3],
+            "sigma_vm": cell(solution.von_mises),
+            "sigma_m": cell(solution.mean_stress),
+            "eps_p_eq": np.where(plastic, cell(solution.history.equivalent_plastic_strain), 0.0),
+            "porosity": np.where(plastic, cell(porosity_from_void_growth(self.settings.initial_porosity, growth)), 0.0),
+        }
+        tensor = from_mandel(solution.history.plastic_strain)
+        for k in range(N_QP):
+            for index, component in enumerate(_TENSOR):
+                fields[f"eps_p_{component}_q{k}"] = tensor[:, k, index].copy()
+            fields[f"eps_p_eq_q{k}"] = solution.history.equivalent_plastic_strain[:, k].copy()
+            fields[f"void_growth_q{k}"] = growth[:, k].copy()
+        return fields
+
+    # ------------------------------------------------------------- outputs
+    def displacement(self, state) -> np.ndarray:
+        """Nodal displacement (n_nodes, 2) [m] in equilibrium with the State (one linear solve).
+
+        With the plastic strain of the State fixed the problem is linear, so the
+        equilibrium is rebuilt exactly from ``c_li_mech``, ``c_li_ref``,
+        ``debonded`` and the Gauss-point history (nothing else is needed).
+        """
+        history, _ = self._history(state)
+        reference = state.fields.get("c_li_ref", state.fields["c_li_mech"])
+        eigen, _ = self.eigenstrain(state.fields["c_li_mech"], reference, bool(np.any(state.fields["debonded"] > 0.5)))
+        load = self.solid.internal_force(np.einsum("cqij,cqj->cqi", self.solid.elastic, eigen + history.plastic_strain, optimize=True))
+        u = self.solid._solve_linear(None, load)
+        return u.reshape(-1, 2)
+
+    def interface_profiles(self, state) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Deformed horizontal interfaces: name → (r [m], u_r [m], u_z [m]) sorted by r.
+
+        u_z includes the blister deflection on the debonded interface and above
+        (the sub-stack is lifted by w(r)).
+        """
+        u = self.displacement(state)
+        lift = np.zeros(self.mesh.n_nodes)
+        amplitude = float(np.max(state.fields.get("blister_w", np.zeros(1)), initial=0.0))
+        profiles = {}
+        names = [layer.name for layer in self.device.layers]
+        upper = self.settings.blister.interface.split("|")[0] if self._laminate is not None else None
+        for name, edges in self.mesh.boundaries.items():
+            if "|" not in name:
+                continue
+            nodes = np.unique(edges)
+            r = self.mesh.nodes[nodes, 0]
+            order = np.argsort(r)
+            nodes, r = nodes[order], r[order]
+            w = np.zeros_like(r)
+            top = name.split("|")[0]
+            if amplitude > 0.0 and upper is not None and top in names and names.index(top) >= names.index(upper):
+                from femion.physics.porosity import blister_profile
+
+                w = blister_profile(r, self._blister_radius, self._blister_amplitude(state))[0]
+            profiles[name] = (r, u[nodes, 0], u[nodes, 1] + w)
+        del lift
+        return profiles
+
+    def _blister_amplitude(self, state) -> float:
+        reference = state.fields.get("c_li_ref", state.fields["c_li_mech"])
+        _, record = self.eigenstrain(state.fields["c_li_mech"], reference, bool(np.any(state.fields["debonded"] > 0.5)))
+        return float(record["amplitude"])
+
+    def electrode_profile(self, state) -> Callable[[np.ndarray], np.ndarray]:
+        """w(r) [m] for :func:`femion.build_mesh` (``interface_profile``): lift of the top-electrode/film
+        interface relative to the top of the bottom electrode (the films' change in thickness)."""
+        profiles = self.interface_profiles(state)
+        names = [layer.name for layer in self.device.layers]
+        top = profiles[f"{names[-1]}|{names[-2]}"]
+        bottom = profiles[f"{names[1]}|{names[0]}"]
+        r_top, w_top = top[0], top[2]
+        w_bottom = np.interp(r_top, bottom[0], bottom[2])
+        lift = w_top - w_bottom
+        return lambda r: np.interp(np.asarray(r, dtype=float), r_top, lift, right=0.0)
+
+    def observables(self, state) -> dict[str, float]:
+        """Peak σ_vm [Pa], ε_p [1] and porosity [1] in the plastic regions, and the blister crest height [m]."""
+        plastic = self.plastic_cells
+        return {
+            "mech_sigma_vm_max": float(np.max(state.fields["sigma_vm"][plastic], initial=0.0)),
+            "mech_eps_p_max": float(np.max(state.fields["eps_p_eq"][plastic], initial=0.0)),
+            "mech_porosity_max": float(np.max(state.fields["porosity"][plastic], initial=0.0)),
+            "mech_blister_height": float(np.max(state.fields["blister_w"], initial=0.0)),
+        }
