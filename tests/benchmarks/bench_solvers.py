@@ -1,105 +1,281 @@
-"""Benchmarks: per-step overhead of femion's implicit solves and cost growth with mesh size.
+"""Per-step overhead of femion's implicit solves (issue #10 item 1) and cost growth with mesh size (item 2).
 
-Run: ``python tests/benchmarks/bench_solvers.py [--out benchmarks.json]`` (not part of the test run).
+Run: ``python tests/benchmarks/bench_solvers.py [--out solvers.json]`` or through ``run_all.py``.
 
-1. Per-step overhead (issue #10 item 1): for the potential solve and one Li
-   step, femion's wall time divided by a bare ``scipy.sparse.linalg.splu``
-   factor-and-solve of the same assembled system, measured side by side in
-   one run (best of ``--repeats``).
-2. Cost growth (item 2): time per potential solve and per Li step for meshes
-   from ~10³ to ~10⁵ cells (``MeshSettings.refinement``), with the fitted
-   exponent of time ∝ N^p.
-
-Figures are printed and written to JSON; they are measurements of this
-machine, not assertions.
+1. Overhead. For every module of the coupled loop (electrostatics, then the
+   physics that exist in ``femion.simulation.PHYSICS``) on the default mesh
+   (``MeshSettings()``): the wall time of ``module.advance`` divided by a bare
+   solve of the sparse system that step factorised (captured from its
+   ``splu``/``spsolve`` calls), the bare solve being the fastest of SuperLU
+   (COLAMD / MMD orderings) and pyamg AMG-CG (symmetric systems). The
+   potential and Li solvers are also timed alone, with the numpy-assembly
+   prototypes of ``prototypes.py`` (the proposed change) beside them.
+2. Growth. Time and peak memory per potential solve and per Li step for meshes
+   of ~10³ to ~10⁵ cells (``MeshSettings.refinement``), for FiPy (today), the
+   prototype with SuperLU and (potential) with AMG-CG; fitted exponents of
+   time ∝ N^p.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+import traceback
+from pathlib import Path
 
 import numpy as np
-from scipy.sparse.linalg import splu
 
-import femion
-from femion.physics.electrostatics import PotentialSolver, conduction_regions, electrode_interface, layer_conductivity
-from femion.physics.lithium import LithiumTransport, lithium_properties, lithium_regions
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import femion  # noqa: E402
+from common import alternating_best, best_bare, best_time, capture_linear_systems, fit_exponent, machine, peak_memory  # noqa: E402
+from prototypes import FipyLithiumReference, LithiumPrototype, PotentialPrototype, lithium_test_problem  # noqa: E402
 
-def best_time(function, repeats: int) -> float:
-    """Smallest wall time of ``repeats`` calls [s]."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+DEFAULT_REFINEMENTS = (0.45, 0.9, 1.8, 3.0, 4.4)
 
 
-def potential_case(device, settings, repeats):
+# ------------------------------------------------------------------------------------------ solver level
+
+
+def potential_setup(device, settings):
+    from femion.physics.electrostatics import PotentialSolver, conduction_regions, electrode_interface, layer_conductivity
+
     mesh = femion.build_mesh(device, settings=settings)
     stack = mesh.submesh(conduction_regions(device))
     kappa = layer_conductivity(stack, device)
-    solver = PotentialSolver(stack, electrode=electrode_interface(device))
-    solver.solve(kappa, 0.1)
-    femion_time = best_time(lambda: solver.solve(kappa * 1.0001, 0.1), repeats)
-    solver._equation.cacheMatrix()
-    solver._equation.cacheRHSvector()
-    solver.solve(kappa, 0.1)
-    matrix = solver._equation.matrix.matrix.tocsc()
-    rhs = np.asarray(solver._equation.RHSvector)
-    bare = best_time(lambda: splu(matrix).solve(rhs), repeats)
-    return stack.n_cells, femion_time, bare
+    return stack, kappa, PotentialSolver(stack, electrode=electrode_interface(device)), electrode_interface(device)
 
 
-def lithium_case(device, settings, repeats):
+def potential_case(device, settings, repeats: int, amg: bool = True) -> dict:
+    """FiPy PotentialSolver vs bare solve vs prototype (direct, AMG) on one mesh."""
+    stack, kappa, solver, electrode = potential_setup(device, settings)
+    reference = solver.solve(kappa, 0.1)
+    prototypes = {"prototype_direct": PotentialPrototype(stack, electrode=electrode)}
+    if amg:
+        prototypes["prototype_amg"] = PotentialPrototype(stack, electrode=electrode, method="amg")
+    agreement = {}
+    for name, prototype in prototypes.items():
+        phi, current = prototype.solve(kappa, 0.1)
+        agreement[name] = {
+            "max_abs_phi_difference_V": float(np.max(np.abs(phi - reference.phi))),
+            "current_relative_difference": abs(current / reference.current - 1.0),
+        }
+    with capture_linear_systems() as captured:
+        solver.solve(kappa * 1.0001, 0.1)
+    system = captured[-1]
+    bare_name, _, bare_all = best_bare(system.matrix, system.a_rhs, repeats)
+    from common import bare_solvers
+
+    bare_function = bare_solvers(system.matrix, system.a_rhs)[bare_name]
+    functions = {"femion": lambda: solver.solve(kappa * 1.0001, 0.1), "bare": bare_function}
+    functions.update({name: (lambda p=p: p.solve(kappa * 1.0001, 0.1)) for name, p in prototypes.items()})
+    times = alternating_best(functions, repeats)
+    _, memory = peak_memory(lambda: solver.solve(kappa * 1.0001, 0.1))
+    _, memory_prototype = peak_memory(lambda: prototypes["prototype_direct"].solve(kappa * 1.0001, 0.1))
+    result = {
+        "cells": stack.n_cells,
+        "femion_s": times["femion"],
+        "bare_s": times["bare"],
+        "bare_method": bare_name,
+        "bare_all_s": bare_all,
+        "ratio": times["femion"] / times["bare"],
+        "peak_MiB": memory,
+        "prototype_peak_MiB": memory_prototype,
+        "agreement": agreement,
+    }
+    for name in prototypes:
+        result[f"{name}_s"] = times[name]
+        result[f"{name}_ratio"] = times[name] / times["bare"]
+    return result
+
+
+def lithium_case(device, settings, repeats: int, dt: float = 1e-3) -> dict:
+    """Today's FiPy Li step (FipyLithiumReference) vs bare solve vs the numpy-assembly prototypes on one mesh."""
+    from femion.physics.lithium import lithium_regions
+
     mesh = femion.build_mesh(device, settings=settings)
     films = mesh.submesh(lithium_regions(device))
-    properties = lithium_properties(films, device)
-    transport = LithiumTransport(films, properties, np.ones(films.n_cells))
-    inventory = 2 * np.pi * femion.fvm.r_integral(films, np.full(films.n_cells, 1000.0))
-    transport = LithiumTransport(films, properties, transport.equilibrium(np.zeros(films.n_cells), inventory))
-    phi = -0.05 * (films.cell_centroids[:, 1] - films.cell_centroids[:, 1].min()) / np.ptp(films.cell_centroids[:, 1])
-    start = transport.concentration
+    diffusivity, c_max, partition, temperature, start, phi = lithium_test_problem(films, device)
+    reference_solver = FipyLithiumReference(films, diffusivity, c_max, partition, temperature)
+    reference, sweeps = reference_solver.step(start, phi, dt)
+    prototypes = {stop: LithiumPrototype(films, diffusivity, c_max, partition, temperature, stop=stop) for stop in ("solution", "lagged")}
+    agreement, solves = {}, {}
+    for stop, prototype in prototypes.items():
+        c, solves[stop] = prototype.step(start, phi, dt)
+        agreement[stop] = float(np.max(np.abs(c - reference)) / np.max(reference))
+    with capture_linear_systems() as captured:
+        reference_solver.step(start, phi, dt)
+    system = captured[-1]
+    bare_name, _, bare_all = best_bare(system.matrix, system.a_rhs, repeats)
+    from common import bare_solvers
 
-    def femion_step():
-        transport._restore(start)
-        transport.step(phi, 1e-3)
+    functions = {"femion": lambda: reference_solver.step(start, phi, dt), "bare": bare_solvers(system.matrix, system.a_rhs)[bare_name]}
+    functions.update({f"prototype_{stop}": (lambda p=p: p.step(start, phi, dt)) for stop, p in prototypes.items()})
+    times = alternating_best(functions, repeats)
+    _, memory = peak_memory(lambda: reference_solver.step(start, phi, dt))
+    _, memory_prototype = peak_memory(lambda: prototypes["lagged"].step(start, phi, dt))
+    result = {
+        "cells": films.n_cells,
+        "dt_s": dt,
+        "femion_s": times["femion"],
+        "femion_solves_per_step": len(captured),
+        "femion_picard_iterations": sweeps,
+        "bare_s": times["bare"],
+        "bare_method": bare_name,
+        "bare_all_s": bare_all,
+        "ratio": times["femion"] / times["bare"],
+        "ratio_per_solve": times["femion"] / (len(captured) * times["bare"]),
+        "peak_MiB": memory,
+        "prototype_peak_MiB": memory_prototype,
+        "prototype_relative_difference": agreement,
+        "prototype_solves_per_step": solves,
+    }
+    for stop in prototypes:
+        result[f"prototype_{stop}_s"] = times[f"prototype_{stop}"]
+        result[f"prototype_{stop}_ratio"] = times[f"prototype_{stop}"] / times["bare"]
+    return result
 
-    femion_time = best_time(femion_step, repeats)
-    transport._equation.cacheMatrix()
-    transport._equation.cacheRHSvector()
-    femion_step()
-    matrix = transport._equation.matrix.matrix.tocsc()
-    rhs = np.asarray(transport._equation.RHSvector)
-    bare = best_time(lambda: splu(matrix).solve(rhs), repeats)
-    return films.n_cells, femion_time, bare
+
+# ------------------------------------------------------------------------------------------ module level
+
+
+def coupled_modules(device, settings):
+    """The coupled loop's modules on one mesh: every physics the installed Simulation offers that constructs."""
+    from femion.protocols import hold
+    from femion.simulation import Simulation, SimulationSettings
+
+    mesh = femion.build_mesh(device, settings=settings)
+    protocol = hold(-1.0, 1e-3)
+    names = list(getattr(femion.simulation, "PHYSICS", {"lithium": None}))
+    skipped = {}
+    while True:
+        try:
+            if hasattr(femion.simulation, "PHYSICS"):
+                simulation = Simulation(device, protocol, SimulationSettings(mesh=settings), mesh=mesh, physics=tuple(names))
+            else:
+                simulation = Simulation(device, protocol, SimulationSettings(mesh=settings), mesh=mesh)
+            return simulation, skipped
+        except Exception as error:  # a module still under construction: drop the last one and say why
+            if not names:
+                raise
+            skipped[names.pop()] = f"{type(error).__name__}: {error}"
+
+
+def module_overheads(device, settings, repeats: int, dt: float = 1e-4, voltage: float = -1.0) -> dict:
+    """Per-module ``advance`` time against a bare solve of the system it factorised."""
+    from femion.coupling import coupled_step
+
+    simulation, skipped = coupled_modules(device, settings)
+    start = simulation.initial_state()
+    results = {"mesh_cells": simulation.mesh.n_cells, "skipped_modules": skipped, "dt_s": dt, "voltage_V": voltage}
+    try:
+        state, outcome = coupled_step(simulation.modules, start, dt, voltage)
+        results["coupling_iterations"] = outcome.iterations
+    except Exception as error:
+        results["coupled_step_error"] = f"{type(error).__name__}: {error}"
+        state = start.copy()
+        state.time, state.voltage = dt, voltage
+    for module in simulation.modules:
+        entry: dict = {}
+        try:
+            def advance(module=module):
+                trial = state.copy()
+                module.advance(trial, dt, start)
+
+            advance()
+            with capture_linear_systems() as captured:
+                advance()
+            entry["factorisations_per_step"] = len(captured)
+            entry["solves_per_step"] = sum(len(system.rhs) for system in captured)
+            femion_time = best_time(advance, repeats)
+            entry["femion_s"] = femion_time
+            systems = list(captured)
+            if systems:
+                largest = max(systems, key=lambda system: system.matrix.shape[0])
+                name, bare, _ = best_bare(largest.matrix, largest.a_rhs, repeats)
+                entry.update(unknowns=largest.matrix.shape[0], bare_s=bare, bare_method=name, ratio=femion_time / bare)
+                total = 0.0
+                for system in systems:
+                    total += best_bare(system.matrix, system.a_rhs, max(1, repeats // 2))[1]
+                entry["bare_all_systems_s"] = total
+                entry["ratio_to_all_systems"] = femion_time / total
+            else:
+                entry["note"] = "no sparse factorisation in this step (cached or explicit)"
+        except Exception as error:
+            entry["error"] = f"{type(error).__name__}: {error}"
+            entry["traceback"] = traceback.format_exc(limit=3)
+        results[module.name] = entry
+    return results
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def run(repeats: int = 5, refinements=DEFAULT_REFINEMENTS, growth: bool = True) -> dict:
+    """All figures of items 1 and 2 as a dict (also printed)."""
+    device = femion.load_device()
+    default = femion.MeshSettings()
+    results: dict = {"machine": machine(), "mesh": "MeshSettings() (default)"}
+    print("== 1. per-step overhead (default mesh) ==")
+    results["overhead_solvers"] = {
+        "potential": potential_case(device, default, repeats),
+        "lithium_step": lithium_case(device, default, repeats),
+    }
+    for name, entry in results["overhead_solvers"].items():
+        line = f"{name:>13}: {entry['cells']} cells, femion {entry['femion_s'] * 1e3:7.1f} ms, bare ({entry['bare_method']}) {entry['bare_s'] * 1e3:6.1f} ms, ratio {entry['ratio']:.2f}"
+        for key in entry:
+            if key.startswith("prototype_") and key.endswith("_ratio"):
+                line += f" | {key[10:-6]} {entry[key]:.2f}"
+        print(line)
+    results["overhead_modules"] = module_overheads(device, default, repeats)
+    for name, entry in results["overhead_modules"].items():
+        if isinstance(entry, dict) and ("femion_s" in entry or "error" in entry):
+            if "ratio" in entry:
+                print(
+                    f"  module {name:>14}: advance {entry['femion_s'] * 1e3:7.1f} ms, {entry['factorisations_per_step']} factorisation(s), "
+                    f"bare {entry['bare_s'] * 1e3:6.1f} ms ({entry['bare_method']}, {entry['unknowns']} unknowns), ratio {entry['ratio']:.2f} "
+                    f"(to all its systems {entry['ratio_to_all_systems']:.2f})"
+                )
+            else:
+                print(f"  module {name:>14}: {entry.get('femion_s', float('nan')) * 1e3:.1f} ms {entry.get('note') or entry.get('error')}")
+    if growth:
+        print("== 2. cost growth ==")
+        rows = {"potential": [], "lithium": []}
+        for refinement in refinements:
+            settings = femion.MeshSettings(refinement=refinement)
+            reps = max(1, repeats // 2) if refinement > 2 else repeats
+            rows["potential"].append({"refinement": refinement, **potential_case(device, settings, reps)})
+            rows["lithium"].append({"refinement": refinement, **lithium_case(device, settings, reps)})
+            for name in rows:
+                row = rows[name][-1]
+                keys = [k for k in row if k.startswith("prototype_") and k.endswith("_s")]
+                print(
+                    f"{name:>10} {row['cells']:>7} cells: femion {row['femion_s'] * 1e3:8.1f} ms ({row['peak_MiB']:.0f} MiB), bare {row['bare_s'] * 1e3:8.1f} ms ({row['bare_method']}), "
+                    + ", ".join(f"{k[10:-2]} {row[k] * 1e3:.1f} ms" for k in keys)
+                )
+        exponents = {}
+        for name, data in rows.items():
+            cells = [row["cells"] for row in data]
+            keys = ["femion_s", "bare_s", *[k for k in data[0] if k.startswith("prototype_") and k.endswith("_s")]]
+            exponents[name] = {key[:-2]: fit_exponent(cells, [row[key] for row in data]) for key in keys}
+            exponents[name]["peak_memory"] = fit_exponent(cells, [row["peak_MiB"] for row in data])
+            print(f"{name:>10} exponents p (time ∝ N^p): " + ", ".join(f"{k} {v:.2f}" for k, v in exponents[name].items()))
+        results["growth"] = {"rows": rows, "exponents": exponents}
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks.json")
+    parser.add_argument("--out", default="solvers.json")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-growth", action="store_true")
     arguments = parser.parse_args()
-    device = femion.load_device()
-    results = {"overhead": {}, "growth": {"potential": [], "lithium": []}}
-    for name, case in (("potential", potential_case), ("lithium_step", lithium_case)):
-        cells, femion_time, bare = case(device, femion.MeshSettings(), arguments.repeats)
-        results["overhead"][name] = {"cells": cells, "femion_s": femion_time, "bare_splu_s": bare, "ratio": femion_time / bare}
-        print(f"{name:>13}: {cells} cells, femion {femion_time * 1e3:.1f} ms, bare splu {bare * 1e3:.1f} ms, ratio {femion_time / bare:.2f}")
-    for name, case in (("potential", potential_case), ("lithium", lithium_case)):
-        for refinement in (0.35, 0.7, 1.4, 2.8):
-            cells, femion_time, _ = case(device, femion.MeshSettings(refinement=refinement), max(2, arguments.repeats // 2))
-            results["growth"][name].append({"cells": cells, "seconds": femion_time})
-            print(f"{name:>13} growth: {cells:>7} cells  {femion_time * 1e3:8.1f} ms")
-        data = results["growth"][name]
-        exponent = np.polyfit(np.log([d["cells"] for d in data]), np.log([d["seconds"] for d in data]), 1)[0]
-        results["growth"][f"{name}_exponent"] = float(exponent)
-        print(f"{name:>13}: time ∝ N^{exponent:.2f}")
-    with open(arguments.out, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
+    start = time.perf_counter()
+    results = run(arguments.repeats, growth=not arguments.no_growth)
+    results["wall_time_s"] = time.perf_counter() - start
+    Path(arguments.out).write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
     print(f"wrote {arguments.out}")
 
 
