@@ -169,3 +169,27 @@ def test_newton_converges_quadratically():
     assert solution.converged and solution.iterations <= 8
     r = solution.residuals
     assert r[-1] < 1e-8 and r[-2] < 1e-3  # last step goes from < 1e-3 to < 1e-8: asymptotically quadratic
+
+
+def test_clamped_plate_buckling_coefficient_by_finite_differences():
+    """σ_c = 1.2235 E/(1−ν²)(h/b)²: smallest eigenvalue of the axisymmetric clamped-plate problem.
+
+    With the slope φ = w', D(φ'' + φ'/r − φ/r²) + N φ = 0, φ(0) = φ(b) = 0, solved by
+    central differences (independent of the Bessel-function closed form).
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    from femion.physics.porosity import BUCKLING_COEFFICIENT, clamped_plate_buckling_stress
+
+    n, b = 4000, 1.0
+    r = np.linspace(0.0, b, n + 2)[1:-1]
+    h = r[1] - r[0]
+    # symmetric form: −(r φ')' + φ/r = λ r φ, λ = N/D
+    upper = (r[:-1] + h / 2) / h**2
+    diagonal = (2 * r) / h**2 + 1.0 / r
+    # mass matrix diag(r): symmetric scaling M^(-1/2) K M^(-1/2) keeps it tridiagonal
+    scale = 1.0 / np.sqrt(r)
+    eigenvalue = eigh_tridiagonal(diagonal * scale**2, -upper * scale[:-1] * scale[1:], select="i", select_range=(0, 0))[0][0]
+    assert eigenvalue / 12.0 == pytest.approx(BUCKLING_COEFFICIENT, rel=1e-4)
+    assert BUCKLING_COEFFICIENT == pytest.approx(1.2235, abs=5e-5)
+    assert clamped_plate_buckling_stress(100e9 / 0.91, 250e-9, 100e-6) == pytest.approx(1.2235 * 100e9 / 0.91 * 6.25e-6, rel=1e-4)
