@@ -77,6 +77,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "vo_initial_concentration": "1/m^3",
         "vo_generation_energy": "eV",
         "vo_generation_dipole_length": "m",
+        "vo_generation_threshold_field": "V/m",
         # air ingress and Li-consuming reactions (femion.physics.air)
         "pore_diameter": "m",
         "gas_diffusivity": "m^2/s",

@@ -45,13 +45,12 @@ Mobile O / V_O pairs are created where the local field is high, by the
 thermochemical bond-breaking law (McPherson & Mogul, J. Appl. Phys. 84, 1513
 (1998); McPherson et al., APL 82, 2121 (2003)):
 
-    G = (N_max − N) f exp[−(ΔH − e ℓ |E|)/k_BT]
+    G = (N_max − N) f exp[−(ΔH − e ℓ |E|)/k_BT]    for |E| ≥ E_th, else 0
 
 ΔH the bond-breaking enthalpy and ℓ the effective dipole length that lowers it
-in a field (``vo_generation_energy``, ``vo_generation_dipole_length``:
-*assumed*); in LiPON it represents the phosphate-chain breaking the paper
-reports at high forming voltage (paper §2.5, Fig. S17). It acts as a field
-threshold (G rises by e^{eℓΔ|E|/kT}) and grows with the charge passed through
+in a field, E_th a forming-field threshold (``vo_generation_energy``,
+``vo_generation_dipole_length``, ``vo_generation_threshold_field``: *assumed*); in LiPON it represents the phosphate-chain breaking the paper
+reports at high forming voltage (paper §2.5, Fig. S17). Above E_th it grows with the charge passed through
 T: more current → more Joule heat → more bond breaking, so a larger I_cc forms
 more V_O. The released O²⁻ is assumed to leave toward the anode (not
 tracked); ``vo_generated`` records the cumulative generated density.
@@ -187,6 +186,8 @@ class VacancyProperties:
         ΔH [eV].
     generation_length : ndarray
         ℓ [m].
+    generation_threshold : ndarray
+        Field threshold E_th [V/m] below which G = 0.
     """
 
     hop: np.ndarray
@@ -198,6 +199,7 @@ class VacancyProperties:
     mobility: np.ndarray
     generation_energy: np.ndarray
     generation_length: np.ndarray
+    generation_threshold: np.ndarray
 
 
 def vacancy_properties(
@@ -231,6 +233,7 @@ def vacancy_properties(
         "mobility": "vo_electron_mobility",
         "generation_energy": "vo_generation_energy",
         "generation_length": "vo_generation_dipole_length",
+        "generation_threshold": "vo_generation_threshold_field",
     }
     table = {name: np.array([device.material(region).value(key) for region in mesh.region_names])[mesh.cell_regions] for name, key in keys.items()}
     if barrier_offset is not None:
@@ -360,10 +363,10 @@ class VacancyTransport:
         return diffusivity, velocity
 
     def generation_rate(self, field_magnitude: np.ndarray, temperature: np.ndarray) -> np.ndarray:
-        """k_g = f exp[−(ΔH − e ℓ |E|)/k_BT] per cell [1/s] (G = k_g (N_max − N))."""
+        """k_g = f exp[−(ΔH − e ℓ |E|)/k_BT] above |E| ≥ E_th, else 0, per cell [1/s] (G = k_g (N_max − N))."""
         p = self.properties
         exponent = -(p.generation_energy * EV - ELEMENTARY_CHARGE * p.generation_length * field_magnitude) / (BOLTZMANN * temperature)
-        return p.frequency * np.exp(np.minimum(exponent, 0.0))
+        return np.where(field_magnitude >= p.generation_threshold, p.frequency * np.exp(np.minimum(exponent, 0.0)), 0.0)
 
     def step(
         self,

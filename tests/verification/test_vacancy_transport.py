@@ -41,7 +41,7 @@ def uniform_properties(n: int, condensation: float = 1e30) -> VacancyProperties:
     return VacancyProperties(
         hop=A * ones, frequency=F * ones, bound_barrier=BARRIER * ones, dilute_barrier=BARRIER * ones,
         condensation=condensation * ones, max_concentration=2e27 * ones, mobility=4e-6 * ones,
-        generation_energy=2.6 * ones, generation_length=1e-9 * ones,
+        generation_energy=2.6 * ones, generation_length=1e-9 * ones, generation_threshold=1e7 * ones,
     )
 
 
