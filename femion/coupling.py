@@ -30,6 +30,16 @@ One step t → t + dt (:func:`coupled_step`):
 3. repeat 1–2 (Picard) until the relative change of φ and of every owned field
    is below ``tolerance``, at most ``max_iterations`` times.
 
+The external circuit (:class:`Drive`) closes the loop on the electrode
+voltage. Under voltage control V is the protocol value. Under current control
+(galvanostatic steps, open circuit at 0 A), under a compliance current that is
+reached, or with a series resistor, V is an unknown: after each potential solve
+the loop updates V by a secant step on the circuit equation (I(V) = I_set;
+I(V) = ±I_cc; V + R_s I(V) = V_source), which for frozen conductivities is
+affine in V and so is solved within the same Picard iterations that converge
+the fields. A step converges when the fields and the circuit residual are
+both within tolerance.
+
 A module that fails (raises ``FloatingPointError``/``ArithmeticError`` or
 reports non-convergence), or a Picard loop that does not converge, rejects the
 step: the caller restores the state and retries with a smaller dt.
@@ -42,7 +52,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["CouplingError", "ModuleReport", "PhysicsModule", "State", "StepOutcome", "coupled_step"]
+__all__ = ["CouplingError", "Drive", "ModuleReport", "PhysicsModule", "State", "StepOutcome", "coupled_step"]
 
 
 class CouplingError(ArithmeticError):
@@ -110,6 +120,111 @@ class PhysicsModule(Protocol):
 
 
 @dataclass(frozen=True)
+class Drive:
+    """What the external circuit imposes on the top electrode during one step.
+
+    Attributes
+    ----------
+    control : {"voltage", "current"}
+        Source mode.
+    value : float
+        Source voltage [V] (voltage control) or device current [A] (current
+        control; 0 A is open circuit) at the end of the step.
+    compliance : float or None
+        Current compliance I_cc [A] of a voltage source: |I| <= I_cc, the
+        electrode potential drops below the source value when the limit is
+        reached (MODEL.md §3.5).
+    series_resistance : float
+        Resistor R_s [Ohm] between a voltage source and the top electrode:
+        V = V_source − R_s I.
+    current_tolerance : float
+        Absolute tolerance on the circuit equation [A] (added to a relative
+        1e-6 of the target current).
+
+    Raises
+    ------
+    ValueError
+        On an unknown control, a non-finite value, a non-positive compliance,
+        a compliance or series resistor on a current source, or a negative resistance.
+    """
+
+    control: str = "voltage"
+    value: float = 0.0
+    compliance: float | None = None
+    series_resistance: float = 0.0
+    current_tolerance: float = 1e-15
+
+    def __post_init__(self) -> None:
+        if self.control not in ("voltage", "current"):
+            raise ValueError(f"drive control must be 'voltage' or 'current', got {self.control!r}")
+        if not np.isfinite(self.value):
+            raise ValueError(f"drive value must be finite, got {self.value!r}")
+        if self.compliance is not None and not (np.isfinite(self.compliance) and self.compliance > 0.0):
+            raise ValueError(f"compliance must be positive and finite, got {self.compliance!r}")
+        if not (np.isfinite(self.series_resistance) and self.series_resistance >= 0.0):
+            raise ValueError(f"series resistance must be non-negative, got {self.series_resistance!r}")
+        if self.control == "current" and (self.compliance is not None or self.series_resistance > 0.0):
+            raise ValueError("compliance and series resistance apply to voltage sources only")
+
+    @property
+    def fixed_voltage(self) -> bool:
+        """V is known before the solve (voltage source, no compliance, no resistor)."""
+        return self.control == "voltage" and self.compliance is None and self.series_resistance == 0.0
+
+    def target_voltage(self, history: list[tuple[float, float]]) -> tuple[float, bool]:
+        """Next electrode voltage from the (V, I) pairs of the iterations so far.
+
+        Secant on the circuit equation (Newton for an affine I(V), exact in one
+        step for frozen conductivities). The first slope is the chord I/V
+        through the origin (exact for an ohmic device), or a 10 mV probe.
+
+        Returns
+        -------
+        (float, bool)
+            Voltage [V] and whether the compliance binds.
+        """
+        voltage, current = history[-1]
+        if self.fixed_voltage:
+            return self.value, False
+        if len(history) == 1:
+            slope = None
+        else:
+            (v0, i0), (v1, i1) = history[-2], history[-1]
+            slope = (i1 - i0) / (v1 - v0) if v1 != v0 else None
+        if (slope is None or not np.isfinite(slope) or slope == 0.0) and voltage != 0.0 and current != 0.0:
+            slope = current / voltage  # chord through the origin: exact for an ohmic device
+        if slope is None or not np.isfinite(slope) or slope <= 0.0:
+            return voltage + 0.01, False
+        # Solve the affine model I(V) = current + slope (V − voltage).
+        if self.control == "current":
+            return voltage + (self.value - current) / slope, False
+        resistance = self.series_resistance
+        new = voltage + (self.value - voltage - resistance * current) / (1.0 + resistance * slope)
+        if self.compliance is not None:
+            predicted = current + slope * (new - voltage)
+            if abs(predicted) > self.compliance:
+                limit = np.sign(predicted) * self.compliance
+                return voltage + (limit - current) / slope, True
+        return new, False
+
+    def satisfied(self, voltage: float, current: float, limited: bool) -> bool:
+        """Whether (V, I) meets the circuit equation within tolerance."""
+        tolerance = self.current_tolerance
+        if self.fixed_voltage:
+            return voltage == self.value
+        if self.control == "current":
+            return abs(current - self.value) <= tolerance + 1e-6 * abs(self.value)
+        if limited:
+            return abs(abs(current) - self.compliance) <= tolerance + 1e-6 * self.compliance
+        if self.compliance is not None and abs(current) > self.compliance * (1.0 + 1e-6) + tolerance:
+            return False
+        scale = tolerance + 1e-6 * abs(current)
+        if self.series_resistance > 0.0:
+            return abs((self.value - voltage) / self.series_resistance - current) <= scale
+        return abs(voltage - self.value) <= 1e-9 * max(abs(self.value), 1.0)
+
+
+@dataclass(frozen=True)
 class StepOutcome:
     """Result of :func:`coupled_step`.
 
@@ -121,11 +236,14 @@ class StepOutcome:
         Last relative change of the coupled fields.
     reports : dict of str to ModuleReport
         Last report of each module.
+    limited : bool
+        The compliance current limited the step (V is below the source value).
     """
 
     iterations: int
     change: float
     reports: dict[str, ModuleReport]
+    limited: bool = False
 
 
 def _relative_change(new: dict[str, np.ndarray], old: dict[str, np.ndarray]) -> float:
@@ -140,25 +258,28 @@ def coupled_step(
     modules: list[PhysicsModule],
     start: State,
     dt: float,
-    voltage: float,
+    drive: Drive | float,
     *,
     tolerance: float = 1e-6,
     max_iterations: int = 20,
 ) -> tuple[State, StepOutcome]:
-    """Advance all modules from ``start`` by ``dt`` with the top electrode at ``voltage``.
+    """Advance all modules from ``start`` by ``dt`` under the external circuit ``drive``.
 
     Parameters
     ----------
     modules
-        Modules in operator order; the first is the electrostatics module.
+        Modules in operator order; the first is the electrostatics module (it
+        sets ``state.current`` for ``state.voltage``).
     start
         State at t (not modified).
     dt
         Time step [s].
-    voltage
-        Top-electrode voltage at t + dt [V].
+    drive
+        The circuit at t + dt (:class:`Drive`), or a number: the top-electrode
+        voltage [V] of a plain voltage source.
     tolerance, max_iterations
-        Picard convergence control.
+        Picard convergence control (fields: relative change; circuit: see
+        :meth:`Drive.satisfied`).
 
     Returns
     -------
@@ -172,11 +293,13 @@ def coupled_step(
     FloatingPointError
         Propagated from a module whose solution became unphysical.
     """
+    if not isinstance(drive, Drive):
+        drive = Drive("voltage", float(drive))
     state = start.copy()
     state.time = start.time + dt
-    state.voltage = float(voltage)
+    state.voltage = drive.value if drive.control == "voltage" else float(start.voltage)
     owned = [name for module in modules for name in module.owns]
-    change, reports = np.inf, {}
+    change, reports, history, limited = np.inf, {}, [], False
     for iteration in range(1, max_iterations + 1):
         before = {name: state.fields[name].copy() for name in owned}
         for module in modules:
@@ -184,7 +307,16 @@ def coupled_step(
             reports[module.name] = report
             if not report.converged:
                 raise CouplingError(f"module {module.name!r} did not converge (residual {report.residual:.3g})")
+        if not (np.isfinite(state.voltage) and np.isfinite(state.current)):
+            raise FloatingPointError(f"non-finite electrode state V = {state.voltage!r}, I = {state.current!r}")
         change = _relative_change({name: state.fields[name] for name in owned}, before)
-        if change < tolerance or len(modules) == 1:
-            return state, StepOutcome(iteration, change, reports)
-    raise CouplingError(f"coupling iterations did not converge in {max_iterations} (change {change:.3g})")
+        circuit_met = drive.satisfied(state.voltage, state.current, limited)
+        if circuit_met and (change < tolerance or len(modules) == 1):
+            return state, StepOutcome(iteration, change, reports, limited)
+        if not circuit_met:
+            history.append((state.voltage, state.current))
+            state.voltage, limited = drive.target_voltage(history)
+    raise CouplingError(
+        f"coupling iterations did not converge in {max_iterations} (field change {change:.3g}, "
+        f"V = {state.voltage:.6g} V, I = {state.current:.6g} A)"
+    )

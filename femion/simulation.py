@@ -20,28 +20,51 @@ at most one step's work is lost). ``run(outdir)`` on a directory holding a check
 same device, protocol and mesh resumes after the last completed protocol step;
 nothing already computed is recomputed.
 
-Not yet supported (clear errors): current-controlled steps (galvanostatic,
-open-circuit rests) and compliance currents need the electrochemistry and
-vacancy modules of later issues.
+External circuit. Voltage-controlled steps impose V(t); current-controlled
+steps (galvanostatic charge/discharge, open-circuit rests at 0 A) make V an
+unknown fixed by the total current; a step's compliance current and the
+settings' series resistor limit the current of a voltage source
+(:class:`femion.coupling.Drive`). A current-controlled step with voltage
+limits ends where V crosses a limit: the crossing is located by re-running the
+last time step to the interpolated crossing time until V is within
+``settings.limit_tolerance`` of the limit. On current-controlled steps dt also
+adapts so that V changes by at most ``settings.max_voltage_change`` per step.
+
+Physics. ``physics`` lists the modules after electrostatics by name
+(:data:`PHYSICS`, in that operator order); each is built as
+``Module(mesh, device)``. Modules with a ``conductivity(state, kappa)`` hook
+feed the potential solve; modules with an ``interfaces(state, dt, start)``
+hook supply interface laws (Butler–Volmer) to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from femion.config import Device
-from femion.coupling import CouplingError, State, coupled_step
+from femion.coupling import CouplingError, Drive, State, coupled_step
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import atomic_write, write_dataset, write_fields, write_run_metadata
 from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol
 
-__all__ = ["Result", "Simulation", "SimulationError", "SimulationSettings"]
+__all__ = ["PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings"]
+
+PHYSICS: dict[str, str] = {
+    "lithium": "femion.physics.lithium:LithiumModule",
+    "mechanics": "femion.physics.mechanics:MechanicsModule",
+    "air": "femion.physics.air:AirModule",
+    "vacancy": "femion.physics.vacancy:VacancyModule",
+    "thermal": "femion.physics.thermal:ThermalModule",
+}
+"""Physics modules by name, in operator order (after electrostatics), as ``module:Class``."""
 
 
 class SimulationError(RuntimeError):
@@ -67,6 +90,15 @@ class SimulationSettings:
         Relative Picard tolerance of the coupling iterations.
     max_iterations : int
         Coupling iterations per step.
+    series_resistance : float
+        Resistor between the voltage source and the top electrode [Ohm].
+    unbounded_first_step : float
+        First trial dt [s] of a step without natural time scale (a
+        galvanostatic step that runs until a voltage limit).
+    max_voltage_change : float
+        Largest change of V per time step on current-controlled steps [V].
+    limit_tolerance : float
+        How close V must land to a voltage limit that ends a step [V].
     """
 
     mesh: MeshSettings = QUICK_MESH
@@ -75,6 +107,10 @@ class SimulationSettings:
     min_step_fraction: float = 1e-9
     tolerance: float = 1e-6
     max_iterations: int = 20
+    series_resistance: float = 0.0
+    unbounded_first_step: float = 1e-3
+    max_voltage_change: float = 0.05
+    limit_tolerance: float = 1e-3
 
 
 @dataclass
@@ -122,11 +158,14 @@ class Simulation:
     mesh
         A prebuilt mesh of the device (default: built from ``settings.mesh``).
 
+    physics
+        Names of the modules after electrostatics (keys of :data:`PHYSICS`),
+        run in the order of :data:`PHYSICS`.
+
     Raises
     ------
     ValueError
-        If the protocol has current-controlled steps or compliance currents
-        (not yet supported), or is empty.
+        If the protocol is empty or a physics name is unknown.
     """
 
     def __init__(
@@ -135,24 +174,27 @@ class Simulation:
         protocol: Protocol,
         settings: SimulationSettings = SimulationSettings(),
         mesh: AxisymmetricMesh | None = None,
+        physics: tuple[str, ...] | list[str] = ("lithium",),
     ):
         from femion.physics.electrostatics import ElectrostaticsModule
-        from femion.physics.lithium import LithiumModule
 
         if len(protocol) == 0:
             raise ValueError("the protocol is empty")
-        unsupported = [step.label or step.kind for step in protocol if step.control != "voltage" or step.compliance]
-        if unsupported:
-            raise ValueError(
-                f"steps {unsupported[:3]} are current-controlled or carry a compliance current; the coupled loop "
-                "supports voltage-controlled steps only until the electrochemistry and vacancy modules land"
-            )
+        unknown = sorted(set(physics) - set(PHYSICS))
+        if unknown:
+            raise ValueError(f"unknown physics {unknown}; choose from {list(PHYSICS)}")
         self.device = device
         self.protocol = protocol
         self.settings = settings
+        self.physics = tuple(name for name in PHYSICS if name in physics)
         self.mesh = mesh if mesh is not None else build_mesh(device, settings=settings.mesh)
-        lithium = LithiumModule(self.mesh, device)
-        self.modules = [ElectrostaticsModule(self.mesh, device, providers=[lithium]), lithium]
+        others = []
+        for name in self.physics:
+            module_name, class_name = PHYSICS[name].split(":")
+            others.append(getattr(importlib.import_module(module_name), class_name)(self.mesh, device))
+        providers = [module for module in others if hasattr(module, "conductivity")]
+        interfaces = [module for module in others if hasattr(module, "interfaces")]
+        self.modules = [ElectrostaticsModule(self.mesh, device, providers=providers, interfaces=interfaces), *others]
 
     # ----------------------------------------------------------------- run
     def initial_state(self) -> State:
@@ -164,7 +206,7 @@ class Simulation:
 
     def signature(self) -> str:
         """Hash of device, protocol and mesh identifying compatible checkpoints."""
-        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings)])
+        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(self, outdir: str | Path | None = None, *, resume: bool = True, progress: bool | None = None) -> Result:
@@ -195,39 +237,15 @@ class Simulation:
                 state, records, first = loaded
         if first == 0:
             records.rows.append(self._row(state))
-        starts = np.concatenate([[0.0], np.cumsum([step.duration for step in self.protocol])])
-        bar = tqdm(total=float(starts[-1]), unit="s", desc="femion", disable=(not progress) if progress is not None else None)
-        bar.update(float(starts[first]))
+        durations = [step.duration for step in self.protocol]
+        timed = float(sum(d for d in durations if math.isfinite(d)))
+        done = float(sum(d for d in durations[:first] if math.isfinite(d)))
+        bar = tqdm(total=timed, unit="s", desc="femion", disable=(not progress) if progress is not None else None)
+        bar.update(done)
         for index in range(first, len(self.protocol)):
-            step = self.protocol[index]
-            first_step = step.max_step if self.settings.first_step is None else self.settings.first_step
-            local, dt = 0.0, min(first_step, step.max_step, step.duration)
-            marks = np.asarray(step.breakpoints())
-            while local < step.duration * (1 - 1e-12):
-                next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
-                target = float(next_mark[0]) if len(next_mark) else step.duration
-                trial = min(dt, step.max_step, target - local)
-                if target - local - trial < 1e-9 * trial:
-                    trial = target - local
-                try:
-                    new, outcome = coupled_step(
-                        self.modules, state, trial, float(step.value(local + trial)),
-                        tolerance=self.settings.tolerance, max_iterations=self.settings.max_iterations,
-                    )
-                except (CouplingError, FloatingPointError, ArithmeticError, ValueError) as error:
-                    dt = trial / 2.0
-                    if dt < self.settings.min_step_fraction * step.duration:
-                        raise SimulationError(
-                            f"cannot advance at t = {state.time:.6g} s in step {index} ({step.label or step.kind}): {error}"
-                        ) from error
-                    continue
-                state = new
-                local = local + trial if trial != target - local else target
-                records.rows.append(self._row(state))
-                bar.update(trial)
-                dt = trial * self.settings.growth
-            if step.kind == "read":
-                records.reads.append(self._read(step, state))
+            state = self._run_step(index, self.protocol[index], state, records, bar)
+            if self.protocol[index].kind == "read":
+                records.reads.append(self._read(self.protocol[index], state))
             if outdir is not None:
                 self._save_checkpoint(outdir / "checkpoint.npz", state, records, index + 1)
         bar.close()
@@ -235,6 +253,84 @@ class Simulation:
         if outdir is not None:
             self.write(outdir, result)
         return result
+
+    def _drive(self, step, local: float) -> Drive:
+        value = float(step.value(local))
+        if step.control == "current":
+            return Drive("current", value)
+        return Drive("voltage", value, compliance=step.compliance, series_resistance=self.settings.series_resistance)
+
+    def _advance(self, step, index: int, state: State, local: float, trial: float) -> State:
+        """One coupled step; halves dt on failure. Returns the new state and the dt used."""
+        settings = self.settings
+        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
+        while True:
+            try:
+                new, _ = coupled_step(
+                    self.modules, state, trial, self._drive(step, local + trial),
+                    tolerance=settings.tolerance, max_iterations=settings.max_iterations,
+                )
+                return new, trial
+            except (CouplingError, FloatingPointError, ArithmeticError, ValueError) as error:
+                trial = trial / 2.0
+                if trial < settings.min_step_fraction * scale:
+                    raise SimulationError(
+                        f"cannot advance at t = {state.time:.6g} s in step {index} ({step.label or step.kind}): {error}"
+                    ) from error
+
+    def _run_step(self, index: int, step, state: State, records: _Records, bar) -> State:
+        """Walk one protocol step: breakpoints, adaptive dt, voltage limits."""
+        settings = self.settings
+        unbounded = not math.isfinite(step.duration)
+        if settings.first_step is not None:
+            first_step = settings.first_step
+        elif math.isfinite(step.max_step):
+            first_step = step.max_step
+        else:
+            first_step = settings.unbounded_first_step
+        local, dt = 0.0, min(first_step, step.max_step, step.duration)
+        marks = np.asarray(step.breakpoints())
+        if step.limits is not None and step.crossed(state.voltage):
+            return state  # limit already met when the step starts
+        while local < step.duration * (1 - 1e-12):
+            next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
+            target = float(next_mark[0]) if len(next_mark) else step.duration
+            trial = min(dt, step.max_step, target - local)
+            if math.isfinite(target) and target - local - trial < 1e-9 * trial:
+                trial = target - local
+            new, trial = self._advance(step, index, state, local, trial)
+            if step.limits is not None and step.crossed(new.voltage):
+                new = self._land_on_limit(step, index, state, new, local, trial, records)
+                records.rows.append(self._row(new))
+                if not unbounded:
+                    bar.update(step.duration - local)
+                return new
+            change = abs(new.voltage - state.voltage)
+            state = new
+            local = local + trial if trial != target - local else target
+            records.rows.append(self._row(state))
+            if not unbounded:
+                bar.update(trial)
+            growth = settings.growth
+            if step.control == "current" and change > 0.0:
+                growth = min(growth, settings.max_voltage_change / change)
+            dt = trial * max(growth, 0.1)
+        return state
+
+    def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
+        """Regula falsi in time between ``start`` (limit not crossed) and ``crossed`` for the limit crossing."""
+        limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
+        for _ in range(30):
+            if abs(crossed.voltage - limit) <= self.settings.limit_tolerance:
+                break
+            fraction = min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
+            candidate, used = self._advance(step, index, start, local, trial * fraction)
+            if step.crossed(candidate.voltage):
+                crossed, trial = candidate, used
+            else:
+                records.rows.append(self._row(candidate))
+                start, local, trial = candidate, local + used, trial - used
+        return crossed
 
     # ------------------------------------------------------------ records
     def _row(self, state: State) -> dict:

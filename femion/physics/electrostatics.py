@@ -18,6 +18,19 @@ the charge stored in every cell is conserved exactly between steps. Face
 coefficients are distance-weighted harmonic means, which make the two-point
 flux exact for layered media.
 
+Electrochemical interfaces. Where a host film meets the electrolyte, φ is the
+electron potential φ_s on the host side and the Li⁺ potential φ_l on the
+electrolyte side, and the interface carries a potential jump Δφ = φ_s − φ_l
+(Newman & Thomas-Alyea, *Electrochemical Systems*, 3rd ed., 2004, §8). The
+lithium module supplies, per interface face, an interface law linearised at
+the current iterate, i = G (Δφ − e) (current density from host to
+electrolyte, Butler–Volmer plus double layer: :mod:`femion.physics.lithium`).
+The solver puts the interface resistance 1/G in series with the two
+half-cell resistances of the face, Γ_f = d/(d_0/κ_0 + 1/G + d_1/κ_1), and the
+emf e as a pair of opposite sources in the two cells, so the current through
+the face is exactly i = (φ_s − φ_l − e)/(d_s/κ_s + 1/G + d_l/κ_l) and still
+balances to round-off.
+
 The pure electrostatic mode ∇·(ε∇φ) = 0 gives capacitances (:func:`capacitance`).
 
 Outputs: φ; E = −∇φ in cells (reconstructed consistently with the fluxes, see
@@ -48,6 +61,7 @@ from femion.physics import arrhenius
 __all__ = [
     "ElectrostaticsModule",
     "FieldEnhancement",
+    "InterfaceLaw",
     "PotentialSolution",
     "PotentialSolver",
     "REFERENCE_TEMPERATURE",
@@ -214,12 +228,69 @@ def _check_cell_field(name: str, values: np.ndarray | None, mesh: AxisymmetricMe
     return values
 
 
+@dataclass(frozen=True, eq=False)
+class InterfaceLaw:
+    """A linear interface law on faces: i = G (φ_0 − φ_1 − e).
+
+    i [A/m²] is the current density through the face from its owner cell
+    (``face_cells[:, 0]``) to its neighbour; G [S/m²] the interface
+    conductance and e [V] the interface emf, both oriented owner → neighbour.
+
+    Attributes
+    ----------
+    faces : ndarray of int, shape (n,)
+        Interior faces of the mesh carrying the law.
+    conductance : ndarray, shape (n,)
+        G [S/m²], positive and finite.
+    emf : ndarray, shape (n,)
+        e [V], finite.
+    """
+
+    faces: np.ndarray
+    conductance: np.ndarray
+    emf: np.ndarray
+
+    def apply(self, mesh: AxisymmetricMesh, kappa_face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Face coefficients with the interface in series, the emf face fluxes and cell sources.
+
+        Returns
+        -------
+        (ndarray, ndarray, ndarray)
+            Γ_f [S/m] (n_faces,); emf part of the owner-outward face flux as
+            returned by :func:`femion.fvm.face_fluxes` (n_faces,); emf source of
+            each cell per unit area in FiPy's equation (n_cells,).
+
+        Raises
+        ------
+        ValueError
+            On exterior faces, non-positive or non-finite G, non-finite e.
+        """
+        faces = np.asarray(self.faces, dtype=int)
+        conductance = np.asarray(self.conductance, dtype=float)
+        emf = np.asarray(self.emf, dtype=float)
+        if np.any(mesh.face_cells[faces, 1] < 0):
+            raise ValueError("interface laws apply to interior faces only")
+        if not (np.all(np.isfinite(conductance)) and np.all(conductance > 0.0) and np.all(np.isfinite(emf))):
+            raise ValueError("interface conductance must be positive and finite and the emf finite")
+        distance = mesh.cell_distances[faces]
+        kappa_face = np.array(kappa_face, dtype=float)
+        kappa_face[faces] = distance / (distance / kappa_face[faces] + 1.0 / conductance)
+        transmissibility = mesh.transmissibility[faces]
+        # Outward flux of the owner per unit face length... as fvm.face_fluxes: coeff·T·(u_0 − u_1) − coeff·T·e.
+        flux = np.zeros(len(mesh.faces))
+        flux[faces] = -kappa_face[faces] * transmissibility * emf
+        weighted = flux * mesh.r_face
+        source = np.bincount(mesh.face_cells[:, 0], weights=weighted, minlength=mesh.n_cells)
+        source -= np.bincount(np.maximum(mesh.face_cells[:, 1], 0), weights=np.where(mesh.face_cells[:, 1] >= 0, weighted, 0.0), minlength=mesh.n_cells)
+        return kappa_face, flux, -source / mesh.areas
+
+
 class PotentialSolver:
     """Reusable solver of the potential problem on one mesh and pair of contacts.
 
-    Holds the FiPy variables and the equation, so that repeated solves (every
-    step of the coupled loop) only update coefficient values: about half the
-    cost of building the problem anew. :func:`solve_potential` is the one-shot
+    Holds the two-point sparsity pattern (:class:`femion.fvm.TwoPointOperator`),
+    so that repeated solves (every step of the coupled loop) only refill
+    coefficient values and factorise. :func:`solve_potential` is the one-shot
     form.
 
     Parameters
@@ -238,8 +309,6 @@ class PotentialSolver:
     """
 
     def __init__(self, mesh: AxisymmetricMesh, *, electrode: str, ground: str = "bottom_contact"):
-        from fipy import FaceVariable, Variable
-
         mesh.require(boundaries=(electrode, ground))
         for name in (electrode, ground):
             if np.any(mesh.face_cells[mesh.face_mask(name), 1] >= 0):
@@ -250,13 +319,7 @@ class PotentialSolver:
         self.mesh, self.electrode, self.ground = mesh, electrode, ground
         self._electrode_faces = mesh.face_mask(electrode)
         self._dirichlet = mesh.face_mask(electrode, ground)
-        self._voltage = Variable(0.0)
-        self._coefficient = FaceVariable(mesh=mesh.fipy, value=1.0)
-        self._stored = fvm.cell_variable(mesh, 0.0)
-        self._phi = fvm.cell_variable(mesh, 0.0, name="phi")
-        self._phi.constrain(self._voltage, where=self._electrode_faces)
-        self._phi.constrain(0.0, where=mesh.face_mask(ground))
-        self._equation = fvm.diffusion_term(mesh, self._coefficient) - self._stored == 0
+        self._operator = fvm.TwoPointOperator(mesh, dirichlet=self._dirichlet)
 
     def solve(
         self,
@@ -266,6 +329,7 @@ class PotentialSolver:
         permittivity: np.ndarray | None = None,
         dt: float | None = None,
         previous: PotentialSolution | None = None,
+        interface: InterfaceLaw | None = None,
     ) -> PotentialSolution:
         """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
 
@@ -285,6 +349,9 @@ class PotentialSolver:
             Time step [s] for the displacement current.
         previous
             Solution at the start of the step (same mesh).
+        interface
+            Interface law i = G (φ_0 − φ_1 − e) on interior faces of this mesh
+            (:class:`InterfaceLaw`), or None.
 
         Returns
         -------
@@ -304,6 +371,10 @@ class PotentialSolver:
         dirichlet = self._dirichlet
         boundary_values = np.where(self._electrode_faces, float(voltage), 0.0)
         kappa_face = fvm.face_values_harmonic(mesh, kappa)
+        emf_source = np.zeros(mesh.n_cells)
+        emf_flux = np.zeros(len(mesh.faces))
+        if interface is not None:
+            kappa_face, emf_flux, emf_source = interface.apply(mesh, kappa_face)
         if dt is None:
             eps = None if permittivity is None else _check_cell_field("permittivity", permittivity, mesh)
             capacitive_face, old_flux, stored = 0.0, 0.0, np.zeros(mesh.n_cells)
@@ -321,13 +392,14 @@ class PotentialSolver:
                 old_boundary = np.where(self._electrode_faces, previous.voltage, 0.0)
             stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary) / mesh.areas
             old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
-        self._voltage.setValue(float(voltage))
-        self._coefficient.setValue(kappa_face + capacitive_face)
-        self._stored.setValue(stored)
-        self._equation.solve(var=self._phi)
-
-        values = np.array(self._phi.value)
-        conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values)
+        coefficient = kappa_face + capacitive_face
+        matrix = self._operator.assemble(coefficient)
+        rhs = self._operator.dirichlet_rhs(boundary_values, coefficient) - (stored - emf_source) * mesh.areas
+        values = fvm.solve_sparse(matrix, rhs)
+        # One step of iterative refinement: with the 10¹⁰ conductivity contrast of the stack the LU
+        # residual of the poorly conducting rows would otherwise show as a charge imbalance.
+        values = values + fvm.solve_sparse(matrix, rhs - matrix @ values)
+        conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values) + emf_flux
         displacement_flux = fvm.face_fluxes(mesh, values, capacitive_face, dirichlet, boundary_values) - old_flux
         field_normal = fvm.face_fluxes(mesh, values, 1.0, dirichlet, boundary_values) / mesh.face_lengths
         field = -fvm.flux_gradient(mesh, values, kappa if dt is None else kappa + eps / dt, dirichlet, boundary_values)
@@ -516,9 +588,13 @@ class ElectrostaticsModule:
     """Coupled-loop module for the electric potential (see :mod:`femion.coupling`).
 
     Owns ``phi`` [V] (conduction cells; the top electrode carries V, the
-    substrate 0) and the device current; reads the conductivity that the other
-    modules add through their ``conductivity(state, kappa)`` hooks on top of the
-    pristine layer values (:func:`layer_conductivity`).
+    substrate 0), ``i_interface`` [A/m²] (the current density through each
+    electrochemical interface face, from the host into the electrolyte, stored
+    on the host cell next to the face; zero elsewhere) and the device current;
+    reads the conductivity that the other modules add through their
+    ``conductivity(state, kappa)`` hooks on top of the pristine layer values
+    (:func:`layer_conductivity`), and the interface laws of modules with an
+    ``interfaces(state, dt, start)`` hook.
 
     Parameters
     ----------
@@ -528,23 +604,63 @@ class ElectrostaticsModule:
         The device.
     providers
         Modules whose ``conductivity(state, kappa)`` overwrite κ in their cells.
+    interfaces
+        Modules whose ``interfaces(state, dt, start)`` return a list of
+        ``(group, host_cells, conductance, emf)``: an interface group name of the
+        mesh, the full-mesh indices of the host cells along it, and per host
+        cell G [S/m²] and e [V] of the law i = G (φ_host − φ_electrolyte − e).
     """
 
     name = "electrostatics"
-    owns = ("phi",)
+    owns = ("phi", "i_interface")
     reads = ("kappa",)
 
-    def __init__(self, mesh: AxisymmetricMesh, device: Device, providers: list | tuple = ()):
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, providers: list | tuple = (), interfaces: list | tuple = ()):
         self.mesh = mesh
         self.device = device
         self.providers = list(providers)
+        self.interface_providers = list(interfaces)
         self.stack = mesh.submesh(conduction_regions(device))
         self._cells = self.stack.parent_cells
         self._electrode_cells = mesh.region_mask(device.top_electrode.name)
         self._base = np.zeros(mesh.n_cells)
         self._base[self._cells] = layer_conductivity(self.stack, device)
         self._solver = PotentialSolver(self.stack, electrode=electrode_interface(device))
+        self._face_of_cell: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.last_solution: PotentialSolution | None = None
+
+    def _interface_faces(self, group: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stack faces of ``group``, their host-side full-mesh cells and the orientation sign (+1: owner is host)."""
+        if group not in self._face_of_cell:
+            stack = self.stack
+            faces = np.flatnonzero(stack.face_mask(group))
+            owner, neighbour = stack.face_cells[faces, 0], stack.face_cells[faces, 1]
+            if np.any(neighbour < 0):
+                raise ValueError(f"interface {group!r} has exterior faces on the conduction mesh")
+            self._face_of_cell[group] = (faces, stack.parent_cells[owner], stack.parent_cells[neighbour])
+        return self._face_of_cell[group]
+
+    def interface_law(self, state, dt: float, start) -> tuple[InterfaceLaw | None, list]:
+        """Collect the interface laws of the providers as one :class:`InterfaceLaw` on the stack mesh."""
+        faces, conductance, emf, records = [], [], [], []
+        for provider in self.interface_providers:
+            for group, host_cells, g, e in provider.interfaces(state, dt, start):
+                stack_faces, owner, neighbour = self._interface_faces(group)
+                lookup = np.full(self.mesh.n_cells, -1)
+                lookup[np.asarray(host_cells)] = np.arange(len(host_cells))
+                owner_is_host = lookup[owner] >= 0
+                host = np.where(owner_is_host, owner, neighbour)
+                index = lookup[host]
+                if np.any(index < 0):
+                    raise ValueError(f"interface {group!r}: host cells do not cover the interface faces")
+                sign = np.where(owner_is_host, 1.0, -1.0)
+                faces.append(stack_faces)
+                conductance.append(np.asarray(g)[index])
+                emf.append(sign * np.asarray(e)[index])
+                records.append((stack_faces, host, sign))
+        if not faces:
+            return None, records
+        return InterfaceLaw(np.concatenate(faces), np.concatenate(conductance), np.concatenate(emf)), records
 
     def conductivity(self, state) -> np.ndarray:
         """κ [S/m] on the full mesh for ``state``, shape (n_cells,)."""
@@ -554,20 +670,26 @@ class ElectrostaticsModule:
         return kappa
 
     def initialize(self, state) -> None:
-        """φ = 0 everywhere (no bias)."""
+        """φ = 0 everywhere (no bias), no interface current."""
         state.fields["phi"] = np.zeros(self.mesh.n_cells)
+        state.fields["i_interface"] = np.zeros(self.mesh.n_cells)
         state.fields["kappa"] = self.conductivity(state)
 
     def advance(self, state, dt: float, start):
-        """Solve the steady potential at ``state.voltage`` with κ from ``state``."""
+        """Solve the steady potential at ``state.voltage`` with κ and interface laws from ``state``."""
         from femion.coupling import ModuleReport
 
         kappa = self.conductivity(state)
-        solution = self._solver.solve(kappa[self._cells], state.voltage)
+        law, records = self.interface_law(state, dt, start)
+        solution = self._solver.solve(kappa[self._cells], state.voltage, interface=law)
         phi = np.zeros(self.mesh.n_cells)
         phi[self._cells] = solution.phi
         phi[self._electrode_cells] = state.voltage
+        current = np.zeros(self.mesh.n_cells)
+        for faces, host, sign in records:
+            current[host] = sign * solution.face_current_density[faces]
         state.fields["phi"] = phi
+        state.fields["i_interface"] = current
         state.fields["kappa"] = kappa
         state.current = solution.current
         self.last_solution = solution

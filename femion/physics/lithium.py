@@ -53,14 +53,20 @@ from femion.mesh import AxisymmetricMesh
 from femion.physics import arrhenius
 
 __all__ = [
+    "HostInterface",
     "LithiumModule",
     "LithiumProperties",
     "LithiumStepReport",
     "LithiumTransport",
     "ScharfetterGummelConvectionTerm",
+    "bernoulli",
+    "butler_volmer",
+    "exchange_current_density",
     "host_electronic_conductivity",
+    "host_interfaces",
     "lithium_properties",
     "lithium_regions",
+    "open_circuit_potential",
     "scharfetter_gummel_weight",
 ]
 
@@ -103,6 +109,20 @@ def scharfetter_gummel_weight(peclet: np.ndarray) -> np.ndarray:
     pl = p[large]
     alpha[large] = 1.0 / (-np.expm1(-np.clip(pl, -700.0, 700.0))) - 1.0 / pl
     return alpha
+
+
+def bernoulli(x: np.ndarray) -> np.ndarray:
+    """Bernoulli function B(x) = x/(eˣ − 1), B(0) = 1, evaluated without cancellation.
+
+    The Scharfetter–Gummel flux between cells i and j with drift-potential
+    difference Δu = u_j − u_i is J = (D/h)[B(Δu) c_i − B(−Δu) c_j]
+    (Scharfetter & Gummel, IEEE Trans. Electron Devices 16, 64 (1969)); it
+    vanishes exactly for c_j/c_i = e^{−Δu} because B(x)/B(−x) = e^{−x}.
+    """
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-8
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 1.0 - 0.5 * x, safe / np.expm1(safe))
 
 
 class _ExactAlpha(FaceVariable):
@@ -158,7 +178,7 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
     In the hosts ``li_diffusivity`` (at 300 K) and
     ``li_diffusivity_activation_energy`` give D(T); hosts (material kind
     ``host``) are site-limited with ``li_max_concentration`` and carry
-    ``li_partition_energy``. The electrolyte is the reference (ψ = 0) without
+    ψ = −F U°/RT from ``li_standard_potential`` U° (vs Li/Li⁺). The electrolyte is the reference (ψ = 0) without
     site exclusion, and its D(T) = σ_Li(T) RT / (F² c) follows from the
     measured ionic conductivity by Nernst–Einstein, so that both descriptions
     of the same Li⁺ current agree at every temperature.
@@ -194,7 +214,8 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
             )
         if material.kind == "host":
             maximum.append(material.value("li_max_concentration"))
-            partition.append(material.value("li_partition_energy") * EV / (BOLTZMANN * temperature))
+            # μ°_Li(host) − μ°_Li(Li metal) = −F U°: the partition energy relative to the Li reference.
+            partition.append(-FARADAY * material.value("li_standard_potential") / (GAS_CONSTANT * temperature))
         else:
             maximum.append(np.inf)
             partition.append(0.0)
@@ -248,15 +269,11 @@ class LithiumTransport:
         self.mesh = mesh
         self.properties = properties
         self._check(concentration)
-        self.c = fvm.cell_variable(mesh, np.asarray(concentration, dtype=float), name="c_li", has_old=True)
+        self._c = np.array(concentration, dtype=float)
         self._diffusivity_face = fvm.face_values_harmonic(mesh, properties.diffusivity)
-        self._velocity = FaceVariable(mesh=mesh.fipy, rank=1, value=0.0)
-        self._normals = np.asarray(mesh.fipy.faceNormals)
+        self._operator = fvm.TwoPointOperator(mesh)
+        self._owner, self._neighbour = mesh.face_cells[:, 0], np.maximum(mesh.face_cells[:, 1], 0)
         self._interior = mesh.face_cells[:, 1] >= 0
-        r_face = fvm.r_face(mesh)
-        self._equation = fvm.transient_term(mesh) == fvm.diffusion_term(
-            mesh, self._diffusivity_face
-        ) - ScharfetterGummelConvectionTerm(coeff=self._velocity * r_face)
 
     def _check(self, concentration: np.ndarray) -> None:
         values = np.asarray(concentration, dtype=float)
@@ -270,7 +287,7 @@ class LithiumTransport:
     @property
     def concentration(self) -> np.ndarray:
         """c [mol/m³], shape (n_cells,) (a copy)."""
-        return np.array(self.c.value)
+        return self._c.copy()
 
     def occupancy(self) -> np.ndarray:
         """θ = c/c_max in the hosts, 0 elsewhere, shape (n_cells,)."""
@@ -286,16 +303,21 @@ class LithiumTransport:
             - np.log1p(-theta)
         )
 
-    def _set_velocity(self, u: np.ndarray) -> None:
-        owner, neighbour = self.mesh.face_cells[:, 0], self.mesh.face_cells[:, 1]
-        gradient = np.zeros(len(self.mesh.faces))
-        interior = self._interior
-        distance = np.asarray(self.mesh.fipy._cellDistances)
-        gradient[interior] = (u[neighbour[interior]] - u[owner[interior]]) / distance[interior]
-        self._velocity.setValue(-self._diffusivity_face * gradient * self._normals)
+    def _matrix(self, u: np.ndarray, dt: float):
+        """Implicit-Euler matrix with Scharfetter–Gummel face coefficients for the drift potential ``u``."""
+        delta = np.where(self._interior, u[self._neighbour] - u[self._owner], 0.0)
+        owner = self._diffusivity_face * bernoulli(delta)
+        neighbour = self._diffusivity_face * bernoulli(-delta)
+        return self._operator.assemble(owner, neighbour, diagonal=self.mesh.r_volumes / dt)
 
-    def step(self, phi: np.ndarray, dt: float, tolerance: float = 1e-10, max_iterations: int = 50) -> LithiumStepReport:
+    def step(
+        self, phi: np.ndarray, dt: float, tolerance: float = 1e-10, max_iterations: int = 50, source: np.ndarray | None = None
+    ) -> LithiumStepReport:
         """Advance c by one implicit-Euler step of ``dt`` [s] in the potential ``phi`` [V] (cells).
+
+        ``source`` [mol/(m³ s)], shape (n_cells,), is a volumetric Li source held
+        constant over the step (interface reactions enter this way); its
+        r-weighted integral times dt is added to the inventory exactly.
 
         Raises
         ------
@@ -311,17 +333,19 @@ class LithiumTransport:
         if phi.shape != (self.mesh.n_cells,) or not np.all(np.isfinite(phi)):
             raise ValueError(f"phi must be finite with shape ({self.mesh.n_cells},)")
         previous = self.concentration
-        self.c.updateOld()
+        gain = self.mesh.r_volumes * (previous / dt + (0.0 if source is None else np.asarray(source, dtype=float)))
         iterate = previous
         change = np.inf
         iterations = 0
         for iterations in range(1, max_iterations + 1):
-            self._set_velocity(self.drift_potential(phi, iterate))
-            self._equation.sweep(var=self.c, dt=dt)
+            self._c = fvm.solve_sparse(self._matrix(self.drift_potential(phi, iterate), dt), gain)
             new = self.concentration
             if not np.all(np.isfinite(new)):
                 self._restore(previous)
                 raise FloatingPointError("Li step produced non-finite concentrations")
+            if np.any(new >= self.properties.max_concentration):
+                self._restore(previous)
+                raise FloatingPointError("Li step filled a host site lattice (c >= c_max); reduce dt")
             change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))
             iterate = new
             if not np.any(self.properties.site_limited) or change < tolerance:
@@ -332,8 +356,7 @@ class LithiumTransport:
         return LithiumStepReport(converged=change < tolerance or not np.any(self.properties.site_limited), iterations=iterations, change=change)
 
     def _restore(self, values: np.ndarray) -> None:
-        self.c.setValue(values)
-        self.c.updateOld()
+        self._c = np.array(values, dtype=float)
 
     def inventory(self, *regions: str) -> float:
         """Li amount 2π ∫ c r dr dz [mol] in the whole film mesh or the named regions."""
@@ -399,13 +422,208 @@ def host_electronic_conductivity(theta: np.ndarray, pristine: float, polaron: fl
     return pristine + polaron * theta * (1.0 - theta)
 
 
-class LithiumModule:
-    """Coupled-loop module for Li (see :mod:`femion.coupling`).
+def open_circuit_potential(theta: np.ndarray, standard_potential: float, interaction: float, temperature: float) -> np.ndarray:
+    """Open-circuit potential of a Li host vs Li/Li⁺ [V] (regular solution).
 
-    Owns ``c_li`` [mol/m³] (film cells; zero elsewhere); reads ``phi``.
-    Provides the Li-dependent conductivity of the films: LiPON ionic
-    σ = F² D c / RT (Nernst–Einstein, MODEL.md §3.2) and, in the hosts,
-    :func:`host_electronic_conductivity` plus their (small) ionic part.
+    U(θ) = U° + (RT/F) ln[(1 − θ)/θ] + (Ω/F)(1 − 2θ): the lattice-gas (Nernst)
+    term of an intercalation host plus a mean-field interaction Ω between
+    inserted Li (Bazant, Acc. Chem. Res. 46, 1144 (2013), Eq. 9 form; U° is
+    the potential at θ = 1/2).
+
+    Parameters
+    ----------
+    theta : ndarray
+        Site occupancy in (0, 1).
+    standard_potential : float
+        U° [V] (``li_standard_potential``).
+    interaction : float
+        Ω per Li [J/mol] (``li_interaction_energy`` × F for a value in eV).
+    temperature : float
+        T [K].
+
+    Raises
+    ------
+    ValueError
+        If θ leaves (0, 1).
+    """
+    theta = np.asarray(theta, dtype=float)
+    if np.any(theta <= 0.0) or np.any(theta >= 1.0):
+        raise ValueError("site occupancy must lie in (0, 1) for the open-circuit potential")
+    return (
+        standard_potential
+        + GAS_CONSTANT * temperature / FARADAY * np.log((1.0 - theta) / theta)
+        + interaction / FARADAY * (1.0 - 2.0 * theta)
+    )
+
+
+def butler_volmer(
+    overpotential: np.ndarray, exchange_current: np.ndarray, alpha: float, temperature: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Butler–Volmer current density and its derivative.
+
+    i = i₀ [exp(α f η) − exp(−(1 − α) f η)], f = F/RT, positive anodic
+    (Li leaves the host: Li → Li⁺ + e⁻) (Newman & Thomas-Alyea,
+    *Electrochemical Systems*, 3rd ed., 2004, Eq. 8.6).
+
+    Parameters
+    ----------
+    overpotential : ndarray
+        η = φ_s − φ_l − U [V].
+    exchange_current : ndarray
+        i₀ [A/m²].
+    alpha : float
+        Anodic transfer coefficient α.
+    temperature : float
+        T [K].
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        i [A/m²] and di/dη [S/m²], same shape as ``overpotential``.
+
+    Raises
+    ------
+    FloatingPointError
+        If |α f η| is so large that the exponentials overflow (the step is too long).
+    """
+    f = FARADAY / (GAS_CONSTANT * temperature)
+    eta = np.asarray(overpotential, dtype=float)
+    if np.any(np.abs(eta) * f > 600.0):
+        raise FloatingPointError(f"Butler–Volmer overpotential {np.max(np.abs(eta)):.3g} V overflows; reduce dt")
+    anodic = np.exp(alpha * f * eta)
+    cathodic = np.exp(-(1.0 - alpha) * f * eta)
+    i0 = np.asarray(exchange_current, dtype=float)
+    return i0 * (anodic - cathodic), i0 * f * (alpha * anodic + (1.0 - alpha) * cathodic)
+
+
+def exchange_current_density(theta: np.ndarray, reference: float) -> np.ndarray:
+    """i₀(θ) = i₀,ref · 2√(θ(1 − θ)) [A/m²] (site-limited host, symmetric kinetics).
+
+    Mass-action form of the exchange current density of an intercalation
+    reaction with α = 1/2 and fixed electrolyte concentration (Newman &
+    Thomas-Alyea 2004, Eq. 8.19 with c_l constant), normalised so that i₀ =
+    i₀,ref at θ = 1/2.
+    """
+    theta = np.asarray(theta, dtype=float)
+    return reference * 2.0 * np.sqrt(np.clip(theta * (1.0 - theta), 0.0, None))
+
+
+@dataclass(frozen=True, eq=False)
+class HostInterface:
+    """One host/electrolyte interface of the stack (geometry and kinetic parameters).
+
+    Attributes
+    ----------
+    group : str
+        Interface group name (e.g. ``"WO3|LiPON"``).
+    host : str
+        Host region name.
+    cells : ndarray of int, shape (n,)
+        Full-mesh indices of the host cells along the interface (one face each).
+    weights : ndarray, shape (n,)
+        Face length × face r [m²] per radian of each interface face.
+    standard_potential, interaction, reference_current, alpha, capacitance : float
+        U° [V], Ω [J/mol], i₀,ref [A/m²], α, C_dl [F/m²].
+    zero_charge_potential : float
+        Δφ at zero double-layer charge [V]: the open-circuit potential of the
+        pristine film (*assumed*: the interface is uncharged as fabricated).
+    """
+
+    group: str
+    host: str
+    cells: np.ndarray
+    weights: np.ndarray
+    standard_potential: float
+    interaction: float
+    reference_current: float
+    alpha: float
+    capacitance: float
+    zero_charge_potential: float
+
+
+def host_interfaces(mesh: AxisymmetricMesh, device: Device) -> list[HostInterface]:
+    """The host/electrolyte interfaces of ``device`` on the full ``mesh``.
+
+    Raises
+    ------
+    femion.MeshError
+        If an expected interface group is missing.
+    femion.MaterialError
+        If a host lacks an electrochemical property.
+    """
+    films = list(device.films)
+    result = []
+    for lower, upper in zip(films, films[1:]):
+        kinds = (device.material(lower.name).kind, device.material(upper.name).kind)
+        if set(kinds) != {"host", "electrolyte"}:
+            continue
+        host = lower.name if kinds[0] == "host" else upper.name
+        group = f"{upper.name}|{lower.name}"
+        mesh.require(boundaries=(group,))
+        faces = np.flatnonzero(mesh.face_mask(group))
+        owner, neighbour = mesh.face_cells[faces, 0], mesh.face_cells[faces, 1]
+        host_id = mesh.region_names.index(host)
+        cells = np.where(mesh.cell_regions[owner] == host_id, owner, neighbour)
+        material = device.material(host)
+        theta0 = material.value("li_initial_occupancy")
+        interaction = material.value("li_interaction_energy") * FARADAY
+        u0 = material.value("li_standard_potential")
+        result.append(
+            HostInterface(
+                group=group,
+                host=host,
+                cells=cells,
+                weights=mesh.face_lengths[faces] * mesh.r_face[faces],
+                standard_potential=u0,
+                interaction=interaction,
+                reference_current=material.value("exchange_current_density"),
+                alpha=material.value("charge_transfer_coefficient"),
+                capacitance=material.value("double_layer_capacitance"),
+                zero_charge_potential=float(open_circuit_potential(theta0, u0, interaction, device.temperature)),
+            )
+        )
+    return result
+
+
+class LithiumModule:
+    """Coupled-loop module for Li: intercalation hosts, electrolyte and their interfaces.
+
+    Model (MODEL.md §3.2; thin-film battery form of Newman & Thomas-Alyea 2004,
+    ch. 22, and of LiPON cells, e.g. Fabre et al., J. Electrochem. Soc. 159,
+    A104 (2012)):
+
+    * **Electrolyte (LiPON)**: a single-ion conductor with a fixed anion
+      network is electroneutral outside nm-thin double layers, so its Li⁺
+      concentration stays c₀ (``li_max_concentration``) and the Li⁺ current
+      is ionic conduction, σ_Li(T) ∇φ, solved by the electrostatics module.
+    * **Hosts (WO3, MoO3)**: mixed conductors with fast electrons; inserted Li⁺
+      moves with its electron as neutral Li by chemical diffusion with site
+      exclusion, ∂c/∂t = ∇·[D(∇c + c∇(−ln(1 − θ)))] (:class:`LithiumTransport`
+      with φ = 0), blocking at the metal contacts.
+    * **Interfaces host/electrolyte**: Butler–Volmer charge transfer
+      (:func:`butler_volmer`) with η = Δφ − U(θ_s), U the open-circuit potential
+      (:func:`open_circuit_potential`) at the occupancy θ_s of the host cell on
+      the interface, i₀(θ_s) (:func:`exchange_current_density`), in parallel
+      with a double layer of capacitance C_dl: i = i_F + C_dl ∂Δφ/∂t. The
+      faradaic current removes i_F/F of Li per area from the host (positive
+      i_F: deintercalation). The double-layer charge q (host side, C/m²)
+      fixes Δφ = U_pzc + q/C_dl.
+    * **Doping**: electronic conductivity of the hosts from the Li content
+      (:func:`host_electronic_conductivity`).
+
+    The interface law is linearised at the current iterate (Newton tangent of
+    Butler–Volmer) and handed to the potential solve as i = G(Δφ − e)
+    (:class:`femion.physics.electrostatics.InterfaceLaw`); the coupling
+    iterations are then Newton iterations on the interface, and converge to
+    Butler–Volmer exactly. Within every iteration the faradaic and double-layer
+    currents add up to the interface current of the potential solve, so Li is
+    conserved to round-off in a closed device:
+    N_hosts − Σ Q_dl/F is invariant (the electrolyte side of each double layer
+    holds −q of Li⁺ charge).
+
+    Owns ``c_li`` [mol/m³] (film cells; c₀ in the electrolyte) and ``q_dl``
+    [C/m²] (on the host cells along each interface; zero elsewhere); reads
+    ``phi`` and ``i_interface`` (electrostatics).
 
     Parameters
     ----------
@@ -414,69 +632,162 @@ class LithiumModule:
     device
         The device.
     initial
-        Initial c on the film cells [mol/m³], or None for the no-bias
-        equilibrium that holds the Li of the pristine LiPON glass
-        (``li_max_concentration`` × LiPON volume).
+        Initial c on the film cells [mol/m³], or None for the as-fabricated
+        state: hosts at ``li_initial_occupancy``, electrolyte at c₀, uncharged
+        double layers.
+
+    Raises
+    ------
+    ValueError
+        If the device has no host/electrolyte interface.
     """
 
     name = "lithium"
-    owns = ("c_li",)
-    reads = ("phi",)
+    owns = ("c_li", "q_dl")
+    reads = ("phi", "i_interface")
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, initial: np.ndarray | None = None):
         self.mesh = mesh
         self.device = device
+        self.temperature = device.temperature
         self.films = mesh.submesh(lithium_regions(device))
-        self._cells = self.films.parent_cells
-        self.properties = lithium_properties(self.films, device)
-        start = np.ones(self.films.n_cells) if initial is None else np.asarray(initial, dtype=float)
-        self.transport = LithiumTransport(self.films, self.properties, start)
+        host_names = tuple(layer.name for layer in device.films if device.material(layer.name).kind == "host")
+        self.hosts = mesh.submesh(host_names)
+        self.properties = lithium_properties(self.hosts, device)
+        self.interfaces_ = host_interfaces(mesh, device)
+        if not self.interfaces_:
+            raise ValueError("the device has no host/electrolyte interface for the Li electrochemistry")
+        self._film_cells = self.films.parent_cells
+        self._host_cells = self.hosts.parent_cells
+        self._host_index = np.full(mesh.n_cells, -1)
+        self._host_index[self._host_cells] = np.arange(self.hosts.n_cells)
+        c_max = np.zeros(mesh.n_cells)
+        c_max[self._host_cells] = self.properties.max_concentration
+        self._c_max = c_max
         if initial is None:
-            electrolyte = [layer for layer in device.films if device.material(layer.name).kind == "electrolyte"]
-            inventory = sum(
-                2 * np.pi * fvm.r_integral(self.films, np.full(self.films.n_cells, device.material(layer.name).value("li_max_concentration")), layer.name)
-                for layer in electrolyte
-            )
-            self.transport = LithiumTransport(
-                self.films, self.properties, self.transport.equilibrium(np.zeros(self.films.n_cells), inventory)
-            )
-        rt = GAS_CONSTANT * self.properties.temperature
-        self._ionic_per_concentration = FARADAY**2 * self.properties.diffusivity / rt
+            initial = np.zeros(self.films.n_cells)
+            for region in self.films.region_names:
+                material = device.material(region)
+                fraction = material.value("li_initial_occupancy") if material.kind == "host" else 1.0
+                initial[self.films.region_mask(region)] = fraction * material.value("li_max_concentration")
+        self._initial = np.asarray(initial, dtype=float)
+        if self._initial.shape != (self.films.n_cells,):
+            raise ValueError(f"initial Li must have shape ({self.films.n_cells},), got {self._initial.shape}")
+        full = np.zeros(mesh.n_cells)
+        full[self._film_cells] = self._initial
+        self.transport = LithiumTransport(self.hosts, self.properties, full[self._host_cells])
         pristine, polaron = [], []
-        for region in self.films.region_names:
+        for region in self.hosts.region_names:
             material = device.material(region)
             pristine.append(material.value("electronic_conductivity"))
-            polaron.append(material.value("polaron_conductivity") if material.kind == "host" else 0.0)
-        self._pristine = np.array(pristine)[self.films.cell_regions]
-        self._polaron = np.array(polaron)[self.films.cell_regions]
+            polaron.append(material.value("polaron_conductivity"))
+        self._pristine = np.array(pristine)[self.hosts.cell_regions]
+        self._polaron = np.array(polaron)[self.hosts.cell_regions]
+        self._laws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
+    # ------------------------------------------------------------ fields
     def initialize(self, state) -> None:
-        """Put the initial Li field into ``state``."""
+        """Put the initial Li field and uncharged double layers into ``state``."""
         field = np.zeros(self.mesh.n_cells)
-        field[self._cells] = self.transport.concentration
+        field[self._film_cells] = self._initial
         state.fields["c_li"] = field
+        state.fields["q_dl"] = np.zeros(self.mesh.n_cells)
+
+    def occupancy(self, state) -> np.ndarray:
+        """θ = c/c_max in the host cells, 0 elsewhere, shape (n_cells,)."""
+        c = state.fields["c_li"]
+        return np.where(self._c_max > 0.0, c / np.where(self._c_max > 0.0, self._c_max, 1.0), 0.0)
 
     def conductivity(self, state, kappa: np.ndarray) -> None:
-        """Overwrite κ [S/m] in the film cells with the Li-dependent value (in place)."""
-        c = state.fields["c_li"][self._cells]
-        theta = np.where(self.properties.site_limited, c / np.where(self.properties.site_limited, self.properties.max_concentration, 1.0), 0.0)
-        kappa[self._cells] = host_electronic_conductivity(theta, self._pristine, self._polaron) + self._ionic_per_concentration * c
+        """Overwrite κ [S/m] in the host cells with the Li-doped electronic conductivity (in place)."""
+        theta = self.occupancy(state)[self._host_cells]
+        kappa[self._host_cells] = host_electronic_conductivity(theta, self._pristine, self._polaron)
+
+    # -------------------------------------------------------- interfaces
+    def _kinetics(self, interface: HostInterface, state) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        theta = self.occupancy(state)[interface.cells]
+        u = open_circuit_potential(theta, interface.standard_potential, interface.interaction, self.temperature)
+        i0 = exchange_current_density(theta, interface.reference_current)
+        return theta, u, i0
+
+    def interfaces(self, state, dt: float, start) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        """Interface laws i = G(Δφ − e) linearised at ``state`` for the potential solve.
+
+        Returns
+        -------
+        list of (str, ndarray, ndarray, ndarray)
+            Per interface: group name, host cells (full mesh), G [S/m²] and e [V].
+        """
+        laws = []
+        for interface in self.interfaces_:
+            _, u, i0 = self._kinetics(interface, state)
+            capacitance = interface.capacitance
+            jump = interface.zero_charge_potential + state.fields["q_dl"][interface.cells] / capacitance
+            jump_old = interface.zero_charge_potential + start.fields["q_dl"][interface.cells] / capacitance
+            current, slope = butler_volmer(jump - u, i0, interface.alpha, self.temperature)
+            conductance = slope + capacitance / dt
+            emf = (slope * (jump - u) - current + slope * u + capacitance * jump_old / dt) / conductance
+            self._laws[interface.group] = (conductance, emf, u, jump - u, current, slope)
+            laws.append((interface.group, interface.cells, conductance, emf))
+        return laws
 
     def advance(self, state, dt: float, start):
-        """One implicit Li step from ``start`` in the potential of ``state``."""
+        """One implicit step of host Li and double-layer charge, given the interface currents of ``state``."""
         from femion.coupling import ModuleReport
 
-        self.transport._restore(start.fields["c_li"][self._cells])
-        report = self.transport.step(state.fields["phi"][self._cells], dt)
-        field = np.zeros(self.mesh.n_cells)
-        field[self._cells] = self.transport.concentration
+        source = np.zeros(self.mesh.n_cells)
+        q_dl = np.zeros(self.mesh.n_cells)
+        for interface in self.interfaces_:
+            if interface.group not in self._laws:
+                self.interfaces(state, dt, start)
+            conductance, emf, u, eta_k, current_k, slope_k = self._laws[interface.group]
+            total = state.fields["i_interface"][interface.cells]
+            jump = total / conductance + emf
+            # Newton: the faradaic current of the linearised law the potential solve used; at
+            # convergence the linearisation point is the solution and this is Butler–Volmer exactly.
+            faradaic = current_k + slope_k * (jump - u - eta_k)
+            q_dl[interface.cells] = start.fields["q_dl"][interface.cells] + (total - faradaic) * dt
+            source[interface.cells] = -faradaic * interface.weights / (FARADAY * self.mesh.r_volumes[interface.cells])
+        self._laws.clear()
+        self.transport._restore(start.fields["c_li"][self._host_cells])
+        report = self.transport.step(np.zeros(self.hosts.n_cells), dt, source=source[self._host_cells])
+        field = start.fields["c_li"].copy()
+        field[self._host_cells] = self.transport.concentration
         state.fields["c_li"] = field
+        state.fields["q_dl"] = q_dl
         return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
 
-    def observables(self, state) -> dict[str, float]:
-        """Li inventory of each film [mol] in ``state``."""
-        c = state.fields["c_li"][self._cells]
+    # ------------------------------------------------------- observables
+    def double_layer_charge(self, state) -> dict[str, float]:
+        """Host-side double-layer charge Q_dl = 2π ∮ q r ds [C] of each interface."""
         return {
-            f"li_inventory_{region}": 2 * np.pi * fvm.r_integral(self.films, c, region)
-            for region in self.films.region_names
+            interface.group: float(2.0 * np.pi * np.sum(state.fields["q_dl"][interface.cells] * interface.weights))
+            for interface in self.interfaces_
         }
+
+    def open_circuit_voltage(self, state) -> float:
+        """Open-circuit voltage of the stack [V]: area-weighted U(θ_s) of the top host minus that of the bottom host.
+
+        V_oc = Ū_top − Ū_bottom is what the top electrode would read at zero
+        current with uncharged double layers relaxed (the nanobattery emf).
+        """
+        values = []
+        for interface in self.interfaces_:
+            _, u, _ = self._kinetics(interface, state)
+            values.append(float(np.sum(u * interface.weights) / np.sum(interface.weights)))
+        return values[-1] - values[0] if len(values) > 1 else values[0]
+
+    def inventory(self, state) -> float:
+        """Conserved Li amount [mol]: hosts + electrolyte − Σ Q_dl/F (closed device)."""
+        c = state.fields["c_li"][self._film_cells]
+        return 2 * np.pi * fvm.r_integral(self.films, c) - sum(self.double_layer_charge(state).values()) / FARADAY
+
+    def observables(self, state) -> dict[str, float]:
+        """Li inventory of each film [mol] (electrolyte including its double-layer Li⁺) and V_oc [V]."""
+        c = state.fields["c_li"][self._film_cells]
+        result = {f"li_inventory_{region}": 2 * np.pi * fvm.r_integral(self.films, c, region) for region in self.films.region_names}
+        electrolyte = [r for r in self.films.region_names if self.device.material(r).kind == "electrolyte"]
+        if electrolyte:
+            result[f"li_inventory_{electrolyte[0]}"] -= sum(self.double_layer_charge(state).values()) / FARADAY
+        result["open_circuit_voltage"] = self.open_circuit_voltage(state)
+        return result

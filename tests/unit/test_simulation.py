@@ -74,6 +74,32 @@ def test_failed_step_is_rejected_and_retried(device, reference, monkeypatch):
     np.testing.assert_allclose(total, total[0], rtol=1e-10)
 
 
-def test_unsupported_steps_are_refused(device):
-    with pytest.raises(ValueError, match="current-controlled"):
-        Simulation(device, rest(1.0), SETTINGS)
+def test_galvanostatic_step_holds_the_current_and_ends_on_its_voltage_limit(device):
+    from femion.protocols import Step, VoltageLimits
+
+    current = -2e-8  # drives Li into WO3: V falls
+    step = Step.constant("current", current, float("inf"), kind="charge", limits=VoltageLimits(lower=-0.05))
+    result = Simulation(device, femion.protocols.Protocol((step,)), SETTINGS).run(progress=False)
+    np.testing.assert_allclose(result.curves.current.values[1:], current, rtol=2e-6)  # Drive tolerance: 1e-6 relative + 1e-15 A
+    assert result.state.voltage == pytest.approx(-0.05, abs=SETTINGS.limit_tolerance)
+    total = _inventory(result.curves)
+    np.testing.assert_allclose(total, total[0], rtol=1e-10)
+
+
+def test_open_circuit_rest_carries_no_current(device):
+    result = Simulation(device, pulse_train(-1.0, 1e-3, 0.0, 1, read_width=1e-4) + rest(1e-3), SETTINGS).run(progress=False)
+    assert abs(result.state.current) <= 1e-12
+    assert result.state.voltage == pytest.approx(result.curves.open_circuit_voltage.values[-1], abs=0.05)
+
+
+def test_compliance_limits_the_current(device):
+    from femion.protocols import hold
+
+    result = Simulation(device, hold(-2.0, 1e-3, compliance=1e-6), SETTINGS).run(progress=False)
+    assert np.all(np.abs(result.curves.current.values) <= 1e-6 * (1 + 1e-6))
+    assert result.state.voltage > -2.0  # the source voltage is not reached at the electrode
+
+
+def test_unknown_physics_is_refused(device):
+    with pytest.raises(ValueError, match="unknown physics"):
+        Simulation(device, rest(1.0), SETTINGS, physics=("lithium", "magic"))
