@@ -72,6 +72,7 @@ from femion.physics.plasticity import IDENTITY, SQRT2, elastic_tangent, j2_retur
 
 __all__ = [
     "AxisymmetricSolid",
+    "LithiumHistoryRecorder",
     "MechanicalProperties",
     "MechanicsError",
     "MechanicsModule",
@@ -82,6 +83,7 @@ __all__ = [
     "mechanical_properties",
     "radial_profile",
     "rectangle_mesh",
+    "run_mechanics_on_history",
     "vegard_eigenstrain",
 ]
 
@@ -1002,3 +1004,121 @@ def radial_profile(mesh: AxisymmetricMesh, values: np.ndarray, cells: np.ndarray
     mean = np.bincount(index, np.asarray(values, dtype=float)[cells] * volume) / np.where(total > 0, total, 1.0)
     present = total > 0
     return np.flatnonzero(present) * width, mean[present]
+
+
+class LithiumHistoryRecorder:
+    """Records ``c_li`` after every accepted step of a :class:`femion.Simulation` (no owned fields).
+
+    Append it to ``simulation.modules``: the loop calls ``observables(state)``
+    of every module once per accepted step, which is where the snapshot is
+    taken (``advance`` runs once per Picard iteration and is a no-op).
+    Mechanics can then be driven along the recorded Li history with
+    :func:`run_mechanics_on_history`, once per electrode material, without
+    repeating the Li transport (which does not depend on the electrode's
+    mechanical properties).
+
+    Attributes
+    ----------
+    times, voltages : list of float
+        t [s] and V [V] of each snapshot.
+    concentrations : list of ndarray
+        ``c_li`` [mol/m³], shape (n_cells,) each.
+    """
+
+    name = "lithium_history"
+    owns: tuple[str, ...] = ()
+    reads = ("c_li",)
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.voltages: list[float] = []
+        self.concentrations: list[np.ndarray] = []
+
+    def initialize(self, state) -> None:
+        """Nothing to initialise."""
+
+    def advance(self, state, dt: float, start):
+        """No-op (snapshots are taken in :meth:`observables`)."""
+        from femion.coupling import ModuleReport
+
+        return ModuleReport(True, 0, 0.0)
+
+    def observables(self, state) -> dict[str, float]:
+        """Store a snapshot of ``c_li``; returns no observables."""
+        self.times.append(float(state.time))
+        self.voltages.append(float(state.voltage))
+        self.concentrations.append(np.array(state.fields["c_li"], copy=True))
+        return {}
+
+
+def run_mechanics_on_history(
+    module: MechanicsModule,
+    times: np.ndarray,
+    concentrations: list[np.ndarray],
+    progress: bool = False,
+) -> tuple[object, list[dict]]:
+    """Drive a :class:`MechanicsModule` along a recorded Li history (load steps = recorded steps).
+
+    The first snapshot is the stress-free reference. Each later snapshot is
+    one load step from the previous state; if Newton fails on a step, the
+    step is split in two (linear interpolation of c_li) up to 6 times.
+
+    Parameters
+    ----------
+    module
+        The mechanics module (fresh).
+    times : array, shape (n,)
+        Snapshot times [s].
+    concentrations : list of ndarray, shape (n_cells,) each
+        ``c_li`` snapshots [mol/m³].
+    progress
+        Show a tqdm bar.
+
+    Returns
+    -------
+    (State, list of dict)
+        Final state and, per snapshot, ``module.observables`` plus ``time``
+        and the blister record.
+
+    Raises
+    ------
+    MechanicsError
+        If a step fails even after splitting.
+    """
+    from tqdm import tqdm
+
+    from femion.coupling import State
+
+    state = State(time=float(times[0]))
+    state.fields["c_li"] = np.array(concentrations[0], copy=True)
+    module.initialize(state)
+    rows = [{"time": float(times[0]), **module.observables(state), "blister_release_rate": 0.0, "blister_stress": 0.0}]
+    for index in tqdm(range(1, len(times)), disable=not progress, desc="mechanics", leave=False):
+        target = np.asarray(concentrations[index], dtype=float)
+        pending = [(float(times[index]), target)]
+        splits = 0
+        while pending:
+            time, c = pending[0]
+            new = state.copy()
+            new.time = time
+            new.fields["c_li"] = c.copy()
+            report = module.advance(new, max(time - state.time, 1e-300), state)
+            if report.converged:
+                state = new
+                pending.pop(0)
+                continue
+            splits += 1
+            if splits > 6:
+                raise MechanicsError(f"mechanics did not converge at t = {time:.6g} s even after splitting the load step")
+            middle = 0.5 * (state.fields["c_li"] + c)
+            pending.insert(0, (0.5 * (state.time + time), middle))
+        record = getattr(module, "blister_record", {})
+        rows.append(
+            {
+                "time": float(times[index]),
+                **module.observables(state),
+                "blister_release_rate": float(record.get("release_rate", 0.0)),
+                "blister_stress": float(record.get("stress", 0.0)),
+            }
+        )
+    return state, rows
