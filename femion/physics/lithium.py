@@ -1,40 +1,42 @@
-"""Li⁺ transport in the films: Nernst–Planck with partition and site exclusion (MODEL.md §3.2).
+"""Lithium: transport, intercalation electrochemistry and doping (MODEL.md §3.2).
 
-Equations (axisymmetric, per radian, SI)
-----------------------------------------
-In the films (WO3, LiPON, MoO3 of the reference device), for the Li
-concentration c [mol/m³]:
+Two layers of the same physics live here.
 
-    ∂c/∂t = −∇·J,      J = −D c ∇(μ/RT)
-    μ/RT = ψ_k + ln c + z F φ/(RT) − s_k ln(1 − c/c_max,k)
+1. :class:`LithiumTransport` — Nernst–Planck drift–diffusion of Li on a film
+   mesh, for any combination of layers:
 
-with layer-wise diffusivity D_k(T) = D_k(T₀) exp[−(E_a/k_B)(1/T − 1/T₀)]
-(Arrhenius, T₀ = 300 K; Einstein mobility D/RT per mole), charge number
-z = 1, the potential φ from :mod:`femion.physics.electrostatics`, a partition
-energy ψ_k = μ°_k/RT per layer (Li standard chemical potential relative to
-LiPON; ``li_partition_energy``), and site exclusion (s_k = 1) in the hosts
-only: θ = c/c_max is the site occupancy of LixWO3 / LixMoO3 (lattice-gas
-chemical potential ln[θ/(1−θ)]). LiPON is a single-ion conductor whose Li
-content is far from any site limit (s = 0); its D and ionic conductivity are
-tied by Nernst–Einstein, σ = F² D c / RT.
+       ∂c/∂t = −∇·J,      J = −D c ∇(μ/RT)
+       μ/RT = ψ_k + ln c + z F φ/(RT) − s_k ln(1 − c/c_max,k)
 
-Writing u = ψ + zFφ/RT − s ln(1−θ), the flux is J = −D (∇c + c ∇u). All
-boundaries are blocking (closed device), so the Li inventory is conserved.
+   with layer-wise D_k(T) (Arrhenius about T₀ = 300 K, Einstein mobility
+   D/RT per mole), z = 1, a partition energy ψ_k = μ°_k/RT per layer (from
+   ``li_standard_potential`` U°: ψ = −F U°/RT relative to Li metal; 0 in the
+   electrolyte) and site exclusion (s = 1) in the hosts, θ = c/c_max. The
+   face flux is the exponentially fitted Scharfetter–Gummel flux
+   J_ij = (D_f/h)[B(Δu) c_i − B(−Δu) c_j] (:func:`bernoulli`), with
+   u = ψ + zFφ/RT − s ln(1 − θ) and jumps of ψ at layer interfaces included:
+   it vanishes exactly for c_j/c_i = e^{−Δu}, so a discrete Boltzmann
+   (Fermi–Dirac with site exclusion) equilibrium stays put to round-off —
+   chemical-potential continuity across interfaces without interface unknowns.
+   Implicit Euler; the site-exclusion part of u is lagged and iterated to a
+   tolerance. Assembled with :class:`femion.fvm.TwoPointOperator` (r-weighted
+   two-point finite volumes, the same operator FiPy's terms give, at a
+   fraction of FiPy's per-step assembly cost; tests/benchmarks).
 
-Discretisation
---------------
-Finite volumes on FiPy with the r-weighting of :mod:`femion.fvm`. The
-face flux is the exponentially fitted Scharfetter–Gummel flux
-J_ij = (D_f/h)[B(Δu) c_i − B(−Δu) c_j], B(x) = x/(eˣ − 1), Δu = u_j − u_i
-taken across each face, jumps of ψ at layer interfaces included. It vanishes
-exactly for c_j/c_i = e^{−Δu}, so a discrete Boltzmann (or, with site
-exclusion, Fermi–Dirac) equilibrium stays put to round-off: chemical-potential
-continuity across interfaces without interface unknowns. FiPy's
-``ExponentialConvectionTerm`` implements this flux but replaces it by central
-differencing for |Péclet| < 10⁻³, which breaks exact equilibrium;
-:class:`ScharfetterGummelConvectionTerm` supplies the exact weight. Time
-integration is implicit Euler; the site-exclusion part of u is lagged and
-iterated (Picard) to a tolerance within each step.
+2. :class:`LithiumModule` — the device model the coupled loop runs: an
+   electroneutral single-ion electrolyte (LiPON, c = c₀, ionic conduction
+   solved with φ), neutral Li chemical diffusion in the mixed-conducting hosts
+   (the transport above with φ = 0 on the host mesh), and Butler–Volmer charge
+   transfer plus a double layer at each host/electrolyte interface, with the
+   host open-circuit potential U(θ) of a regular solution. The module
+   docstring gives the equations and sources. The Nernst–Planck form of (1)
+   across LiPON is not used there: without electroneutrality, Li⁺ drawn into
+   WO3 would leave an unscreened space charge next to MoO3 (10¹¹ V/m for one
+   5 ms pulse), which the thin (sub-nm) double layer cannot hold.
+
+Doping: electronic conductivity of the hosts from their Li content
+(:func:`host_electronic_conductivity`), read conductance from the potential
+solve (MODEL.md §3.2).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from fipy.tools import numerix
 
 from femion import fvm
 from femion.config import Device
-from femion.constants import BOLTZMANN, EV, FARADAY, GAS_CONSTANT
+from femion.constants import FARADAY, GAS_CONSTANT
 from femion.mesh import AxisymmetricMesh
 from femion.physics import arrhenius
 

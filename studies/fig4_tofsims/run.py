@@ -71,9 +71,7 @@ def findings(summary: dict, readouts: dict) -> str:
         f"- Analog history: {summary['pulses']} potentiation pulses moved {summary['li_inventory_WO3_change_mol']:.3g} mol of Li into WO3; "
         f"the read conductance went {summary['G_first_read_S']:.4g} → {summary['G_last_read_S']:.4g} S "
         + ("(rising, as the paper's potentiation)." if rising else
-           "(FALLING: the paper's potentiation raises G; the present Li model does not reproduce it — "
-           "Li⁺ leaving the LiPON next to MoO3 faster than MoO3 supplies it depletes the electrolyte there, "
-           "which a quasi-neutral electrolyte with interface kinetics would not allow)."),
+           "(FALLING: the paper's potentiation raises G; the model does not reproduce it with these parameters)."),
         "- (b), (c), (e), (f), (h), (i): not modelled yet (see panels.json for what each lacks).",
     ]
     return "\n".join(lines) + "\n"
