@@ -40,7 +40,7 @@ def plot(outdir: Path) -> None:
         tag = path.stem.removeprefix("li_maps_")
         with np.load(path) as data:
             polygons = data["nodes"][data["cells"]] * 1e6
-            keys = [k for k in ("c_li_after_negative", "c_li_after_positive") if k in data.files]
+            keys = [k for k in data.files if k.startswith("c_li_after_")]
             values = {k: data[k] for k in keys}
         vmax = max(v.max() for v in values.values())
         vmin = max(min(v[v > 0].min() for v in values.values()), vmax * 1e-6)
@@ -52,7 +52,7 @@ def plot(outdir: Path) -> None:
             axis.set_ylim(polygons[..., 1].min(), polygons[..., 1].max())
             axis.set_xlabel("r (µm)")
             axis.set_ylabel("z (µm)")
-            axis.set_title(f"Li {key.removeprefix('c_li_').replace('_', ' ')} sweeps ({tag})")
+            axis.set_title(f"Li {key.removeprefix('c_li_').replace('_', ' ')} sweep(s), {tag} (films, bottom to top: MoO3 / LiPON / WO3)")
             figure.colorbar(collection, ax=axis, label="c_Li (mol/m³, log scale)")
         figure.savefig(outdir / f"li_maps_{tag}.png", dpi=120)
         plt.close(figure)

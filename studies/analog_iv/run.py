@@ -13,9 +13,11 @@ layers at the host/LiPON interfaces, neutral Li diffusion and polaron
 conductivity in the hosts). The current includes the double-layer charging
 current, as a measured DC sweep does.
 
-Each sweep is its own :class:`Simulation`, started from the previous sweep's
-final state, so the Li field at the end of the negative and of the positive
-sweeps is kept for the maps.
+Each sweep is run in ramps of at most ``segment_voltage``, each its own
+:class:`Simulation` started from the previous final state, so the Li field at
+the end of the negative and of the positive sweeps is kept for the maps, and
+the I–V up to a failure of the solver is kept too (the failure is recorded in
+the summary and ``findings.md``, with the Li map at that point).
 
 Per sweep the study reports the current at the vertex I(±V) [A] and the chord
 conductance I(±V)/(±V) [S], and the enclosed loop area ∮ I dV [W] (the
@@ -43,7 +45,7 @@ from femion.simulation import Simulation, SimulationError, SimulationSettings
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
-CONFIG_KEYS = {"sweep_rate", "amplitudes", "quick_amplitudes", "sweeps_per_polarity", "quick_sweeps_per_polarity"}
+CONFIG_KEYS = {"segment_voltage", "sweep_rate", "amplitudes", "quick_amplitudes", "sweeps_per_polarity", "quick_sweeps_per_polarity"}
 
 
 def loop_area(voltage: np.ndarray, current: np.ndarray) -> float:
@@ -58,34 +60,54 @@ def vertex_current(voltage: np.ndarray, current: np.ndarray, vertex: float) -> f
     return float(np.asarray(current)[index])
 
 
-def sweep_amplitude(device, magnitude: float, rate: float, sweeps: int, settings: SimulationSettings, mesh) -> dict:
-    """Run ``sweeps`` negative then ``sweeps`` positive sweeps of ``magnitude`` [V] at ``rate`` [V/s] from the pristine state."""
+def sweep_pieces(start: float, end: float, segment: float) -> list[tuple[float, float]]:
+    """Split the ramp ``start`` → ``end`` [V] into consecutive pieces of at most ``segment`` [V]."""
+    count = max(1, int(np.ceil(abs(end - start) / segment - 1e-9)))
+    knots = np.linspace(start, end, count + 1)
+    return list(zip(knots[:-1], knots[1:]))
+
+
+def sweep_amplitude(device, magnitude: float, rate: float, sweeps: int, settings: SimulationSettings, mesh,
+                    segment: float) -> dict:
+    """Run ``sweeps`` negative then ``sweeps`` positive sweeps of ``magnitude`` [V] at ``rate`` [V/s] from the pristine state.
+
+    Every sweep is run in ramps of at most ``segment`` [V], each a :class:`Simulation` started from the
+    previous final state, so that the I–V up to a failure is kept.
+    """
     state, rows, maps, per_sweep, failure = None, [], {}, [], None
-    index = 0
+    index, polarity = 0, -1
     try:
         for polarity in (-1, 1):
             for _ in range(sweeps):
                 index += 1
-                simulation = Simulation(device, voltage_sweep(0.0, [polarity * magnitude, 0.0], rate), settings, mesh=mesh)
-                if state is not None:
-                    start = state.copy()
-                    simulation.initial_state = lambda start=start: start.copy()
-                result = simulation.run(None, progress=None)
-                curves = result.curves
-                v, i, t = curves.voltage.values, curves.current.values, curves.time.values
-                first = 0 if not rows else 1
-                rows.append((t[first:], v[first:], i[first:], np.full(len(t) - first, index), np.full(len(t) - first, polarity)))
-                vertex = vertex_current(v, i, polarity * magnitude)
+                vertex, parts = polarity * magnitude, []
+                for low, high in sweep_pieces(0.0, vertex, segment) + sweep_pieces(vertex, 0.0, segment):
+                    simulation = Simulation(device, voltage_sweep(float(low), [float(high)], rate), settings, mesh=mesh)
+                    if state is not None:
+                        start = state.copy()
+                        simulation.initial_state = lambda start=start: start.copy()
+                    result = simulation.run(None, progress=None)
+                    curves = result.curves
+                    t, v, i = curves.time.values, curves.voltage.values, curves.current.values
+                    first = 0 if not rows else 1  # the first row repeats the previous piece's last
+                    rows.append((t[first:], v[first:], i[first:], np.full(len(t) - first, index), np.full(len(t) - first, polarity)))
+                    parts.append((v[first:], i[first:]))
+                    state = result.state
+                v = np.concatenate([part[0] for part in parts])
+                i = np.concatenate([part[1] for part in parts])
+                current = vertex_current(v, i, vertex)
                 per_sweep.append({
-                    "sweep": index, "polarity": polarity, "vertex_current_A": vertex,
-                    "vertex_chord_conductance_S": vertex / (polarity * magnitude), "loop_area_W": loop_area(v, i),
+                    "sweep": index, "polarity": polarity, "vertex_current_A": current,
+                    "vertex_chord_conductance_S": current / vertex, "loop_area_W": loop_area(v, i),
                 })
-                state = result.state
                 maps["negative" if polarity < 0 else "positive"] = state.fields["c_li"].copy()
     except (SimulationError, ValueError) as error:
         # ValueError: the Li model rejects a state (e.g. host occupancy outside (0, 1)) after an accepted step
-        failure = f"±{magnitude:g} V, sweep {index} ({'negative' if polarity < 0 else 'positive'}): {error}"
+        reached = rows[-1][1][-1] if rows else 0.0
+        failure = f"±{magnitude:g} V, sweep {index} ({'negative' if polarity < 0 else 'positive'}), last V reached {reached:.3g} V: {error}"
         print(f"  FAILED: {failure}")
+        if state is not None:
+            maps[f"failure_{'negative' if polarity < 0 else 'positive'}"] = state.fields["c_li"].copy()
     return {"rows": rows, "maps": maps, "per_sweep": per_sweep, "failure": failure}
 
 
@@ -103,6 +125,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     key = "quick_amplitudes" if quick else "amplitudes"
     amplitudes = [abs(to_si(value, "V", name=key, origin=origin)) for value in config[key]]
     sweeps = int(config["quick_sweeps_per_polarity" if quick else "sweeps_per_polarity"])
+    segment = to_si(config["segment_voltage"], "V", name="segment_voltage", origin=origin)
     if sweeps < 1 or not amplitudes:
         raise ValueError(f"{origin}: need at least one amplitude and one sweep per polarity")
     # a sweep whose dt collapses (a host interface cell running out of Li) stops with a SimulationError after dt < 1e-3 of the sweep instead of creeping on
@@ -112,7 +135,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     summary: dict = {"quick": quick, "sweep_rate_V_per_s": rate, "sweeps_per_polarity": sweeps, "cells": mesh.n_cells}
     for magnitude in amplitudes:
         tag = f"{magnitude:g}V"
-        out = sweep_amplitude(device, magnitude, rate, sweeps, settings, mesh)
+        out = sweep_amplitude(device, magnitude, rate, sweeps, settings, mesh, segment)
         if out["rows"]:
             t, v, i, s, p = (np.concatenate(part) for part in zip(*out["rows"]))
             data = xr.Dataset(
@@ -128,6 +151,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                                 **{f"c_li_after_{k}": v[films.parent_cells] for k, v in out["maps"].items()})
         negative = [row["vertex_current_A"] for row in out["per_sweep"] if row["polarity"] < 0]
         positive = [row["vertex_current_A"] for row in out["per_sweep"] if row["polarity"] > 0]
+        summary[f"completed_{tag}"] = len(out["per_sweep"]) == 2 * sweeps
+        summary[f"last_voltage_{tag}_V"] = float(out["rows"][-1][1][-1]) if out["rows"] else 0.0
         summary[tag] = {
             "failure": out["failure"],
             "per_sweep": out["per_sweep"],
