@@ -248,11 +248,13 @@ def findings(summary: dict) -> str:
         f"- Potentiation: G rises under −{summary['amplitude_V']:g} V pulses → {yes(summary['ltp_rises'])} "
         f"(pristine {summary['G_pristine_S']:.4g} S, end of first LTP {summary['G_end_first_LTP_S']:.4g} S).",
         f"- Depression: G falls under +{summary['amplitude_V']:g} V pulses → {yes(summary['ltd_falls'])} "
-        f"(end of first LTD {summary['G_end_first_LTD_S']:.4g} S).",
+        f"(last read of the first LTD branch {summary['G_end_first_LTD_S']:.4g} S).",
+        f"- Reads completed: {summary['reads_completed']} of {summary['reads_planned']} planned"
+        + (" (the run stopped early, see below; the figures use the completed reads only)." if summary["failure"] else "."),
         f"- G_max/G_min = {summary['G_max_over_G_min']:.4g} (paper ≈ 57.5).",
         f"- NeuroSim nonlinearity constant A: LTP {summary['nonlinearity_A_LTP']:.3g}, LTD {summary['nonlinearity_A_LTD']:.3g} "
         "(paper: 0.6/−7.7 on NeuroSim's label scale, not the same quantity; small |A| = strongly nonlinear).",
-        f"- Cycle-to-cycle variation over {summary['cycles']} cycles: G_max {summary['c2c_variation_G_max']:.3g}, "
+        f"- Cycle-to-cycle variation over {summary['cycles']} planned cycles (NaN: fewer than two completed): G_max {summary['c2c_variation_G_max']:.3g}, "
         f"G_min {summary['c2c_variation_G_min']:.3g} (paper ≈ 1 %); the model is deterministic, so only drift "
         "between cycles can show here, no stochastic variation.",
         f"- Open-circuit voltage at the reads: {summary['open_circuit_voltage_first_read_V']:.4g} V → "
