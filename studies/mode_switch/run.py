@@ -124,7 +124,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     rates = [to_si(v, "V/s", name="rates", origin=origin) for v in config["rates"]]
     if quick:  # small sweep window and few pulses: the same cases, a fraction of the cost
         vertices = [0.1 * v for v in vertices]
-        config = {**config, "pulses": 2, "pulse_amplitude": "1 V", "cv_window": ["-0.1 V", "0.1 V"], "cv_rate": "0.1 V/s"}
+        config = {**config, "pulses": 1, "pulse_amplitude": "1 V", "cv_window": ["-0.05 V", "0.05 V"], "cv_rate": "0.1 V/s"}
     cases = [
         (ambient, rate, electrode)
         for electrode in config["electrodes"]
@@ -151,6 +151,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         device = override_device(base, {f"device.layers.{base.top_electrode.name}.material": electrode}, origin)
         mesh = femion.build_mesh(device, settings=settings.mesh)
         before[electrode], _ = characterise(device, None, settings, present, mesh, config, origin)
+        print(f"  pristine {electrode}: G_max/G_min {before[electrode]['g_ratio']:.4g}", flush=True)
     for ambient, rate, electrode in cases:
         device = override_device(
             base, {"device.ambient": ambient, f"device.layers.{base.top_electrode.name}.material": electrode}, origin
@@ -159,6 +160,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         program = voltage_sweep(0.0, vertices, rate)
         numbers, curves = characterise(device, program, settings, present, mesh, config, origin)
         label = f"{ambient}_{rate:g}Vps_{electrode}"
+        print(f"  {label}: Li consumed {numbers['li_consumed_mol']:.3g} mol, G_max/G_min {numbers['g_ratio']:.4g}", flush=True)
         write_dataset(outdir / f"curves_{label}.nc", curves)
         rows.append({"ambient": ambient, "rate_V_s": rate, "electrode": electrode, **numbers,
                      "g_ratio_before": before[electrode]["g_ratio"],

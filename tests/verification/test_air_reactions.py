@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 import femion
-from femion.coupling import ModuleReport, State, coupled_step
+from femion.coupling import ModuleReport, State
 from femion.physics import air
-from femion.physics.electrostatics import ElectrostaticsModule
-from femion.physics.lithium import LithiumModule
 
 
 @pytest.fixture(scope="module")
@@ -111,31 +109,22 @@ def test_pore_clogging_stops_the_reaction_within_the_pore_volume_bound(device_me
     assert np.all(states[-1].fields["Li2O"][dense] == 0.0)
 
 
+@pytest.mark.slow
 def test_coupled_loop_lithium_sees_the_loss(device_mesh):
-    # Electrostatics + lithium + prescribed porosity + air through coupled_step: Li in the films plus Li in
-    # the products stays at its initial value to round-off, and the film inventory drops by the products.
+    # The Simulation's module list (electrostatics, lithium, air) plus a prescribed porosity before air: Li in
+    # the films plus Li in the products stays at its initial value, and the film inventory drops by the products.
+    from femion.protocols import hold
+    from femion.simulation import Simulation
+
     device, mesh = device_mesh
-    lithium = LithiumModule(mesh, device)
-    modules = [
-        ElectrostaticsModule(mesh, device, providers=[lithium]),
-        lithium,
-        PrescribedPorosity(mesh, device, 0.05, 50e-6),
-        air.AirModule(mesh, device),
-    ]
-    state = State()
-    for module in reversed(modules):
-        module.initialize(state)
-    initial = _li_total(mesh, state)
-    dt, steps = 0.5, 0
-    while state.time < 20.0 and steps < 200:
-        try:
-            state, outcome = coupled_step(modules, state, min(dt, 20.0 - state.time), -0.5)
-        except FloatingPointError:
-            dt /= 2
-            continue
-        steps += 1
-        dt *= 1.5
-    consumed = modules[-1].observables(state)["li_consumed_air"]
-    assert consumed > 0.0
-    assert _li_total(mesh, state) + consumed == pytest.approx(initial, rel=1e-12)
-    assert initial - _li_total(mesh, state) == pytest.approx(consumed, rel=1e-9)
+    simulation = Simulation(device, hold(-0.5, 20.0), mesh=mesh, physics=("lithium", "air"))
+    names = [module.name for module in simulation.modules]
+    assert names.index("air") > names.index("lithium")
+    simulation.modules.insert(names.index("air"), PrescribedPorosity(mesh, device, 0.05, 50e-6))
+    initial = simulation.initial_state()
+    result = simulation.run(progress=False)
+    consumed = result.curves["li_consumed_air"].values
+    assert consumed[-1] > 0.0
+    films = _li_total(mesh, initial)
+    assert _li_total(mesh, result.state) + consumed[-1] == pytest.approx(films, rel=1e-12)
+    assert films - _li_total(mesh, result.state) == pytest.approx(consumed[-1], rel=1e-9)
