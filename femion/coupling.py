@@ -6,7 +6,13 @@ Every physics module plugs into the loop through one small interface,
 ``advance(state, dt)`` to move its fields from t to t + dt given the others,
 returning a :class:`ModuleReport`. A module that changes the electrical
 conductivity also implements ``conductivity(state, kappa)``, adding its
-contribution in place. Adding a physics means writing such a module and
+contribution in place. Owned fields listed in a module's optional
+``derived`` tuple are outputs computed from the others (e.g. interface
+current densities) and are left out of the convergence test: near stiff
+interfaces they carry round-off far above the tolerance. A module's optional
+``field_scales`` gives, per field, the magnitude below which changes are
+measured in absolute terms (a field that passes through zero, such as a
+double-layer charge, has no relative scale of its own). Adding a physics means writing such a module and
 listing it; the loop does not change.
 
 State
@@ -246,12 +252,14 @@ class StepOutcome:
     limited: bool = False
 
 
-def _relative_change(new: dict[str, np.ndarray], old: dict[str, np.ndarray]) -> float:
-    change = 0.0
+def _relative_change(new: dict[str, np.ndarray], old: dict[str, np.ndarray], floors: dict[str, float]) -> tuple[float, str]:
+    change, worst = 0.0, ""
     for name, values in new.items():
-        scale = max(float(np.max(np.abs(values))), float(np.max(np.abs(old[name]))), 1e-300)
-        change = max(change, float(np.max(np.abs(values - old[name]))) / scale)
-    return change
+        scale = max(float(np.max(np.abs(values))), float(np.max(np.abs(old[name]))), floors.get(name, 1e-300))
+        value = float(np.max(np.abs(values - old[name]))) / scale
+        if value > change:
+            change, worst = value, name
+    return change, worst
 
 
 def coupled_step(
@@ -298,8 +306,9 @@ def coupled_step(
     state = start.copy()
     state.time = start.time + dt
     state.voltage = drive.value if drive.control == "voltage" else float(start.voltage)
-    owned = [name for module in modules for name in module.owns]
-    change, reports, history, limited = np.inf, {}, [], False
+    owned = [name for module in modules for name in module.owns if name not in getattr(module, "derived", ())]
+    floors = {name: value for module in modules for name, value in getattr(module, "field_scales", {}).items()}
+    change, worst, reports, history, limited = np.inf, "", {}, [], False
     for iteration in range(1, max_iterations + 1):
         before = {name: state.fields[name].copy() for name in owned}
         for module in modules:
@@ -309,7 +318,7 @@ def coupled_step(
                 raise CouplingError(f"module {module.name!r} did not converge (residual {report.residual:.3g})")
         if not (np.isfinite(state.voltage) and np.isfinite(state.current)):
             raise FloatingPointError(f"non-finite electrode state V = {state.voltage!r}, I = {state.current!r}")
-        change = _relative_change({name: state.fields[name] for name in owned}, before)
+        change, worst = _relative_change({name: state.fields[name] for name in owned}, before, floors)
         circuit_met = drive.satisfied(state.voltage, state.current, limited)
         if circuit_met and (change < tolerance or len(modules) == 1):
             return state, StepOutcome(iteration, change, reports, limited)
@@ -317,6 +326,6 @@ def coupled_step(
             history.append((state.voltage, state.current))
             state.voltage, limited = drive.target_voltage(history)
     raise CouplingError(
-        f"coupling iterations did not converge in {max_iterations} (field change {change:.3g}, "
+        f"coupling iterations did not converge in {max_iterations} (field change {change:.3g} in {worst!r}, "
         f"V = {state.voltage:.6g} V, I = {state.current:.6g} A)"
     )

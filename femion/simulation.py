@@ -362,8 +362,11 @@ class Simulation:
             {key: ("time", np.array([row[key] for row in rows])) for key in rows[0] if key != "time"},
             coords={"time": ("time", np.array([row["time"] for row in rows]), {"units": "s"})},
         )
+        units = {"voltage": "V", "current": "A"}
+        for module in self.modules:
+            units.update(getattr(module, "units", {}))
         for name in curves.data_vars:
-            curves[name].attrs["units"] = {"voltage": "V", "current": "A"}.get(name, "mol")
+            curves[name].attrs["units"] = units.get(name, "")
         reads = xr.Dataset(
             {
                 key: ("read", np.array([read[key] for read in records.reads]))
@@ -382,10 +385,12 @@ class Simulation:
         write_dataset(outdir / "curves.nc", result.curves)
         if result.reads.data_vars:
             write_dataset(outdir / "reads.nc", result.reads)
+        units = {"phi": "V", "kappa": "S/m", "i_interface": "A/m^2"}
+        for module in self.modules:
+            units.update(getattr(module, "units", {}))
         fields = {
-            "phi [V]": result.state.fields["phi"],
-            "c_li [mol/m^3]": result.state.fields["c_li"],
-            "kappa [S/m]": result.state.fields["kappa"],
+            f"{name} [{units[name]}]" if units.get(name) else name: values
+            for name, values in result.state.fields.items()
         }
         write_fields(outdir / "fields.vtu", self.mesh, fields)
         write_run_metadata(

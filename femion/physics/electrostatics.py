@@ -613,6 +613,7 @@ class ElectrostaticsModule:
 
     name = "electrostatics"
     owns = ("phi", "i_interface")
+    derived = ("i_interface",)
     reads = ("kappa",)
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, providers: list | tuple = (), interfaces: list | tuple = ()):

@@ -1,0 +1,118 @@
+"""Li electrochemistry of the stack against closed forms (MODEL.md §3.2, §6; issue #4 verification).
+
+* Butler–Volmer and the regular-solution open-circuit potential: closed forms.
+* A blocking cell (no charge transfer) under cyclic voltammetry is two double
+  layers in series: i = (C_dl/2) A ν.
+* A host film behind a fast, nearly non-polarisable counter electrode:
+  thin-layer limit at slow scans, peak current i_p = F² ν N / (4RT) (N = Li
+  sites of the film, ideal lattice gas, Nernstian interface; Bard & Faulkner,
+  *Electrochemical Methods*, 2nd ed., §11.7 for the thin-layer form with
+  Q = F N). The semi-infinite limit (i_p ∝ √ν at fast scans) is not tested
+  yet: it needs nm cells at the interface.
+
+Test devices are the reference device with some material values replaced
+(modified copies of the database TOMLs), so what is tested is the production
+model, not a re-implementation.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+import pytest
+
+import femion
+from femion.constants import FARADAY, GAS_CONSTANT
+from femion.physics.lithium import butler_volmer, open_circuit_potential
+from femion.protocols import cyclic_voltammetry
+from femion.simulation import Simulation, SimulationSettings
+
+
+def _material(tmp_path, name: str, **values: float) -> str:
+    """A copy of the database TOML of ``name`` with ``values`` (in the TOML's own unit) replaced; returns its path."""
+    text = (resources.files("femion.materials") / f"{name}.toml").read_text()
+    for key, value in values.items():
+        text, count = re.subn(rf"(\[{key}\]\nvalue = )[^\n]+", rf"\g<1>{value!r}", text)
+        assert count == 1, key
+    path = tmp_path / f"{name}_test.toml"
+    path.write_text(text.replace(f'name = "{name}"', f'name = "{name}_test"'))
+    return str(path)
+
+
+def _device(tmp_path, overrides: dict, **materials: dict):
+    device = femion.load_device()
+    keys = dict(overrides)
+    for name, values in materials.items():
+        keys[f"device.layers.{name}.material"] = _material(tmp_path, name, **values)
+    return femion.config.override_device(device, keys)
+
+
+def test_butler_volmer_and_open_circuit_potential_closed_forms():
+    temperature = 300.0
+    f = FARADAY / (GAS_CONSTANT * temperature)
+    eta = np.linspace(-0.2, 0.2, 41)
+    current, slope = butler_volmer(eta, 3.0, 0.3, temperature)
+    np.testing.assert_allclose(current, 3.0 * (np.exp(0.3 * f * eta) - np.exp(-0.7 * f * eta)), rtol=1e-14)
+    h = 1e-7
+    numeric = (butler_volmer(eta + h, 3.0, 0.3, temperature)[0] - butler_volmer(eta - h, 3.0, 0.3, temperature)[0]) / (2 * h)
+    np.testing.assert_allclose(slope, numeric, rtol=1e-7)
+    assert butler_volmer(np.array([0.0]), 3.0, 0.5, temperature)[0][0] == 0.0
+    theta = np.array([0.1, 0.5, 0.9])
+    u = open_circuit_potential(theta, 2.8, 0.0, temperature)
+    np.testing.assert_allclose(u, 2.8 + np.log((1 - theta) / theta) / f, rtol=1e-14)
+    with pytest.raises(ValueError, match="occupancy"):
+        open_circuit_potential(np.array([1.0]), 2.8, 0.0, temperature)
+    with pytest.raises(FloatingPointError, match="overflows"):
+        butler_volmer(np.array([100.0]), 1.0, 0.5, temperature)
+
+
+MESH = femion.MeshSettings(radial_cells=(2, 2, 2), min_layer_cells=2, layer_cell_size=50e-9, substrate_cells=2)
+
+
+def test_blocking_cell_cv_is_two_double_layers_in_series(tmp_path):
+    # No charge transfer (i0 ~ 0) and conducting hosts: the whole film area charges both double layers.
+    host = {"exchange_current_density": 1e-12, "electronic_conductivity": 100.0}
+    device = _device(tmp_path, {}, WO3=host, MoO3=host)
+    rate = 1.0
+    simulation = Simulation(device, cyclic_voltammetry(-0.1, 0.1, rate, start=0.0), SimulationSettings(mesh=MESH))
+    result = simulation.run(progress=False)
+    capacitance = device.material("WO3").value("double_layer_capacitance")
+    area = np.pi * device.film_radius**2
+    time = result.curves.time.values
+    current = result.curves.current.values
+    rising = (time > 0.05) & (time < 0.09)  # 0 → 0.1 V leg, far from its start (RC ~ 1e-4 s)
+    np.testing.assert_allclose(current[rising], 0.5 * capacitance * area * rate, rtol=1e-3)
+
+
+def _host_cv_peak(tmp_path, rate: float, mesh: femion.MeshSettings, voltage_step: float) -> tuple[float, float]:
+    """Cathodic peak current of a Nernstian WO3 film against a large, fast MoO3 counter electrode.
+
+    Returns the peak current [A] and the thin-layer prediction [A], F² ν N_W /(4RT (1 + N_W/N_M)): the
+    counter electrode (θ ≈ 1/2, N_M ≈ 56 N_W) takes up the same charge, which slows the sweep of the
+    WO3 potential by the factor 1 + N_W/N_M (both at θ = 1/2).
+    """
+    fast = {"exchange_current_density": 1e4, "electronic_conductivity": 100.0, "polaron_conductivity": 0.0}
+    device = _device(
+        tmp_path,
+        {"device.layers.MoO3.thickness": "5 um"},
+        WO3={**fast, "li_diffusivity": 1e-13},
+        MoO3={**fast, "li_diffusivity": 1e-11, "li_initial_occupancy": 0.5},
+        LiPON={"li_ionic_conductivity": 1.0},
+    )
+    offset = device.material("WO3").value("li_standard_potential") - device.material("MoO3").value("li_standard_potential")
+    protocol = cyclic_voltammetry(offset - 0.15, offset + 0.12, rate, start=offset + 0.12, max_step=voltage_step / rate)
+    result = Simulation(device, protocol, SimulationSettings(mesh=mesh)).run(progress=False)
+    area = np.pi * device.film_radius**2
+    sites = {name: device.material(name).value("li_max_concentration") * area * device.layer(name).thickness for name in ("WO3", "MoO3")}
+    predicted = FARADAY**2 * rate * sites["WO3"] / (4 * GAS_CONSTANT * 300.0 * (1.0 + sites["WO3"] / sites["MoO3"]))
+    return float(-result.curves.current.values.min()), float(predicted)
+
+
+@pytest.mark.slow
+def test_host_film_cv_thin_layer_limit(tmp_path):
+    # L²/D = 0.4 s ≪ the 50 s the sweep spends across the peak: the film stays uniform (thin-layer limit).
+    # 0.5 mV per step: the interface scheme is first order in dt (see LithiumModule._faradaic).
+    peak, predicted = _host_cv_peak(tmp_path, 2e-3, MESH, 5e-4)
+    assert peak == pytest.approx(predicted, rel=0.01)
