@@ -202,16 +202,41 @@ class Drive:
         if slope is None or not np.isfinite(slope) or slope <= 0.0:
             return voltage + 0.01, False
         # Solve the affine model I(V) = current + slope (V − voltage).
+        limited = False
         if self.control == "current":
-            return voltage + (self.value - current) / slope, False
-        resistance = self.series_resistance
-        new = voltage + (self.value - voltage - resistance * current) / (1.0 + resistance * slope)
-        if self.compliance is not None:
-            predicted = current + slope * (new - voltage)
-            if abs(predicted) > self.compliance:
-                limit = np.sign(predicted) * self.compliance
-                return voltage + (limit - current) / slope, True
-        return new, False
+            new, target = voltage + (self.value - current) / slope, None
+        else:
+            resistance = self.series_resistance
+            new = voltage + (self.value - voltage - resistance * current) / (1.0 + resistance * slope)
+            target = (lambda v: (self.value - v) / resistance) if resistance > 0.0 else None
+            if self.compliance is not None:
+                predicted = current + slope * (new - voltage)
+                # A voltage at least as large already exceeded I_cc: the limit binds even if the local
+                # secant (of a strongly nonlinear device) predicts otherwise.
+                exceeded = [i for v, i in history if abs(i) > self.compliance and abs(v) <= abs(new) * (1 + 1e-12)]
+                if abs(predicted) > self.compliance or exceeded:
+                    limit = np.sign(exceeded[-1] if exceeded else predicted) * self.compliance
+                    new, target, limited = voltage + (limit - current) / slope, (lambda v: limit), True
+        if target is not None:
+            new = self._safeguard(new, history, target)
+        return new, limited
+
+    @staticmethod
+    def _safeguard(candidate: float, history: list[tuple[float, float]], target) -> float:
+        """Keep a secant step inside the bracket of the circuit residual I − I_target(V) seen so far.
+
+        I(V) of a passive device increases with V, so the residual does too:
+        the largest V with a negative and the smallest with a positive
+        residual bracket the root; a step outside is replaced by bisection
+        (strongly nonlinear devices, e.g. a forming filament).
+        """
+        below = [v for v, i in history if i - target(v) < 0.0]
+        above = [v for v, i in history if i - target(v) > 0.0]
+        if below and above:
+            low, high = max(below), min(above)
+            if low < high and not (low < candidate < high):
+                return 0.5 * (low + high)
+        return candidate
 
     def satisfied(self, voltage: float, current: float, limited: bool) -> bool:
         """Whether (V, I) meets the circuit equation within tolerance."""

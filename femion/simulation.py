@@ -318,14 +318,17 @@ class Simulation:
         return state
 
     def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
-        """Regula falsi in time between ``start`` (limit not crossed) and ``crossed`` for the limit crossing."""
+        """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""
         limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
-        for _ in range(30):
+        short = False
+        for _ in range(60):
             if abs(crossed.voltage - limit) <= self.settings.limit_tolerance:
                 break
-            fraction = min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
+            # Linear interpolation, or bisection after falling short (V(t) bends towards the limit).
+            fraction = 0.5 if short else min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
             candidate, used = self._advance(step, index, start, local, trial * fraction)
-            if step.crossed(candidate.voltage):
+            short = not step.crossed(candidate.voltage)
+            if not short:
                 crossed, trial = candidate, used
             else:
                 records.rows.append(self._row(candidate))

@@ -703,9 +703,9 @@ class LithiumModule:
     owns = ("c_li", "q_dl")
     reads = ("phi", "i_interface")
     units = {"c_li": "mol/m^3", "q_dl": "C/m^2", "open_circuit_voltage": "V"}
-    # C/m²: with the coupling tolerance 1e-6, q_dl converges to 1e-6 C/m² (10 µV across 0.1 F/m²); relative to
-    # q itself the round-off of the potential solve across stiff interfaces (≈ 1e-6) would never settle.
-    field_scales = {"q_dl": 1.0}
+    # C/m²: with the coupling tolerance 1e-6, a small q_dl converges to 1e-8 C/m² (0.1 µV across 0.1 F/m²);
+    # relative to q itself the round-off of the potential solve across stiff interfaces would never settle.
+    field_scales = {"q_dl": 0.01}
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, initial: np.ndarray | None = None):
         self.mesh = mesh
