@@ -634,6 +634,13 @@ class AirModule:
     name = "air"
     owns = ("c_o2", "c_h2o", "c_co2", "Li2O", "LiOH", "Li2CO3")
     reads = ("porosity", "c_li", "T")
+    units = {
+        "c_o2": "mol/m^3", "c_h2o": "mol/m^3", "c_co2": "mol/m^3",
+        "Li2O": "mol/m^3", "LiOH": "mol/m^3", "Li2CO3": "mol/m^3",
+        "li_consumed_air": "mol", "Li2O_amount": "mol", "LiOH_amount": "mol", "Li2CO3_amount": "mol",
+        "open_pore_volume": "m^3",
+    }
+    """Units of the owned fields and of :meth:`observables` (read by the Simulation for its outputs)."""
 
     def __init__(
         self,
