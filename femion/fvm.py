@@ -41,7 +41,6 @@ __all__ = [
     "flux_gradient",
     "cell_variable",
     "diffusion_term",
-    "direct_solver",
     "face_values_harmonic",
     "r_cell",
     "r_face",
@@ -57,21 +56,6 @@ def cell_variable(
 ) -> CellVariable:
     """A FiPy cell variable on ``mesh.fipy`` (cells in ``mesh.cells`` order); ``has_old`` for transient sweeps."""
     return CellVariable(mesh=mesh.fipy, value=value, name=name, hasOld=has_old)
-
-
-def direct_solver():
-    """FiPy's sparse LU solver set to always solve (two LU passes: solve + one refinement).
-
-    FiPy's ``LinearLUSolver`` skips the solve when the residual of the initial
-    guess is below its tolerance relative to the global right-hand side; with
-    the 10¹⁰ conductivity contrast of the stack (ITO vs LiPON) the rows of the
-    poorly conducting layers then keep a residual that shows up as a ~10⁻⁴
-    charge imbalance. Forcing the LU solve plus one step of iterative
-    refinement makes every row exact to round-off (charge and Li conservation).
-    """
-    from fipy.solvers.scipy import LinearLUSolver
-
-    return LinearLUSolver(tolerance=1e-300, iterations=2)
 
 
 def r_cell(mesh: AxisymmetricMesh) -> CellVariable:
