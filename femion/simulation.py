@@ -55,7 +55,7 @@ from femion.io import atomic_write, write_dataset, write_fields, write_run_metad
 from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol
 
-__all__ = ["PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings"]
+__all__ = ["PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings", "available_physics", "physics_class"]
 
 PHYSICS: dict[str, str] = {
     "lithium": "femion.physics.lithium:LithiumModule",
@@ -66,6 +66,34 @@ PHYSICS: dict[str, str] = {
 }
 """Physics modules by name, in operator order (after electrostatics), as ``module:Class``."""
 
+
+
+def physics_class(name: str) -> type:
+    """The module class registered in :data:`PHYSICS` under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a key of :data:`PHYSICS`.
+    ImportError, AttributeError
+        If the registered module or class cannot be imported.
+    """
+    if name not in PHYSICS:
+        raise ValueError(f"unknown physics {name!r}; choose from {list(PHYSICS)}")
+    module_name, class_name = PHYSICS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def available_physics(names) -> tuple[list[str], list[str]]:
+    """Split physics ``names`` into those whose module class imports and those that are unknown or missing."""
+    present, missing = [], []
+    for name in names:
+        try:
+            physics_class(name)
+            present.append(name)
+        except (ValueError, ImportError, AttributeError):
+            missing.append(name)
+    return present, missing
 
 class SimulationError(RuntimeError):
     """The time loop could not advance (the message names the time and the cause)."""
@@ -190,8 +218,7 @@ class Simulation:
         self.mesh = mesh if mesh is not None else build_mesh(device, settings=settings.mesh)
         others = []
         for name in self.physics:
-            module_name, class_name = PHYSICS[name].split(":")
-            others.append(getattr(importlib.import_module(module_name), class_name)(self.mesh, device))
+            others.append(physics_class(name)(self.mesh, device))
         providers = [module for module in others if hasattr(module, "conductivity")]
         interfaces = [module for module in others if hasattr(module, "interfaces")]
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=providers, interfaces=interfaces), *others]

@@ -29,7 +29,6 @@ per-case ``curves_<case>.nc`` and the run provenance.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from femion.config import load_study_config, override_device
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
 from femion.protocols import cyclic_voltammetry, pulse_train, voltage_sweep
+from femion.simulation import available_physics
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
@@ -49,24 +49,6 @@ CONFIG_KEYS = {
     "pulses", "read_voltage", "cv_window", "cv_rate",
 }
 WANTED_PHYSICS = ("lithium", "mechanics", "air")
-
-
-def available_physics(wanted: tuple[str, ...] = WANTED_PHYSICS) -> tuple[list[str], list[str]]:
-    """Split ``wanted`` physics names into those whose module class imports and those missing."""
-    from femion.simulation import PHYSICS
-
-    present, missing = [], []
-    for name in wanted:
-        if name not in PHYSICS:
-            missing.append(name)
-            continue
-        module_name, class_name = PHYSICS[name].split(":")
-        try:
-            getattr(importlib.import_module(module_name), class_name)
-            present.append(name)
-        except (ImportError, AttributeError):
-            missing.append(name)
-    return present, missing
 
 
 def segment(curves: xr.Dataset, start: float, end: float) -> xr.Dataset:
@@ -139,7 +121,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         slow, fast = min(rates), max(rates)
         soft, hard = config["electrodes"][0], config["electrodes"][-1]
         cases = [("air", slow, soft), ("vacuum", slow, soft), ("air", fast, soft), ("air", slow, hard)]
-    present, missing = available_physics()
+    present, missing = available_physics(WANTED_PHYSICS)
     settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings())
     notes = [f"physics run: electrostatics, {', '.join(present)}"]
     if missing:

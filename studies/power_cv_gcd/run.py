@@ -23,7 +23,6 @@ Outputs: ``curves.nc`` (the whole run), ``gcd.nc`` (per current density),
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from femion.config import load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, areal_capacitance_gcd
 from femion.protocols import cyclic_voltammetry, galvanostatic_cycles, rest, voltage_sweep
+from femion.simulation import available_physics
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
@@ -101,20 +101,6 @@ def compose_two(time: np.ndarray, voltage: np.ndarray, current: float, kind: str
     raise ValueError(f"kind must be 'series' or 'parallel', got {kind!r}")
 
 
-def _missing_physics() -> tuple[list[str], list[str]]:
-    from femion.simulation import PHYSICS
-
-    present, missing = [], []
-    for name in ("lithium", "mechanics", "air"):
-        module_name, class_name = PHYSICS.get(name, "x:y").split(":")
-        try:
-            getattr(importlib.import_module(module_name), class_name)
-            present.append(name)
-        except (ImportError, AttributeError, ValueError):
-            missing.append(name)
-    return present, missing
-
-
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Run the study and write its outputs into ``outdir``; return the summary."""
     from femion.simulation import Simulation, SimulationSettings
@@ -137,7 +123,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         cv_low, cv_high, cv_rates = 0.1 * cv_low, 0.1 * cv_high, cv_rates[-1:]
         gcd_high, densities, cycles, hold = 0.1 * gcd_high, densities[-1:], 2, 0.1 * hold
     area = np.pi * device.electrode_radius**2
-    present, missing = _missing_physics()
+    present, missing = available_physics(("lithium", "mechanics", "air"))
 
     protocol = voltage_sweep(0.0, vertices, program_rate)
     marks = [("program", protocol)]

@@ -21,7 +21,6 @@ Outputs: ``curves.nc`` (time series), ``sweeps.nc`` (I(V) per sweep),
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -32,24 +31,11 @@ import femion
 from femion.config import load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.protocols import voltage_sweep
+from femion.simulation import available_physics
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {"vertices", "rate", "sweeps"}
-
-
-def _physics() -> tuple[list[str], list[str]]:
-    from femion.simulation import PHYSICS
-
-    present, missing = [], []
-    for name in ("lithium", "mechanics", "air"):
-        module_name, class_name = PHYSICS.get(name, "x:y").split(":")
-        try:
-            getattr(importlib.import_module(module_name), class_name)
-            present.append(name)
-        except (ImportError, AttributeError, ValueError):
-            missing.append(name)
-    return present, missing
 
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
@@ -67,7 +53,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         raise ValueError(f"{origin}: 'sweeps' must be at least 2 (the peak must be compared with a later sweep)")
     if quick:
         vertices = [0.1 * v for v in vertices]
-    present, missing = _physics()
+    present, missing = available_physics(("lithium", "mechanics", "air"))
     protocol = voltage_sweep(0.0, vertices, rate, cycles=sweeps)
     settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings())
     result = Simulation(device, protocol, settings, physics=present).run(progress=None)
