@@ -466,10 +466,10 @@ def _check_gas_problem(mesh, diffusivity, sink_rate, source_density, dirichlet, 
 class GasOperator:
     """The discrete operator of :func:`solve_quasi_steady_gas`, assembled directly as a sparse matrix.
 
-    Same two-point fluxes as FiPy's ``DiffusionTerm`` on the r-weighted mesh
-    (FiPy's transmissibility L/d, its distance-weighted harmonic face mean,
-    face weight r_f, cell weight A r_c), solved by sparse LU. Built once per
-    mesh and Dirichlet set.
+    Same two-point fluxes as FiPy's ``DiffusionTerm`` on the r-weighted mesh,
+    assembled with :class:`femion.fvm.TwoPointOperator` (harmonic face means of
+    :func:`femion.fvm.face_values_harmonic`) and solved by
+    :func:`femion.fvm.solve_sparse`. Built once per mesh and Dirichlet set.
 
     Parameters
     ----------
@@ -482,22 +482,11 @@ class GasOperator:
     def __init__(self, mesh: AxisymmetricMesh, dirichlet: np.ndarray):
         self.mesh = mesh
         self.dirichlet = np.asarray(dirichlet, dtype=bool)
-        fipy_mesh = mesh.fipy
-        ids = np.asarray(fipy_mesh._adjacentCellIDs)
-        self._first, self._second = ids[0], ids[1]
-        self._alpha = np.asarray(fipy_mesh._faceToCellDistanceRatio)
-        self._geometry = np.asarray(fipy_mesh._faceAreas / fipy_mesh._cellDistances) * np.maximum(mesh.r_face, 1e-30)
-        exterior = np.asarray(fipy_mesh.exteriorFaces.value, dtype=bool)
-        self._interior = ~exterior
-        self._volume = mesh.r_volumes
+        self._operator = fvm.TwoPointOperator(mesh, dirichlet=self.dirichlet)
 
     def face_diffusivity(self, diffusivity: np.ndarray) -> np.ndarray:
         """FiPy's harmonic face mean D₁D₂/((D₂ − D₁)α + D₁) (0 if either is 0), shape (n_faces,)."""
-        d1, d2 = diffusivity[self._first], diffusivity[self._second]
-        product = d1 * d2
-        denominator = (d2 - d1) * self._alpha + d1
-        ok = (product > 0.0) & (denominator != 0.0)
-        return np.where(ok, product / np.where(ok, denominator, 1.0), 0.0)
+        return fvm.face_values_harmonic(self.mesh, diffusivity)
 
     def solve(
         self, diffusivity: np.ndarray, sink_rate: np.ndarray, source_density: np.ndarray, surface: float | np.ndarray
@@ -511,25 +500,11 @@ class GasOperator:
         FloatingPointError
             If the solution is not finite.
         """
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.linalg import spsolve
-
         d, s, q, mask, values = _check_gas_problem(self.mesh, diffusivity, sink_rate, source_density, self.dirichlet, surface)
-        n = self.mesh.n_cells
-        t = self.face_diffusivity(d) * self._geometry
-        inner = self._interior & (t > 0.0)
-        a, b = self._first[inner], self._second[inner]
-        ti = t[inner]
-        boundary = self.dirichlet & (t > 0.0)
-        diagonal = s * self._volume + np.bincount(a, ti, n) + np.bincount(b, ti, n) + np.bincount(
-            self._first[boundary], t[boundary], n
-        )
-        rows = np.concatenate([np.arange(n), a, b])
-        cols = np.concatenate([np.arange(n), b, a])
-        data = np.concatenate([diagonal, -ti, -ti])
-        matrix = coo_matrix((data, (rows, cols)), shape=(n, n)).tocsc()
-        rhs = q * self._volume + np.bincount(self._first[boundary], t[boundary] * values[boundary], n)
-        c = spsolve(matrix, rhs)
+        face_d = self.face_diffusivity(d)
+        matrix = self._operator.assemble(face_d, diagonal=s * self.mesh.r_volumes)
+        rhs = q * self.mesh.r_volumes + self._operator.dirichlet_rhs(values, face_d)
+        c = fvm.solve_sparse(matrix, rhs)
         if not np.all(np.isfinite(c)):
             raise FloatingPointError("gas solve produced non-finite concentrations")
         return c
