@@ -293,7 +293,7 @@ class VacancyTransport:
         self._interior = neighbour >= 0
         self._owner, self._neighbour = owner, np.where(self._interior, neighbour, owner)
         # r-weighted transmissibility r_f L_f / d_f of interior faces (FiPy's two-point geometry).
-        self._weight = np.where(self._interior, mesh.r_face * mesh.face_lengths / self._distance, 0.0)
+        self._operator = fvm.TwoPointOperator(mesh)
 
     def _matrix(self, diffusivity: np.ndarray, velocity: np.ndarray, dt: float):
         """Implicit-Euler matrix of the r-weighted balance with Scharfetter–Gummel face fluxes.
@@ -305,22 +305,16 @@ class VacancyTransport:
         Scharfetter–Gummel flux (D/d)[B(−P) c_o − B(P) c_n]. Columns sum to
         the storage term only, so the discrete inventory is conserved.
         """
-        from scipy.sparse import coo_matrix
-
         faces = self._interior
-        ow, nb = self._owner[faces], self._neighbour[faces]
         d = self._distance[faces]
-        conductance = diffusivity[faces] * self._weight[faces]  # D r L / d
         peclet = velocity[faces] * d / diffusivity[faces]
         alpha = scharfetter_gummel_weight(peclet)
-        from_owner = conductance * (alpha * peclet + 1.0)  # = w B(−P)
-        from_neighbour = conductance * ((1.0 - alpha) * peclet - 1.0)  # = −w B(P)
+        owner = np.zeros(len(self.mesh.faces))
+        neighbour = np.zeros(len(self.mesh.faces))
+        owner[faces] = diffusivity[faces] * (alpha * peclet + 1.0)  # D B(−P)
+        neighbour[faces] = diffusivity[faces] * (1.0 - (1.0 - alpha) * peclet)  # D B(P)
         storage = self.mesh.r_volumes * (1.0 / dt + self._gen_rate)
-        n = self.mesh.n_cells
-        rows = np.concatenate([np.arange(n), ow, ow, nb, nb])
-        cols = np.concatenate([np.arange(n), ow, nb, ow, nb])
-        data = np.concatenate([storage, from_owner, from_neighbour, -from_owner, -from_neighbour])
-        return coo_matrix((data, (rows, cols)), shape=(n, n)).tocsc()
+        return self._operator.assemble(owner, neighbour, diagonal=storage).tocsc()
 
     def _check(self, density) -> np.ndarray:
         values = np.asarray(density, dtype=float)
