@@ -806,8 +806,7 @@ class LithiumModule:
         theta = self.occupancy(start)[interface.cells]
         if np.any(theta <= 0.0) or np.any(theta >= 1.0):
             raise FloatingPointError(f"host {interface.host} surface occupancy left (0, 1); reduce dt")
-        u = open_circuit_potential(theta, interface.standard_potential, interface.interaction, self.temperature)
-        i0 = exchange_current_density(theta, interface.reference_current)
+        theta, u, i0 = self._kinetics(interface, start)
         rt_f = GAS_CONSTANT * self.temperature / FARADAY
         du_dtheta = -rt_f / (theta * (1.0 - theta)) - 2.0 * interface.interaction / FARADAY
         capacity = FARADAY * self._c_max[interface.cells] * self.mesh.r_volumes[interface.cells] / interface.weights
