@@ -1,6 +1,9 @@
 """Li electrochemistry of the stack against closed forms (MODEL.md §3.2, §6; issue #4 verification).
 
 * Butler–Volmer and the regular-solution open-circuit potential: closed forms.
+* The implicit surface-layer step of the interface law equals Butler–Volmer
+  evaluated at its own end-of-step occupancy, conserves the layer's Li and is
+  bounded by the layer's content.
 * A blocking cell (no charge transfer) under cyclic voltammetry is two double
   layers in series: i = (C_dl/2) A ν.
 * A host film behind a fast, nearly non-polarisable counter electrode:
@@ -25,7 +28,7 @@ import pytest
 
 import femion
 from femion.constants import FARADAY, GAS_CONSTANT
-from femion.physics.lithium import butler_volmer, open_circuit_potential
+from femion.physics.lithium import butler_volmer, exchange_current_density, open_circuit_potential, surface_step_current
 from femion.protocols import cyclic_voltammetry
 from femion.simulation import Simulation, SimulationSettings
 
@@ -66,6 +69,35 @@ def test_butler_volmer_and_open_circuit_potential_closed_forms():
         open_circuit_potential(np.array([1.0]), 2.8, 0.0, temperature)
     with pytest.raises(FloatingPointError, match="overflows"):
         butler_volmer(np.array([100.0]), 1.0, 0.5, temperature)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.3, 0.7])
+def test_surface_step_current_is_butler_volmer_at_the_end_of_step_occupancy(alpha):
+    temperature, u0, i0_ref, dt = 300.0, 2.8, 10.0, 1e-3
+    jump = u0 + np.linspace(-0.3, 0.3, 25)
+    theta0 = np.full_like(jump, 0.2)
+    capacity = np.full_like(jump, 0.05)  # C/m²: a few-nm surface layer
+    current, slope, theta = surface_step_current(jump, theta0, capacity, dt, u0, 0.0, i0_ref, alpha, temperature)
+    # Li balance of the layer over the step, and Butler–Volmer at the end-of-step state (independent formulas)
+    np.testing.assert_allclose(theta, theta0 - current * dt / capacity, rtol=0, atol=1e-15)
+    eta = jump - open_circuit_potential(theta, u0, 0.0, temperature)
+    expected, _ = butler_volmer(eta, exchange_current_density(theta, i0_ref, alpha), alpha, temperature)
+    np.testing.assert_allclose(current, expected, rtol=1e-10, atol=1e-12 * i0_ref)
+    h = 1e-6
+    numeric = (surface_step_current(jump + h, theta0, capacity, dt, u0, 0.0, i0_ref, alpha, temperature)[0]
+               - surface_step_current(jump - h, theta0, capacity, dt, u0, 0.0, i0_ref, alpha, temperature)[0]) / (2 * h)
+    np.testing.assert_allclose(slope, numeric, rtol=1e-6)
+    # far beyond any physical overpotential the current saturates at the layer's content, without overflow
+    far, _, end = surface_step_current(np.array([u0 + 50.0, u0 - 50.0]), np.array([0.2, 0.2]), np.array([0.05, 0.05]),
+                                       dt, u0, 0.0, i0_ref, alpha, temperature)
+    np.testing.assert_allclose(far, [0.2 * 0.05 / dt, -0.8 * 0.05 / dt], rtol=1e-12)
+    assert np.all((end >= 0.0) & (end <= 1.0))
+    # the interaction term enters at the start-of-step occupancy: a shift of U° by (Ω/F)(1 − 2θ₀)
+    omega = 0.05 * FARADAY
+    shifted = surface_step_current(jump, theta0, capacity, dt, u0, omega, i0_ref, alpha, temperature)[0]
+    np.testing.assert_allclose(shifted, surface_step_current(jump, theta0, capacity, dt, u0 + 0.05 * 0.6, 0.0, i0_ref, alpha, temperature)[0], rtol=1e-12)
+    with pytest.raises(ValueError, match="occupancy"):
+        surface_step_current(jump[:1], np.array([0.0]), capacity[:1], dt, u0, 0.0, i0_ref, alpha, temperature)
 
 
 MESH = femion.MeshSettings(radial_cells=(2, 2, 2), min_layer_cells=2, layer_cell_size=50e-9, substrate_cells=2)
