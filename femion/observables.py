@@ -22,6 +22,7 @@ __all__ = [
     "conductance_ratio",
     "cycle_to_cycle_variation",
     "fit_nonlinearity",
+    "nonlinearity_label",
 ]
 
 
@@ -49,8 +50,8 @@ class NonlinearityFit:
     fixed by the end points, B = (G_max − G_min)/(1 − e^{−1/A}). Small A means
     strongly nonlinear; A → ∞ is linear. A negative A describes a branch
     that curves the other way (concave up for potentiation). NeuroSim also
-    labels devices by an integer-like "nonlinearity" read off a table of A;
-    that table is not reproduced here, so only A is reported.
+    labels devices by a "nonlinearity" number read off a table of A
+    (:func:`nonlinearity_label`), which is what papers quote (e.g. "0.6/−7.7").
 
     Attributes
     ----------
@@ -110,6 +111,48 @@ def fit_nonlinearity(conductance: np.ndarray) -> NonlinearityFit:
     a = 1.0 / inverse_a if inverse_a != 0.0 else np.inf
     fitted = _normalised_branch(a, p)
     return NonlinearityFit(a=a, rms_residual=float(np.sqrt(np.mean((fitted - y) ** 2))), direction=direction)
+
+
+def nonlinearity_label(a: float, direction: str) -> float:
+    """NeuroSim's nonlinearity label of a branch with normalised constant A.
+
+    NeuroSim (MLP_NeuroSim ``Documents/Nonlinearity-NormA.htm``, Chen, Peng &
+    Yu, IEEE TCAD 37, 3067 (2018)) tabulates the label NL against A. Its
+    table is reproduced (to its printed digits, tested at NL = 0.01 … 5.8) by
+    NL = 10 d/(0.7 √2), d = max_p [g(p) − p] the largest distance of the
+    normalised branch g(p) = (1 − e^{−p/A})/(1 − e^{−1/A}) above the line
+    g = p: NL is 10× the largest distance normal to the diagonal in units of
+    0.7. By NeuroSim's convention depression branches are quoted with a minus
+    sign. A branch curving the other way (A < 0) gets the opposite sign.
+
+    Parameters
+    ----------
+    a : float
+        Normalised nonlinearity constant A (:class:`NonlinearityFit`), ±inf for linear.
+    direction : {"LTP", "LTD"}
+        Branch direction.
+
+    Returns
+    -------
+    float
+        The label (0 for a linear branch).
+
+    Raises
+    ------
+    ValueError
+        If ``direction`` is not "LTP" or "LTD", or ``a`` is NaN or zero.
+    """
+    if direction not in ("LTP", "LTD"):
+        raise ValueError(f"direction must be 'LTP' or 'LTD', got {direction!r}")
+    if not (np.isfinite(a) or np.isinf(a)) or a == 0.0:
+        raise ValueError(f"nonlinearity constant A must be non-zero and not NaN, got {a!r}")
+    if np.isinf(a) or abs(a) > 1e6:
+        return 0.0
+    # g(p) − p is extremal where g'(p) = 1: e^{−p/A} = A (1 − e^{−1/A}) (closed form, no grid)
+    p = float(np.clip(-a * np.log(-a * np.expm1(-1.0 / a)), 0.0, 1.0))
+    deviation = float(_normalised_branch(a, np.array([p]))[0] - p)
+    label = 10.0 * deviation / (0.7 * np.sqrt(2.0))
+    return label if direction == "LTP" else -label
 
 
 def cycle_to_cycle_variation(values: np.ndarray) -> float:

@@ -21,8 +21,8 @@ Figures of merit (MODEL.md §5, :mod:`femion.observables`):
 * G_max/G_min over all reads of the main amplitude (paper ≈ 57.5);
 * NeuroSim nonlinearity A of each LTP and LTD branch,
   G(p) = B(1 − e^{−p/A}) + G₀ (Chen, Peng & Yu, IEEE TCAD 37, 3067 (2018));
-  the paper quotes "0.6/−7.7" on NeuroSim's own label scale, which is not
-  reproduced here, so only A is reported;
+  and NeuroSim's nonlinearity label of A (:func:`femion.observables.nonlinearity_label`),
+  the scale on which the paper quotes "0.6/−7.7";
 * cycle-to-cycle variation std/mean of G at the end of the LTP branch (G_max
   of the cycle) and at the end of the LTD branch (G_min) (paper ≈ 1 %);
 * the open-circuit voltage V_oc (host OCV difference) at every read.
@@ -47,7 +47,7 @@ import numpy as np
 
 from femion.config import load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
-from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity
+from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
 from femion.protocols import Protocol, Step, pulse_train
 from femion.simulation import Simulation, SimulationError, SimulationSettings
 from femion.units import to_si
@@ -109,14 +109,14 @@ def _nan_max(values: list[float]) -> float:
 
 
 def branch_metrics(g: np.ndarray, direction: str) -> dict:
-    """NeuroSim A and RMS residual of one branch, or NaN when the branch is not monotonic in the expected sense."""
+    """NeuroSim A, its label and the RMS residual of one branch, or NaN when the branch is not monotonic in the expected sense."""
     try:
         fit = fit_nonlinearity(g)
     except ValueError:
-        return {"a": float("nan"), "rms": float("nan")}
+        return {"a": float("nan"), "rms": float("nan"), "label": float("nan")}
     if fit.direction != direction:
-        return {"a": float("nan"), "rms": float("nan")}
-    return {"a": fit.a, "rms": fit.rms_residual}
+        return {"a": float("nan"), "rms": float("nan"), "label": float("nan")}
+    return {"a": fit.a, "rms": fit.rms_residual, "label": nonlinearity_label(fit.a, direction)}
 
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
@@ -180,6 +180,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     g, phase, cycle = reads.G.values, reads.phase.values, reads.cycle.values
     g_pristine = float(g[0])
     ltp_a, ltd_a, ltp_rms, ltd_rms, g_high, g_low, rises, falls = [], [], [], [], [], [], [], []
+    ltp_label, ltd_label = [], []
     previous = g_pristine
     for c in range(1, int(cycle.max()) + 1):
         for name in ("LTP", "LTD"):
@@ -189,6 +190,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             metrics = branch_metrics(branch, name)
             (ltp_a if name == "LTP" else ltd_a).append(metrics["a"])
             (ltp_rms if name == "LTP" else ltd_rms).append(metrics["rms"])
+            (ltp_label if name == "LTP" else ltd_label).append(metrics["label"])
             if name == "LTP":
                 rises.append(bool(branch[-1] > previous))
                 g_high.append(branch[-1])
@@ -212,6 +214,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "ltd_falls": bool(falls) and all(falls),
         "nonlinearity_A_LTP": _nan_mean(ltp_a),
         "nonlinearity_A_LTD": _nan_mean(ltd_a),
+        "nonlinearity_label_LTP": _nan_mean(ltp_label),
+        "nonlinearity_label_LTD": _nan_mean(ltd_label),
         "nonlinearity_A_LTP_per_cycle": ltp_a,
         "nonlinearity_A_LTD_per_cycle": ltd_a,
         "nonlinearity_rms_residual_LTP": _nan_max(ltp_rms),
@@ -234,7 +238,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     write_run_metadata(outdir, device, {"study": "analog_pulses", "summary": summary})
     print(f"  G: pristine {g_pristine:.4g} S, max/min {summary['G_max_over_G_min']:.4g} (paper 57.5); "
           f"LTP rises: {summary['ltp_rises']}, LTD falls: {summary['ltd_falls']}")
-    print(f"  NeuroSim A: LTP {summary['nonlinearity_A_LTP']:.3g}, LTD {summary['nonlinearity_A_LTD']:.3g}; "
+    print(f"  NeuroSim label LTP {summary['nonlinearity_label_LTP']:.3g}, LTD {summary['nonlinearity_label_LTD']:.3g} (paper 0.6/-7.7); "
+          f"A: LTP {summary['nonlinearity_A_LTP']:.3g}, LTD {summary['nonlinearity_A_LTD']:.3g}; "
           f"C2C G_max {summary['c2c_variation_G_max']:.3g}, G_min {summary['c2c_variation_G_min']:.3g}")
     return summary
 
@@ -252,8 +257,9 @@ def findings(summary: dict) -> str:
         f"- Reads completed: {summary['reads_completed']} of {summary['reads_planned']} planned"
         + (" (the run stopped early, see below; the figures use the completed reads only)." if summary["failure"] else "."),
         f"- G_max/G_min = {summary['G_max_over_G_min']:.4g} (paper ≈ 57.5).",
-        f"- NeuroSim nonlinearity constant A: LTP {summary['nonlinearity_A_LTP']:.3g}, LTD {summary['nonlinearity_A_LTD']:.3g} "
-        "(paper: 0.6/−7.7 on NeuroSim's label scale, not the same quantity; small |A| = strongly nonlinear).",
+        f"- NeuroSim nonlinearity: label LTP {summary['nonlinearity_label_LTP']:.3g}, LTD {summary['nonlinearity_label_LTD']:.3g} "
+        f"(paper 0.6/−7.7); constant A: LTP {summary['nonlinearity_A_LTP']:.3g}, LTD {summary['nonlinearity_A_LTD']:.3g} "
+        "(small |A| = strongly nonlinear).",
         f"- Cycle-to-cycle variation over {summary['cycles']} planned cycles (NaN: fewer than two completed): G_max {summary['c2c_variation_G_max']:.3g}, "
         f"G_min {summary['c2c_variation_G_min']:.3g} (paper ≈ 1 %); the model is deterministic, so only drift "
         "between cycles can show here, no stochastic variation.",

@@ -13,6 +13,7 @@ from femion.observables import (
     conductance_ratio,
     cycle_to_cycle_variation,
     fit_nonlinearity,
+    nonlinearity_label,
 )
 
 
@@ -27,6 +28,25 @@ def test_nonlinearity_fit_recovers_a(a):
     depression = g_max - (g_max - g_min) * np.expm1(-p / a) / np.expm1(-1 / a)
     assert fit_nonlinearity(depression).direction == "LTD"
     assert fit_nonlinearity(depression).a == pytest.approx(a, rel=1e-6)
+
+
+# (label, normalised A) pairs printed in NeuroSim's table (MLP_NeuroSim_V1.0, Documents/Nonlinearity-NormA.htm)
+NEUROSIM_TABLE = [(0.01, 126.2689581), (0.1, 12.62580682), (1.5, 0.825164164), (3.0, 0.386829669), (4.4, 0.235108743), (5.8, 0.145899115)]
+
+
+@pytest.mark.parametrize(("label", "a"), NEUROSIM_TABLE)
+def test_nonlinearity_label_reproduces_neurosim_table(label, a):
+    assert nonlinearity_label(a, "LTP") == pytest.approx(label, rel=1e-8)
+    assert nonlinearity_label(a, "LTD") == pytest.approx(-label, rel=1e-8)
+    assert nonlinearity_label(-a, "LTP") == pytest.approx(-label, rel=1e-8)  # curving the other way
+
+
+def test_nonlinearity_label_limits_and_errors():
+    assert nonlinearity_label(np.inf, "LTP") == 0.0
+    with pytest.raises(ValueError, match="direction"):
+        nonlinearity_label(1.0, "up")
+    with pytest.raises(ValueError, match="non-zero"):
+        nonlinearity_label(float("nan"), "LTP")
 
 
 def test_linear_branch_has_large_a():
