@@ -104,6 +104,7 @@ def load_study(study: str | Path) -> tuple[Path, ModuleType]:
         raise FileNotFoundError(f"study {study!r}: no run.py in {folder} (a study is a folder under studies/)")
     spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}", script)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # registered before execution, as for an import (dataclasses look it up)
     spec.loader.exec_module(module)
     return folder, module
 

@@ -30,7 +30,7 @@ from femion.config import Device
 from femion.materials import Parameter
 from femion.mesh import AxisymmetricMesh
 
-__all__ = ["assumed_parameters", "atomic_write", "json_default", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
+__all__ = ["assumed_parameters", "atomic_write", "calibrated_parameters", "json_default", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
 
 
 def atomic_write(path: str | Path, write: Any) -> Path:
@@ -119,16 +119,23 @@ def write_dataset(path: str | Path, dataset: Any) -> Path:
     return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="netcdf4"))
 
 
-def assumed_parameters(device: Device) -> list[Parameter]:
-    """Material parameters of the device's materials that carry ``source = "assumed"``."""
-    seen, result = set(), []
+def _device_materials(device: Device) -> list:
+    """The distinct materials of the device's regions, in region order."""
+    materials = {}
     for region in device.region_names:
         material = device.material(region)
-        if material.name in seen:
-            continue
-        seen.add(material.name)
-        result.extend(material.assumed())
-    return result
+        materials.setdefault(material.name, material)
+    return list(materials.values())
+
+
+def assumed_parameters(device: Device) -> list[Parameter]:
+    """Material parameters of the device's materials that carry ``source = "assumed"``."""
+    return [p for material in _device_materials(device) for p in material.assumed()]
+
+
+def calibrated_parameters(device: Device) -> list[Parameter]:
+    """Material parameters of the device's materials fitted by a calibration study (``source = "calibrated: ..."``)."""
+    return [p for material in _device_materials(device) for p in material.calibrated()]
 
 
 def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, Any] | None = None) -> Path:
@@ -178,6 +185,8 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
     lines = [f"# femion run report: device {device.name!r}", "", "## Assumed values (no literature source)", ""]
     assumed = assumed_parameters(device)
     lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.note}" for p in assumed] or ["- none"]
+    lines += ["", "## Calibrated values (fitted by a study, which saves the fit's inputs and residuals)", ""]
+    lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.source}" for p in calibrated_parameters(device)] or ["- none"]
     (outdir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return outdir
 

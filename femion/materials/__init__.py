@@ -5,18 +5,23 @@ One TOML file per material lives in this folder. Every property is a table::
     [youngs_modulus]
     value = 170.0
     unit = "GPa"
-    source = "darling1972platinum"   # a key of femion/references.bib, or "assumed"
+    source = "darling1972platinum"   # a key of femion/references.bib, "assumed", or "calibrated: studies/<name>"
     note = "polycrystalline bulk Pt"
     range = [160.0, 175.0]           # optional, same unit as value
 
 On load every value is converted once (pint, :mod:`femion.units`) to the SI unit
 listed in :data:`PROPERTY_UNITS`; physics modules only see SI floats. A value
 without a literature source carries ``source = "assumed"`` and is listed by
-``femion info`` and in every run report.
+``femion info`` and in every run report. A value fitted to measurements by a
+documented study carries ``source = "calibrated: studies/<name>"`` (the study
+saves the fit's inputs and residuals) and is listed in run reports as well.
+:func:`material_variant` writes a copy of a material file with some values
+replaced (sweeps, calibration trials).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ __all__ = [
     "Parameter",
     "available_materials",
     "load_material",
+    "material_variant",
     "load_references",
 ]
 
@@ -93,6 +99,8 @@ KINDS = ("metal", "host", "electrolyte", "transparent_conductor", "substrate", "
 """Allowed material kinds."""
 
 ASSUMED = "assumed"
+CALIBRATED = "calibrated: "
+"""Prefix of the source of a calibrated value, followed by the study folder (``studies/<name>``)."""
 _ENTRY_KEYS = {"value", "unit", "source", "note", "range"}
 _MATERIALS_DIR = resources.files(__name__)
 
@@ -136,6 +144,11 @@ class Parameter:
         """True if the value has no literature source."""
         return self.source == ASSUMED
 
+    @property
+    def calibrated(self) -> bool:
+        """True if the value was fitted by a calibration study (``source = "calibrated: studies/<name>"``)."""
+        return self.source.startswith(CALIBRATED)
+
 
 @dataclass(frozen=True)
 class Material:
@@ -175,6 +188,10 @@ class Material:
     def assumed(self) -> tuple[Parameter, ...]:
         """Return the parameters without a literature source."""
         return tuple(p for p in self.parameters.values() if p.assumed)
+
+    def calibrated(self) -> tuple[Parameter, ...]:
+        """Return the parameters fitted by a calibration study."""
+        return tuple(p for p in self.parameters.values() if p.calibrated)
 
 
 def available_materials() -> tuple[str, ...]:
@@ -268,8 +285,12 @@ def _load_material_file(path: str) -> Material:
                 + (f"lacks {sorted(missing)}" if missing else f"has unknown fields {sorted(extra)}")
             )
         source = entry["source"]
-        if source != ASSUMED and source not in references:
-            raise MaterialError(f"{path}: property {key!r} cites {source!r}, which is not in references.bib")
+        calibrated = source.startswith(CALIBRATED) and re.fullmatch(r"studies/[A-Za-z0-9_]+", source[len(CALIBRATED):])
+        if source != ASSUMED and source not in references and not calibrated:
+            raise MaterialError(
+                f"{path}: property {key!r} cites {source!r}, which is not in references.bib "
+                f"(nor 'assumed', nor '{CALIBRATED}studies/<name>')"
+            )
         target = PROPERTY_UNITS[key]
         try:
             value = value_unit_to_si(entry["value"], entry["unit"], target, name=key, origin=path)
@@ -297,3 +318,58 @@ def _load_material_file(path: str) -> Material:
         parameters=MappingProxyType(parameters),
         path=path,
     )
+
+
+def material_variant(
+    name_or_path: str | Path, changes: Mapping[str, tuple[float, str]], path: str | Path, name: str | None = None
+) -> Path:
+    """Write a copy of a material file with some values and their sources replaced.
+
+    The copy keeps every comment, unit, note and range of the original; only
+    the ``value`` and ``source`` lines of the changed properties are rewritten,
+    so it records exactly what differs. It is loaded once before returning.
+
+    Parameters
+    ----------
+    name_or_path
+        Built-in material name or material ``.toml`` path.
+    changes
+        Property -> (value in the unit the file states for it, source): a
+        references.bib key, ``"assumed"`` or ``"calibrated: studies/<name>"``.
+    path
+        Where to write the ``.toml``.
+    name
+        Material name of the copy (default: the original's).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MaterialError
+        If the original lacks a changed property, or the copy does not load
+        (bad source, value outside what the unit conversion accepts).
+    """
+    original = load_material(name_or_path)
+    text = Path(original.path).read_text(encoding="utf-8")
+    for key, (value, source) in changes.items():
+        pattern = re.compile(
+            rf"(^\[{re.escape(key)}\]\s*\n(?:(?!^\[).*\n)*?)^value\s*=\s*[^\n]+\n((?:(?!^\[).*\n)*?)^source\s*=\s*[^\n]+$",
+            re.M,
+        )
+        quoted = json.dumps(str(source))
+        text, count = pattern.subn(lambda m: f"{m.group(1)}value = {float(value)!r}\n{m.group(2)}source = {quoted}", text, count=1)
+        if count != 1:
+            raise MaterialError(f"{original.path}: no [{key}] table with value and source lines to replace")
+    if name is not None:
+        text, count = re.subn(r'^name\s*=\s*"[^"]*"', f'name = "{name}"', text, count=1, flags=re.M)
+        if count != 1:
+            raise MaterialError(f"{original.path}: no top-level name line")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    _load_material_file.cache_clear()  # a file rewritten at the same path must not come back from the cache
+    load_material(path)
+    return path

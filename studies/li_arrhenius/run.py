@@ -32,7 +32,6 @@ coordinate), ``summary.json``, ``LiPON_paper.toml`` and the run provenance.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -52,24 +51,16 @@ ELECTROLYTE = "LiPON"
 
 
 def paper_material(device, activation_energy: float, path: Path) -> Path:
-    """Write the device's LiPON material with ``li_activation_energy`` = ``activation_energy`` [eV] to ``path``.
+    """Write the device's LiPON material with ``li_activation_energy`` = ``activation_energy`` [eV] (paper §2.2) to ``path``.
 
     Raises
     ------
-    ValueError
-        If the material file has no ``[li_activation_energy]`` table with a ``value``.
+    femion.materials.MaterialError
+        If the material file has no ``[li_activation_energy]`` table with a ``value`` and a ``source``.
     """
-    from femion.materials import load_material
+    from femion.materials import material_variant
 
-    source = Path(load_material(device.layer(ELECTROLYTE).material).path)
-    text = source.read_text()
-    pattern = re.compile(r"(\[li_activation_energy\][^\[]*?value\s*=\s*)([-+0-9.eE]+)([^\[]*?source\s*=\s*)\"[^\"]*\"", re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{source}: no [li_activation_energy] table with value and source to replace")
-    text = pattern.sub(lambda m: f'{m.group(1)}{activation_energy!r}{m.group(3)}"wang2025allinone"', text, count=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return material_variant(device.layer(ELECTROLYTE).material, {"li_activation_energy": (activation_energy, "wang2025allinone")}, path)
 
 
 def lipon_drop(simulation: Simulation, state) -> tuple[float, float]:

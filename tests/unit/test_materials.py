@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from femion.materials import (
@@ -10,6 +12,7 @@ from femion.materials import (
     available_materials,
     load_material,
     load_references,
+    material_variant,
 )
 
 EXPECTED = {"Ag", "ITO", "LiPON", "MoO3", "Pt", "Ti", "WO3", "glass"}
@@ -79,3 +82,27 @@ def test_lipon_diffusivity_is_nernst_einstein_consistent():
     mesh = femion.build_mesh(device, settings=femion.QUICK_MESH).submesh(("LiPON",))
     derived = lithium_properties(mesh, device).diffusivity[0]
     assert load_material("LiPON").value("li_diffusivity") == pytest.approx(derived, rel=0.01)
+
+
+def test_material_variant_rewrites_only_the_named_values(tmp_path):
+    path = material_variant(
+        "WO3", {"exchange_current_density": (3.5, "calibrated: studies/calibration_analog")}, tmp_path / "WO3_fit.toml", name="WO3_fit"
+    )
+    original, variant = load_material("WO3"), load_material(path)
+    assert variant.name == "WO3_fit"
+    assert variant.value("exchange_current_density") == 3.5
+    assert variant["exchange_current_density"].calibrated and not variant["exchange_current_density"].assumed
+    assert variant["exchange_current_density"].note == original["exchange_current_density"].note
+    for key in original.parameters:
+        if key != "exchange_current_density":
+            assert variant[key] == replace(original[key], material="WO3_fit"), key
+    # rewriting the same path is not served from the loader's cache
+    material_variant("WO3", {"exchange_current_density": (7.0, "assumed")}, path)
+    assert load_material(path).value("exchange_current_density") == 7.0
+
+
+def test_material_variant_errors(tmp_path):
+    with pytest.raises(MaterialError, match=r"no \[no_such_property\] table"):
+        material_variant("WO3", {"no_such_property": (1.0, "assumed")}, tmp_path / "a.toml")
+    with pytest.raises(MaterialError, match="not in references.bib"):
+        material_variant("WO3", {"exchange_current_density": (1.0, "calibrated: somewhere else")}, tmp_path / "b.toml")

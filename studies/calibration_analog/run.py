@@ -1,0 +1,289 @@
+"""Calibration of the analog memristor mode to the paper's pulse figures (paper Fig. 3b).
+
+Problem
+-------
+The analog pulse response of femion (``studies/analog_pulses``: −5 V / +5 V,
+5 ms pulses, reads at 0.1 V) depends on kinetic and initial-state values that
+no measurement fixes for this stack (``source = "assumed"`` in the materials
+database). This study fits at most a few of them — the *knobs* of
+``config.toml``, each a (material, property, range) — to the paper's analog
+targets:
+
+* G_max/G_min = 57.5 over one LTP/LTD cycle;
+* NeuroSim nonlinearity labels 0.6 (LTP) and −7.7 (LTD)
+  (:func:`femion.observables.nonlinearity_label`).
+
+Method: least squares on the residual vector
+
+    r = [ln(ratio/57.5), (NL_LTP − 0.6)/s, (NL_LTD + 7.7)/s]
+
+(s = ``label_scale``) over the knobs in log10 space: a logarithmic grid of
+``grid_points`` per knob, then ``refine_evaluations`` Nelder–Mead evaluations
+from the best grid point, inside the ranges (scipy.optimize.minimize). Every
+trial runs the analog_pulses study itself (one cycle at the main amplitude,
+``pulses_per_phase`` pulses per branch) on a device whose materials are
+copies of the database files with the knob values replaced
+(:func:`femion.materials.material_variant`); a branch that is not monotonic
+in the expected sense has no label and counts as a failed trial (cost ∞).
+
+The fit is reported as it comes out: if the targets are out of reach within
+the ranges, the residuals say so. The fitted values are written as material
+files with ``source = "calibrated: studies/calibration_analog"``; they enter
+the database only by a deliberate edit that cites this study's outputs.
+
+Outputs: ``trials.nc`` (per trial: knob values, G ratio, labels, residuals,
+cost, ``stage`` grid/refine), ``fit.json`` (targets, knobs, best values,
+residuals, cost), ``<material>_calibrated.toml``, ``trials/<n>/`` (each
+trial's analog_pulses outputs), ``summary.json``, ``findings.md`` and the run
+provenance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from tqdm import tqdm
+
+from femion.cli import load_study
+from femion.config import StudyConfigError, load_study_config
+from femion.io import write_dataset, write_run_metadata
+from femion.materials import CALIBRATED, material_variant
+
+HERE = Path(__file__).resolve().parent
+STUDY = "studies/calibration_analog"
+CONFIG_KEYS = {"target_ratio", "target_label_LTP", "target_label_LTD", "label_scale", "knobs", "train", "search"}
+METRICS = ("G_max_over_G_min", "nonlinearity_label_LTP", "nonlinearity_label_LTD")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One fitted material value: ``material``.``property`` searched in [``low``, ``high``] (file units), logarithmically."""
+
+    material: str
+    property: str
+    low: float
+    high: float
+
+    @property
+    def name(self) -> str:
+        """``material.property``."""
+        return f"{self.material}.{self.property}"
+
+
+def parse_knobs(entries: list, device, origin: str) -> list[Knob]:
+    """Validate the ``[[knobs]]`` tables against ``device``.
+
+    Raises
+    ------
+    StudyConfigError
+        A knob whose material is not a layer material of the device, whose
+        property the material lacks, or whose range is not 0 < low < high;
+        more than three knobs (the issue allows "at most a few").
+    """
+    if not isinstance(entries, list) or not 1 <= len(entries) <= 3:
+        raise StudyConfigError(f"{origin}: give 1 to 3 [[knobs]] tables")
+    materials = {device.material(layer.name).name: device.material(layer.name) for layer in device.layers}
+    knobs = []
+    for index, entry in enumerate(entries):
+        where = f"{origin}: knobs[{index}]"
+        if set(entry) != {"material", "property", "low", "high"}:
+            raise StudyConfigError(f"{where}: needs exactly material, property, low, high")
+        if entry["material"] not in materials:
+            raise StudyConfigError(f"{where}: material {entry['material']!r} is not a layer material ({', '.join(materials)})")
+        if entry["property"] not in materials[entry["material"]]:
+            raise StudyConfigError(f"{where}: {entry['material']} has no property {entry['property']!r}")
+        low, high = float(entry["low"]), float(entry["high"])
+        if not (np.isfinite(low) and np.isfinite(high) and 0.0 < low < high):
+            raise StudyConfigError(f"{where}: need 0 < low < high, got {low!r}, {high!r}")
+        knobs.append(Knob(entry["material"], entry["property"], low, high))
+    return knobs
+
+
+def residuals(metrics: dict, targets: dict, label_scale: float) -> np.ndarray:
+    """Residual vector [ln(ratio/target), ΔNL_LTP/s, ΔNL_LTD/s], shape (3,); NaN where a metric is missing."""
+    ratio = metrics["G_max_over_G_min"]
+    return np.array([
+        np.log(ratio / targets["G_max_over_G_min"]) if np.isfinite(ratio) and ratio > 0 else np.nan,
+        (metrics["nonlinearity_label_LTP"] - targets["nonlinearity_label_LTP"]) / label_scale,
+        (metrics["nonlinearity_label_LTD"] - targets["nonlinearity_label_LTD"]) / label_scale,
+    ])
+
+
+def cost(residual: np.ndarray) -> float:
+    """½ Σ r² (∞ when any residual is NaN: a failed or non-monotonic trial)."""
+    return float(0.5 * np.sum(residual**2)) if np.all(np.isfinite(residual)) else float("inf")
+
+
+class Trials:
+    """Runs and records the analog_pulses trials of the fit (cached by knob values)."""
+
+    def __init__(self, outdir: Path, device, device_file: str, knobs: list[Knob], pulses: int, targets: dict, label_scale: float):
+        _, self.pulses_study = load_study(HERE.parent / "analog_pulses")
+        self.outdir, self.device, self.device_file, self.knobs = outdir, device, device_file, knobs
+        self.pulses, self.targets, self.label_scale = pulses, targets, label_scale
+        self.rows: list[dict] = []
+        self._cache: dict[tuple, float] = {}
+
+    def materials(self, values: np.ndarray, folder: Path, source: str) -> dict[str, Path]:
+        """Write one material variant per knob material with ``values`` (file units); material -> path."""
+        changes: dict[str, dict] = {}
+        for knob, value in zip(self.knobs, values):
+            changes.setdefault(knob.material, {})[knob.property] = (float(value), source)
+        return {material: material_variant(material, change, folder / f"{material}.toml") for material, change in changes.items()}
+
+    def __call__(self, log_values: np.ndarray, stage: str) -> float:
+        """Cost of the knobs at 10**``log_values``; runs the pulse train once per distinct point."""
+        key = tuple(np.round(np.asarray(log_values, dtype=float), 12))
+        if key in self._cache:
+            return self._cache[key]
+        values = 10.0 ** np.asarray(log_values, dtype=float)
+        folder = self.outdir / "trials" / f"{len(self.rows):03d}"
+        paths = self.materials(values, folder, "assumed")
+        overrides = {"config.pulses_per_phase": self.pulses, "config.cycles": 1, "config.other_amplitudes": []}
+        if self.device_file:
+            overrides["config.device"] = self.device_file
+        for layer in self.device.layers:
+            name = self.device.material(layer.name).name
+            if name in paths:
+                overrides[f"device.layers.{layer.name}.material"] = str(paths[name])
+        try:
+            summary = self.pulses_study.run(folder, quick=False, overrides=overrides)
+            metrics = {name: float(summary[name]) for name in METRICS}
+            failure = summary["failure"] or ""
+        except Exception as error:  # noqa: BLE001 - a trial that cannot run is a failed point of the fit, recorded
+            metrics, failure = {name: float("nan") for name in METRICS}, f"{type(error).__name__}: {error}"
+        residual = residuals(metrics, self.targets, self.label_scale)
+        value = cost(residual)
+        self.rows.append({"stage": stage, "values": values, **metrics, "residual": residual, "cost": value, "failure": failure})
+        self._cache[key] = value
+        return value
+
+
+def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
+    """Fit the knobs to the paper's analog targets; write trials, fit and calibrated materials; return the summary."""
+    import xarray as xr
+
+    config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
+    origin = str(HERE / "config.toml")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    knobs = parse_knobs(config["knobs"], device, origin)
+    train, search = config["train"], config["search"]
+    pulses = int(train["quick_pulses_per_phase" if quick else "pulses_per_phase"])
+    points = int(search["quick_grid_points" if quick else "grid_points"])
+    refine = int(search["quick_refine_evaluations" if quick else "refine_evaluations"])
+    label_scale = float(config["label_scale"])
+    if pulses < 3 or points < 1 or refine < 0 or not label_scale > 0:
+        raise StudyConfigError(f"{origin}: need pulses_per_phase >= 3, grid_points >= 1, refine_evaluations >= 0, label_scale > 0")
+    targets = {"G_max_over_G_min": float(config["target_ratio"]), "nonlinearity_label_LTP": float(config["target_label_LTP"]),
+               "nonlinearity_label_LTD": float(config["target_label_LTD"])}
+    device_file = str((HERE / config["device"]).resolve()) if config["device"] else ""
+    trials = Trials(outdir, device, device_file, knobs, pulses, targets, label_scale)
+
+    bounds = [(np.log10(k.low), np.log10(k.high)) for k in knobs]
+    grid = [np.linspace(low, high, points) if points > 1 else np.array([0.5 * (low + high)]) for low, high in bounds]
+    for point in tqdm(list(itertools.product(*grid)), desc="calibration grid", unit="trial"):
+        trials(np.array(point), "grid")
+    best = int(np.argmin([row["cost"] for row in trials.rows]))
+    if refine > 0 and np.isfinite(trials.rows[best]["cost"]):
+        start = np.log10(trials.rows[best]["values"])
+        with tqdm(total=refine, desc="calibration refine", unit="trial") as bar:
+            def objective(x: np.ndarray) -> float:
+                bar.update(1)
+                return trials(x, "refine")
+            minimize(objective, start, method="Nelder-Mead", bounds=bounds,
+                     options={"maxfev": refine, "xatol": 0.01, "fatol": 1e-4})
+    costs = np.array([row["cost"] for row in trials.rows])
+    best = int(np.argmin(costs))
+    row = trials.rows[best]
+    found = bool(np.isfinite(row["cost"]))
+
+    data = xr.Dataset(
+        {
+            **{k.name: ("trial", [r["values"][i] for r in trials.rows], {"units": load_unit(k)}) for i, k in enumerate(knobs)},
+            **{name: ("trial", [r[name] for r in trials.rows]) for name in METRICS},
+            "residual": (("trial", "target"), np.array([r["residual"] for r in trials.rows])),
+            "cost": ("trial", costs),
+            "stage": ("trial", [r["stage"] for r in trials.rows]),
+            "failure": ("trial", [r["failure"] for r in trials.rows]),
+        },
+        coords={"trial": np.arange(len(trials.rows)), "target": list(METRICS)},
+        attrs={"targets": json.dumps(targets), "label_scale": label_scale, "cost": "0.5 * sum(residual**2)"},
+    )
+    write_dataset(outdir / "trials.nc", data)
+    calibrated = {}
+    if found:
+        folder = outdir / "calibrated"
+        for material, path in trials.materials(row["values"], folder, f"{CALIBRATED}{STUDY}").items():
+            target = outdir / f"{material}_calibrated.toml"
+            target.write_text(path.read_text())
+            calibrated[material] = str(target)
+    fit = {
+        "targets": targets,
+        "label_scale": label_scale,
+        "knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": load_unit(k)} for k in knobs],
+        "trials": len(trials.rows),
+        "pulses_per_phase": pulses,
+        "best_trial": best,
+        "best_values": {k.name: float(v) for k, v in zip(knobs, row["values"])} if found else None,
+        "best_metrics": {name: row[name] for name in METRICS},
+        "best_residuals": dict(zip(METRICS, map(float, row["residual"]))),
+        "best_cost": row["cost"],
+        "at_range_edge": {k.name: bool(np.isclose(v, k.low, rtol=1e-6) or np.isclose(v, k.high, rtol=1e-6))
+                          for k, v in zip(knobs, row["values"])},
+        "calibrated_materials": calibrated,
+    }
+    (outdir / "fit.json").write_text(json.dumps(fit, indent=2, default=float))
+    summary = {
+        "quick": quick,
+        "trials": len(trials.rows),
+        "failed_trials": int(np.sum(~np.isfinite(costs))),
+        "best_cost": row["cost"],
+        **{f"best_{k.name}": float(v) for k, v in zip(knobs, row["values"])},
+        **{f"best_{name}": row[name] for name in METRICS},
+        "targets": targets,
+    }
+    (outdir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    (outdir / "findings.md").write_text(findings(fit))
+    write_run_metadata(outdir, device, {"study": "calibration_analog", "summary": summary})
+    print(f"  {len(trials.rows)} trials; best cost {row['cost']:.4g}: "
+          + ", ".join(f"{k.name} = {v:.4g}" for k, v in zip(knobs, row["values"]))
+          + f"; ratio {row['G_max_over_G_min']:.4g} (target {targets['G_max_over_G_min']:g}), labels "
+          f"{row['nonlinearity_label_LTP']:.3g}/{row['nonlinearity_label_LTD']:.3g} "
+          f"(target {targets['nonlinearity_label_LTP']:g}/{targets['nonlinearity_label_LTD']:g})")
+    return summary
+
+
+def load_unit(knob: Knob) -> str:
+    """SI unit of a knob's property (the database's unit; the knob ranges are in the file's unit)."""
+    from femion.materials import PROPERTY_UNITS
+
+    return PROPERTY_UNITS[knob.property]
+
+
+def findings(fit: dict) -> str:
+    """The fit against the paper's targets, as Markdown."""
+    lines = ["# Calibration of the analog mode (paper Fig. 3b): what the fit gives", ""]
+    metrics = fit["best_metrics"]
+    targets = fit["targets"]
+    if fit["best_values"] is None:
+        lines.append(f"- No trial of {fit['trials']} produced a monotonic LTP and LTD branch: no fit.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"- {fit['trials']} trials ({fit['pulses_per_phase']} pulses per branch, one cycle); best trial {fit['best_trial']}:")
+    for knob in fit["knobs"]:
+        value = fit["best_values"][knob["name"]]
+        edge = " — at the edge of its range: the optimum may lie outside" if fit["at_range_edge"][knob["name"]] else ""
+        lines.append(f"  - {knob['name']} = {value:.4g} {knob['unit']} (searched {knob['low']:g}–{knob['high']:g}){edge}")
+    lines.append(f"- G_max/G_min {metrics['G_max_over_G_min']:.4g} vs {targets['G_max_over_G_min']:g}; "
+                 f"nonlinearity label LTP {metrics['nonlinearity_label_LTP']:.3g} vs {targets['nonlinearity_label_LTP']:g}, "
+                 f"LTD {metrics['nonlinearity_label_LTD']:.3g} vs {targets['nonlinearity_label_LTD']:g}.")
+    lines.append("- Residuals: " + ", ".join(f"{k} {v:.3g}" for k, v in fit["best_residuals"].items()) + f"; cost {fit['best_cost']:.4g}.")
+    reached = all(abs(v) < 0.1 for v in fit["best_residuals"].values())
+    lines.append("- The targets are " + ("reached (every residual below 0.1)." if reached else
+                                         "NOT reached with these knobs in these ranges (residuals above)."))
+    return "\n".join(lines) + "\n"
