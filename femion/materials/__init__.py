@@ -86,6 +86,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "vo_generation_threshold_field": "V/m",
         # air ingress and Li-consuming reactions (femion.physics.air)
         "pore_diameter": "m",
+        "pore_percolation_threshold": "",
         "gas_diffusivity": "m^2/s",
         "ambient_mole_fraction": "",
         "relative_humidity": "",

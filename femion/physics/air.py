@@ -35,10 +35,19 @@ volume of product p. The effective diffusivity combines
   voids, so wall collisions dominate),
 * in series (Bosanquet interpolation, Pollard & Present 1948),
   1/D_pore = 1/D_m + 1/D_K,
-* and the Bruggeman tortuosity of a random pore network,
-  D_eff = ε^1.5 D_pore (Tjaden et al. 2016).
+* and the Bruggeman tortuosity of a random pore network above the
+  percolation threshold ε_c of the pore space,
+  D_eff = [(ε − ε_c)/(1 − ε_c)]^1.5 D_pore for ε > ε_c, else 0
+  (Archie's law with a percolation threshold, Hunt, *Percolation Theory
+  for Flow in Porous Media*, 2005, ch. 4; Bruggeman/Tjaden et al. 2016 for
+  the exponent; ε_c = 0 gives the plain Bruggeman law).
 
-Dense metal (ε = 0) has D_eff = 0, and its cells carry c = 0. The gas
+Why a threshold: voids seeded in a dense film (the as-deposited porosity f₀
+of the mechanics module) are isolated; gas gets in only where the voids
+connect. For randomly placed, overlapping spherical voids the void space
+percolates at ε_c ≈ 0.03 (Elam, Kerstein & Rehr, PRL 52, 1516 (1984)),
+``pore_percolation_threshold`` of the electrode material. Below ε_c a cell
+is dense for the gas: D_eff = 0 and its cells carry c = 0. The gas
 crosses the electrode (~50 nm, D_eff ≳ 10⁻⁸ m²/s) in ≲ 1 µs, far faster
 than any protocol step, which is why the steady form is used. The exposed
 faces are the top of the electrode (``top_contact``) and its rim
@@ -342,8 +351,12 @@ def pore_diffusivity(molecular: float | np.ndarray, knudsen: float | np.ndarray)
     return 1.0 / (1.0 / np.asarray(molecular, dtype=float) + 1.0 / np.asarray(knudsen, dtype=float))
 
 
-def effective_diffusivity(porosity: np.ndarray, diffusivity: float | np.ndarray) -> np.ndarray:
-    """Effective diffusivity of a porous medium [m²/s]: D_eff = ε^1.5 D (Bruggeman; Tjaden et al. 2016).
+def effective_diffusivity(porosity: np.ndarray, diffusivity: float | np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Effective diffusivity of a porous medium [m²/s]: D_eff = [(ε − ε_c)/(1 − ε_c)]^1.5 D above ε_c, else 0.
+
+    Bruggeman's tortuosity exponent 1.5 (Tjaden et al. 2016) on the pore
+    volume in excess of the percolation threshold ε_c (Archie's law with a
+    threshold; Hunt 2005, ch. 4). ε_c = 0 is the plain Bruggeman law ε^1.5 D.
 
     Parameters
     ----------
@@ -351,16 +364,21 @@ def effective_diffusivity(porosity: np.ndarray, diffusivity: float | np.ndarray)
         Open (gas-filled) volume fraction ε in [0, 1], shape (n,).
     diffusivity
         Pore diffusivity [m²/s], scalar or shape (n,).
+    threshold
+        Percolation threshold ε_c of the pore space, in [0, 1).
 
     Raises
     ------
     ValueError
-        If a porosity is outside [0, 1] or not finite.
+        If a porosity is outside [0, 1] or not finite, or the threshold is outside [0, 1).
     """
     eps = np.asarray(porosity, dtype=float)
     if not np.all(np.isfinite(eps)) or np.any(eps < 0.0) or np.any(eps > 1.0):
         raise ValueError("porosity must be finite and within [0, 1]")
-    return eps**BRUGGEMAN_EXPONENT * np.asarray(diffusivity, dtype=float)
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"percolation threshold must lie in [0, 1), got {threshold!r}")
+    connected = np.maximum(eps - threshold, 0.0) / (1.0 - threshold)
+    return connected**BRUGGEMAN_EXPONENT * np.asarray(diffusivity, dtype=float)
 
 
 def molar_volumes() -> dict[str, float]:
@@ -657,6 +675,7 @@ class AirModule:
         self._film_cells, self._column_index = np.unique(self._column, return_inverse=True)
         self._li_capacity = device.material(film).value("li_max_concentration")
         self._pore_diameter = device.material(top).value("pore_diameter")
+        self.percolation_threshold = device.material(top).value("pore_percolation_threshold")
         self.gases = {name: gas_properties(name) for name in GASES}
         self.volumes = molar_volumes()
         v = self.volumes
@@ -734,7 +753,7 @@ class AirModule:
         eps = open_porosity(self._porosity(state), products, self.volumes)
         for name in (*GAS_FIELDS.values(), *PRODUCTS):
             state.fields[name] = np.array(start.fields[name], dtype=float)
-        porous = eps > _BLOCKED
+        porous = eps > max(_BLOCKED, self.percolation_threshold)  # isolated voids take no gas
         if self.ambient == "vacuum" or not np.any(porous):
             for name in GAS_FIELDS.values():
                 state.fields[name][self._cells] = 0.0
@@ -756,7 +775,7 @@ class AirModule:
         surface = self.surface_concentrations(temperature)
 
         def solve(name: str, sink: np.ndarray, source: np.ndarray) -> np.ndarray:
-            d_eff = effective_diffusivity(open_eps, pore_d[name])
+            d_eff = effective_diffusivity(open_eps, pore_d[name], self.percolation_threshold)
             return np.maximum(self.operator.solve(d_eff, sink, source, surface[name]), 0.0)
 
         c_o2 = solve("O2", k["O2"] * open_eps * theta, np.zeros_like(theta))

@@ -49,8 +49,12 @@ def test_pore_diffusivity_limits_and_bruggeman():
     assert air.pore_diffusivity(1e-5, 1e20) == pytest.approx(1e-5)  # wide pores: molecular
     assert air.pore_diffusivity(1e20, 1e-7) == pytest.approx(1e-7)  # narrow pores: Knudsen
     assert air.effective_diffusivity(np.array([0.0, 0.25, 1.0]), 2.0) == pytest.approx([0.0, 0.25, 2.0])
+    # above a percolation threshold ε_c only the excess (ε − ε_c)/(1 − ε_c) conducts; below it nothing does
+    assert air.effective_diffusivity(np.array([0.02, 0.03, 0.515, 1.0]), 2.0, 0.03) == pytest.approx([0.0, 0.0, 2.0 * 0.5**1.5, 2.0])
     with pytest.raises(ValueError, match="porosity"):
         air.effective_diffusivity(np.array([-0.1]), 1.0)
+    with pytest.raises(ValueError, match="threshold"):
+        air.effective_diffusivity(np.array([0.1]), 1.0, 1.0)
     with pytest.raises(ValueError, match="positive"):
         air.knudsen_diffusivity(0.0, 300.0, 0.032)
 

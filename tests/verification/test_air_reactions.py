@@ -7,6 +7,7 @@ import pytest
 
 import femion
 from femion.coupling import ModuleReport, State
+from femion.materials import material_variant
 from femion.physics import air
 
 
@@ -85,9 +86,16 @@ def test_atoms_balance_in_every_cell_and_li_is_conserved_exactly(device_mesh):
     assert np.abs(air.COMPOSITION @ changes).max() <= 1e-15 * np.abs(changes).max()
 
 
-def test_pore_clogging_stops_the_reaction_within_the_pore_volume_bound(device_mesh):
+def _without_threshold(device, tmp_path):
+    """The device with a top electrode whose pores are connected at any porosity (ε_c = 0)."""
+    top = device.top_electrode
+    path = material_variant(top.material, {"pore_percolation_threshold": (0.0, "assumed")}, tmp_path / "open.toml", name="open")
+    return femion.config.override_device(device, {f"device.layers.{top.name}.material": str(path)})
+
+
+def test_pore_clogging_stops_the_reaction_within_the_pore_volume_bound(device_mesh, tmp_path):
     device, mesh = device_mesh
-    module = air.AirModule(mesh, device)
+    module = air.AirModule(mesh, _without_threshold(device, tmp_path))
     state = State()
     module.initialize(state)
     PrescribedPorosity(mesh, device, 0.02, 30e-6).initialize(state)
@@ -107,6 +115,30 @@ def test_pore_clogging_stops_the_reaction_within_the_pore_volume_bound(device_me
     # Dense, unexposed electrode beyond the porous disk: no products there.
     dense = (mesh.region_mask(device.top_electrode.name)) & (states[-1].fields["porosity"] == 0)
     assert np.all(states[-1].fields["Li2O"][dense] == 0.0)
+
+
+def test_isolated_voids_take_no_gas_and_connected_ones_close_at_the_threshold(device_mesh):
+    device, mesh = device_mesh
+    module = air.AirModule(mesh, device)
+    threshold = module.percolation_threshold
+    assert threshold == pytest.approx(0.03)  # Elam, Kerstein & Rehr 1984 (materials database)
+    for porosity in (0.5 * threshold, 2.0 * threshold):
+        state = State()
+        module.initialize(state)
+        PrescribedPorosity(mesh, device, porosity, 30e-6).initialize(state)
+        state.fields["c_li"] = np.where(mesh.region_mask("WO3", "LiPON", "MoO3"), 20000.0, 0.0)
+        states = _run_module(module, state, 1e6)
+        consumed = module.observables(states[-1])["li_consumed_air"]
+        if porosity < threshold:
+            assert consumed == 0.0  # below the percolation threshold the voids are isolated: no uptake at all
+            continue
+        # connected voids take up Li until the products fill them down to the threshold, and no further
+        eps = module.open_porosity(states[-1])
+        pore = states[-1].fields["porosity"][module._cells] > 0
+        assert np.all(eps[pore] <= threshold * (1 + 1e-9)) and np.all(eps[pore] > 0.5 * threshold)
+        times = np.array([s.time for s in states])
+        series = np.array([module.observables(s)["li_consumed_air"] for s in states])
+        assert series[-1] - series[np.searchsorted(times, 1e5)] < 1e-6 * series[-1]
 
 
 @pytest.mark.slow
