@@ -185,15 +185,21 @@ class Simulation:
         Numerical settings.
     mesh
         A prebuilt mesh of the device (default: built from ``settings.mesh``).
-
     physics
         Names of the modules after electrostatics (keys of :data:`PHYSICS`),
         run in the order of :data:`PHYSICS`.
+    start
+        The state to continue from (e.g. ``result.state`` of an earlier run on
+        the same mesh): its fields replace the as-fabricated ones and its time,
+        voltage and current are kept; fields of physics it did not run start as
+        fabricated, so their references stay the as-fabricated state (mechanics
+        takes the as-deposited Li as stress-free and loads the whole history).
 
     Raises
     ------
     ValueError
-        If the protocol is empty or a physics name is unknown.
+        If the protocol is empty, a physics name is unknown, or a ``start``
+        field does not match the mesh (shape (n_cells,), finite).
     """
 
     def __init__(
@@ -203,6 +209,8 @@ class Simulation:
         settings: SimulationSettings = SimulationSettings(),
         mesh: AxisymmetricMesh | None = None,
         physics: tuple[str, ...] | list[str] = ("lithium",),
+        *,
+        start: State | None = None,
     ):
         from femion.physics.electrostatics import ElectrostaticsModule
 
@@ -222,18 +230,36 @@ class Simulation:
         providers = [module for module in others if hasattr(module, "conductivity")]
         interfaces = [module for module in others if hasattr(module, "interfaces")]
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=providers, interfaces=interfaces), *others]
+        if start is not None:
+            for name, values in start.fields.items():
+                values = np.asarray(values)
+                if values.shape != (self.mesh.n_cells,) or not np.all(np.isfinite(values)):
+                    raise ValueError(f"start field {name!r} must be finite with shape ({self.mesh.n_cells},) (same mesh), got {values.shape}")
+            start = start.copy()
+        self.start = start
 
     # ----------------------------------------------------------------- run
     def initial_state(self) -> State:
-        """The state before the first step (no bias, Li in equilibrium)."""
+        """The state before the first step: as fabricated (no bias), overlaid with the fields of ``start`` if given."""
         state = State()
         for module in reversed(self.modules):  # Li first, so κ sees it
             module.initialize(state)
+        if self.start is not None:
+            state.time, state.voltage, state.current = self.start.time, self.start.voltage, self.start.current
+            for name, values in self.start.fields.items():
+                state.fields[name] = np.array(values, dtype=float)
         return state
 
     def signature(self) -> str:
         """Hash of device, protocol and mesh identifying compatible checkpoints."""
-        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics])
+        start = None
+        if self.start is not None:
+            digest = hashlib.sha256(repr(self.start.time).encode())
+            for name in sorted(self.start.fields):
+                digest.update(name.encode())
+                digest.update(np.ascontiguousarray(self.start.fields[name], dtype=float).tobytes())
+            start = digest.hexdigest()
+        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(self, outdir: str | Path | None = None, *, resume: bool = True, progress: bool | None = None) -> Result:

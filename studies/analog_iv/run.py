@@ -82,10 +82,7 @@ def sweep_amplitude(device, magnitude: float, rate: float, sweeps: int, settings
                 index += 1
                 vertex, parts = polarity * magnitude, []
                 for low, high in sweep_pieces(0.0, vertex, segment) + sweep_pieces(vertex, 0.0, segment):
-                    simulation = Simulation(device, voltage_sweep(float(low), [float(high)], rate), settings, mesh=mesh)
-                    if state is not None:
-                        start = state.copy()
-                        simulation.initial_state = lambda start=start: start.copy()
+                    simulation = Simulation(device, voltage_sweep(float(low), [float(high)], rate), settings, mesh=mesh, start=state)
                     result = simulation.run(None, progress=None)
                     curves = result.curves
                     t, v, i = curves.time.values, curves.voltage.values, curves.current.values

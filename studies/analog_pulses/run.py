@@ -72,10 +72,7 @@ class _Chain:
         self.curves, self.reads = [], []
 
     def run(self, protocol: Protocol, amplitude: float):
-        simulation = Simulation(self.device, protocol, self.settings, mesh=self.mesh)
-        if self.state is not None:
-            start = self.state.copy()
-            simulation.initial_state = lambda: start.copy()  # continue from the previous piece
+        simulation = Simulation(self.device, protocol, self.settings, mesh=self.mesh, start=self.state)  # continue from the previous piece
         result = simulation.run(None, progress=None)
         curves = result.curves
         if self.curves:
