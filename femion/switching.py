@@ -1,0 +1,367 @@
+"""Oxygen-vacancy switching runs and their observables (MODEL.md §2.3–2.4, §3.5, §5; issue 7).
+
+Shared by the studies ``forming``, ``volatile_switching``,
+``nonvolatile_switching``, ``retention`` and ``variability``.
+
+Physics of the runs
+-------------------
+:class:`VacancySimulation` is :class:`femion.Simulation` with the physics
+``("vacancy", "thermal")``: the potential ∇·(κ∇φ) = 0 with
+κ = σ_e + z e μ N in the films (σ_e the films' ``electronic_conductivity``;
+N the V_O density of :mod:`femion.physics.vacancy`), field-accelerated V_O
+hopping with the density-dependent barrier and thermochemical generation,
+and steady Joule heating (:mod:`femion.physics.thermal`). Lithium is left
+out: the Li⁺ current is blocked by the electrodes at DC, so the film
+conductivity is *replaced* (``replace_film_conductivity``) rather than
+LiPON's Li⁺ conductivity added (the coupled Li + V_O + T loop did not
+converge in session 2; see the studies' findings).
+
+External circuit: a voltage source with compliance I_cc (MODEL.md §3.5;
+:class:`femion.coupling.Drive`). :class:`RecentHistoryDrive` restricts the
+circuit secant and its bracket safeguard to the last few coupling iterates:
+the V_O field changes between iterates, so an (V, I) pair from an early
+iterate belongs to another I(V) curve and can pin the bracket on a voltage
+that no longer satisfies I = I_cc (measured: the forming ramp stalled at
+3.9 V with |I|/I_cc − 1 = 2·10⁻⁴ for 60 iterations).
+
+Observables (definitions, paper values in MODEL.md §5)
+------------------------------------------------------
+* forming voltage V_f: source voltage at which |I| first reaches
+  ``level`` · I_cc on the forming ramp (linear interpolation);
+* V_th, V_hold on a 0 → V_max → 0 sweep: forward-leg source voltage where
+  |I| first reaches ``level`` · I_cc; backward-leg source voltage where |I|
+  last falls below it (paper Fig. 3h: "the current increases rapidly to reach
+  I_CC … returns to off-state … below V_hold");
+* selectivity I_on/I_off: backward-leg over forward-leg current at the same
+  source voltage, the read voltage halfway between V_hold and V_th (both
+  states exist there);
+* filament location: the radial profile of the V_O excess over the initial
+  density, averaged over the LiPON thickness; r of its maximum and its full
+  width at half maximum (on the cell centres; a profile that peaks at
+  r > 0 is a ring in the axisymmetric geometry);
+* variation: std/mean (:func:`femion.observables.cycle_to_cycle_variation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from femion.config import Device
+from femion.coupling import Drive, State
+from femion.mesh import AxisymmetricMesh
+from femion.protocols import Protocol
+from femion.simulation import Simulation, SimulationSettings
+
+__all__ = [
+    "RecentHistoryDrive",
+    "SwitchingSweep",
+    "VacancySimulation",
+    "crossing_voltage",
+    "filament_profile",
+    "forming_voltage",
+    "radial_excess_profile",
+    "switching_sweep",
+]
+
+
+@dataclass(frozen=True)
+class RecentHistoryDrive(Drive):
+    """:class:`femion.coupling.Drive` whose circuit update uses only the last ``window`` iterates.
+
+    Attributes
+    ----------
+    window : int
+        Number of most recent (V, I) coupling iterates used by the secant,
+        the compliance test and the bracket safeguard (>= 2).
+
+    Raises
+    ------
+    ValueError
+        As :class:`~femion.coupling.Drive`, or ``window < 2``.
+    """
+
+    window: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.window < 2:
+            raise ValueError(f"window must be at least 2, got {self.window!r}")
+
+    def target_voltage(self, history: list[tuple[float, float]]) -> tuple[float, bool]:
+        """Next electrode voltage from the last ``window`` (V, I) iterates (see the module docstring)."""
+        return super().target_voltage(history[-self.window:])
+
+
+class VacancySimulation(Simulation):
+    """A :class:`~femion.Simulation` of the V_O + Joule-heating physics, optionally from a given state.
+
+    Parameters
+    ----------
+    device
+        The device.
+    protocol
+        Electrical programme.
+    settings
+        Numerical settings (the coupling iterations should allow ~40 iterates
+        under compliance).
+    mesh
+        Prebuilt mesh (e.g. deformed-electrode); default built from ``settings.mesh``.
+    start
+        State to start from (fields of a previous run on the same mesh, and
+        t, V, I); None starts from the pristine device.
+    seed, barrier_disorder, density_fluctuation
+        Disorder of :class:`femion.physics.vacancy.VacancyModule` (seeded,
+        bit-identical per seed).
+    drive_window
+        ``window`` of :class:`RecentHistoryDrive`.
+
+    Raises
+    ------
+    ValueError
+        A ``start`` state whose fields do not match the mesh, or bad disorder parameters.
+    """
+
+    def __init__(
+        self,
+        device: Device,
+        protocol: Protocol,
+        settings: SimulationSettings = SimulationSettings(max_iterations=40),
+        mesh: AxisymmetricMesh | None = None,
+        start: State | None = None,
+        *,
+        seed: int | None = None,
+        barrier_disorder: float = 0.0,
+        density_fluctuation: float = 0.0,
+        drive_window: int = 3,
+    ):
+        from femion.physics.electrostatics import ElectrostaticsModule
+        from femion.physics.thermal import ThermalModule
+        from femion.physics.vacancy import VacancyModule
+
+        super().__init__(device, protocol, settings, mesh=mesh, physics=("vacancy", "thermal"))
+        self.vacancy = VacancyModule(
+            self.mesh, device, seed=seed, barrier_disorder=barrier_disorder,
+            density_fluctuation=density_fluctuation, replace_film_conductivity=True,
+        )
+        self.thermal = ThermalModule(self.mesh, device)
+        self.modules = [ElectrostaticsModule(self.mesh, device, providers=[self.vacancy]), self.vacancy, self.thermal]
+        self.drive_window = int(drive_window)
+        if start is not None:
+            for name, values in start.fields.items():
+                if np.shape(values) != (self.mesh.n_cells,):
+                    raise ValueError(f"start field {name!r} has shape {np.shape(values)}, the mesh has {self.mesh.n_cells} cells")
+        self.start = start.copy() if start is not None else None
+
+    def initial_state(self) -> State:
+        """The given start state (a copy) or the pristine state."""
+        if self.start is not None:
+            return self.start.copy()
+        return super().initial_state()
+
+    def _drive(self, step, local: float) -> Drive:
+        drive = super()._drive(step, local)
+        if drive.control != "voltage":
+            return drive
+        return RecentHistoryDrive(**{f.name: getattr(drive, f.name) for f in fields(Drive)}, window=self.drive_window)
+
+
+def crossing_voltage(source: np.ndarray, current: np.ndarray, level: float, *, last_below: bool = False) -> float:
+    """Source voltage where |I| crosses ``level`` (linear interpolation in |I|) [V].
+
+    Parameters
+    ----------
+    source, current
+        Source voltage [V] and device current [A] per time step, shape (n,).
+    level
+        Current level [A], positive.
+    last_below
+        False: the first step at which |I| reaches ``level`` (rising crossing).
+        True: the last step at which |I| falls below ``level`` coming from above
+        (falling crossing).
+
+    Returns
+    -------
+    float
+        The crossing voltage, or NaN if |I| never crosses ``level`` that way.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, or ``level`` is not positive.
+    """
+    v = np.asarray(source, dtype=float)
+    i = np.abs(np.asarray(current, dtype=float))
+    if v.shape != i.shape or v.ndim != 1:
+        raise ValueError(f"source and current must be 1-D of equal length, got {v.shape} and {i.shape}")
+    if not level > 0.0:
+        raise ValueError(f"level must be positive, got {level!r}")
+    above = i >= level
+    if last_below:
+        falls = np.flatnonzero(above[:-1] & ~above[1:])
+        if len(falls) == 0:
+            return float("nan")
+        k = int(falls[-1])
+    else:
+        rises = np.flatnonzero(~above[:-1] & above[1:])
+        if above[0]:
+            return float(v[0])
+        if len(rises) == 0:
+            return float("nan")
+        k = int(rises[0])
+    # interpolate in log|I| (currents span decades across the switching jump)
+    a, b = np.log(max(i[k], 1e-300)), np.log(max(i[k + 1], 1e-300))
+    fraction = 0.5 if a == b else float(np.clip((np.log(level) - a) / (b - a), 0.0, 1.0))
+    return float(v[k] + fraction * (v[k + 1] - v[k]))
+
+
+def forming_voltage(source: np.ndarray, current: np.ndarray, compliance: float, level: float = 0.99) -> float:
+    """Forming voltage V_f [V]: source voltage where |I| first reaches ``level`` · I_cc (NaN if never).
+
+    Raises
+    ------
+    ValueError
+        Non-positive compliance or level outside (0, 1].
+    """
+    if not (compliance > 0.0 and 0.0 < level <= 1.0):
+        raise ValueError(f"need compliance > 0 and 0 < level <= 1, got {compliance!r}, {level!r}")
+    return crossing_voltage(source, current, level * compliance)
+
+
+@dataclass(frozen=True)
+class SwitchingSweep:
+    """Threshold-switching figures of one 0 → V_max → 0 sweep.
+
+    Attributes
+    ----------
+    v_th, v_hold : float
+        Threshold and hold voltages [V] (NaN if not reached).
+    read_voltage : float
+        (V_th + V_hold)/2 [V].
+    i_on, i_off : float
+        |I| on the backward and forward legs at ``read_voltage`` [A].
+    selectivity : float
+        i_on / i_off.
+    """
+
+    v_th: float
+    v_hold: float
+    read_voltage: float
+    i_on: float
+    i_off: float
+    selectivity: float
+
+
+def switching_sweep(source: np.ndarray, current: np.ndarray, compliance: float, level: float = 0.5) -> SwitchingSweep:
+    """V_th, V_hold and the selectivity of one 0 → V_max → 0 sweep (module docstring definitions).
+
+    Parameters
+    ----------
+    source, current
+        Source voltage [V] and current [A] per step, shape (n,), the sweep
+        going up to its maximum and back.
+    compliance
+        I_cc [A].
+    level
+        Fraction of I_cc defining the switching crossings.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or parameters.
+    """
+    v = np.asarray(source, dtype=float)
+    i = np.asarray(current, dtype=float)
+    if v.shape != i.shape or v.ndim != 1 or len(v) < 3:
+        raise ValueError("source and current must be 1-D, equal length, at least 3 points")
+    if not (compliance > 0.0 and 0.0 < level <= 1.0):
+        raise ValueError(f"need compliance > 0 and 0 < level <= 1, got {compliance!r}, {level!r}")
+    top = int(np.argmax(v))
+    v_th = crossing_voltage(v[: top + 1], i[: top + 1], level * compliance)
+    v_hold = crossing_voltage(v[top:], i[top:], level * compliance, last_below=True)
+    nan = float("nan")
+    if not (np.isfinite(v_th) and np.isfinite(v_hold)):
+        return SwitchingSweep(v_th, v_hold, nan, nan, nan, nan)
+    read = 0.5 * (v_th + v_hold)
+    forward_v, forward_i = v[: top + 1], np.abs(i[: top + 1])
+    backward_v, backward_i = v[top:][::-1], np.abs(i[top:][::-1])
+    order_f = np.argsort(forward_v, kind="stable")
+    order_b = np.argsort(backward_v, kind="stable")
+    i_off = float(np.interp(read, forward_v[order_f], forward_i[order_f]))
+    i_on = float(np.interp(read, backward_v[order_b], backward_i[order_b]))
+    return SwitchingSweep(v_th, v_hold, read, i_on, i_off, i_on / i_off if i_off > 0 else nan)
+
+
+def radial_excess_profile(films: AxisymmetricMesh, density: np.ndarray, background: np.ndarray, region: str) -> tuple[np.ndarray, np.ndarray]:
+    """Thickness-averaged V_O excess N − N₀ per radial column of ``region`` [1/m³].
+
+    Parameters
+    ----------
+    films
+        The film mesh (transfinite: cells of a region lie in columns of equal centroid r).
+    density, background
+        N and N₀ on the film cells [1/m³], shape (films.n_cells,).
+    region
+        Film region name (e.g. "LiPON").
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Column centre radii r [m], shape (m,), sorted, and the area-weighted
+        mean excess over each column's cells, shape (m,).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match the mesh.
+    """
+    density = np.asarray(density, dtype=float)
+    background = np.asarray(background, dtype=float)
+    if density.shape != (films.n_cells,) or background.shape != (films.n_cells,):
+        raise ValueError(f"density and background must have shape ({films.n_cells},)")
+    mask = films.region_mask(region)
+    r = films.cell_centroids[mask, 0]
+    keys = np.round(r, 12)
+    radii, column = np.unique(keys, return_inverse=True)
+    weight = films.areas[mask]
+    total = np.bincount(column, weights=weight * (density - background)[mask])
+    return radii, total / np.bincount(column, weights=weight)
+
+
+def filament_profile(radii: np.ndarray, excess: np.ndarray) -> dict[str, float]:
+    """Location and width of the V_O column from a radial excess profile.
+
+    Returns ``r_max_m`` (r of the maximum excess), ``fwhm_m`` (width of the
+    connected region around it above half the maximum, on the column centres;
+    a peak at r = 0 counts its full width 2·r_half, a ring its radial width),
+    ``peak_excess_m3`` and ``contrast`` (max over median of the excess).
+    All NaN if the excess is nowhere positive.
+    """
+    radii, excess = np.asarray(radii, dtype=float), np.asarray(excess, dtype=float)
+    nan = float("nan")
+    if len(radii) == 0 or not np.max(excess) > 0.0:
+        return {"r_max_m": nan, "fwhm_m": nan, "peak_excess_m3": nan, "contrast": nan}
+    k = int(np.argmax(excess))
+    half = 0.5 * excess[k]
+    low = k
+    while low > 0 and excess[low - 1] >= half:
+        low -= 1
+    high = k
+    while high < len(radii) - 1 and excess[high + 1] >= half:
+        high += 1
+
+    def edge(inside: int, outside: int) -> float:
+        a, b = excess[inside], excess[outside]
+        return float(radii[inside] + (a - half) / (a - b) * (radii[outside] - radii[inside]))
+
+    left = edge(low, low - 1) if low > 0 else 0.0
+    right = edge(high, high + 1) if high < len(radii) - 1 else float(radii[-1])
+    width = 2.0 * right if low == 0 else right - left
+    median = float(np.median(excess))
+    return {
+        "r_max_m": float(radii[k]),
+        "fwhm_m": float(width),
+        "peak_excess_m3": float(excess[k]),
+        "contrast": float(excess[k] / median) if median > 0 else float("inf"),
+    }
