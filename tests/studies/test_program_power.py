@@ -12,10 +12,6 @@ STUDY = Path(__file__).resolve().parents[2] / "studies" / "program_power"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (STUDY / "expected.json").is_file(),
-    reason="expected.json not yet stored: two quick sweeps took > 20 min on the loaded 2-core machine with the working-tree Li model (issue #6 report)",
-)
 def test_quick_run_matches_expected(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
