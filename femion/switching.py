@@ -56,12 +56,14 @@ from femion.simulation import Simulation, SimulationSettings
 
 __all__ = [
     "RecentHistoryDrive",
+    "SwitchingRun",
     "SwitchingSweep",
     "VacancySimulation",
     "crossing_voltage",
     "filament_profile",
     "forming_voltage",
     "radial_excess_profile",
+    "run_vacancy",
     "switching_sweep",
 ]
 
@@ -365,3 +367,74 @@ def filament_profile(radii: np.ndarray, excess: np.ndarray) -> dict[str, float]:
         "peak_excess_m3": float(excess[k]),
         "contrast": float(excess[k] / median) if median > 0 else float("inf"),
     }
+
+
+@dataclass
+class SwitchingRun:
+    """Curves and final state of one :class:`VacancySimulation` run.
+
+    Attributes
+    ----------
+    time, source, voltage, current : ndarray, shape (n,)
+        t [s], source voltage of the protocol [V], electrode voltage [V]
+        (below the source while the compliance binds), device current [A].
+    peak_temperature : ndarray, shape (n,)
+        T_max [K].
+    vo_peak : ndarray, shape (n,)
+        Largest V_O density [1/m³].
+    state : State
+        Final state.
+    simulation : VacancySimulation
+        The simulation (its ``vacancy`` module holds the film mesh and initial density).
+    """
+
+    time: np.ndarray
+    source: np.ndarray
+    voltage: np.ndarray
+    current: np.ndarray
+    peak_temperature: np.ndarray
+    vo_peak: np.ndarray
+    state: State
+    simulation: VacancySimulation
+
+    def dataset(self):
+        """The curves as an :class:`xarray.Dataset` (dimension ``time``, SI units as attrs)."""
+        import xarray as xr
+
+        return xr.Dataset(
+            {
+                "source_voltage": ("time", self.source, {"units": "V"}),
+                "voltage": ("time", self.voltage, {"units": "V"}),
+                "current": ("time", self.current, {"units": "A"}),
+                "T_max": ("time", self.peak_temperature, {"units": "K"}),
+                "vo_peak": ("time", self.vo_peak, {"units": "1/m^3"}),
+            },
+            coords={"time": ("time", self.time, {"units": "s"})},
+        )
+
+
+def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings, mesh: AxisymmetricMesh,
+                start: State | None = None, **disorder) -> SwitchingRun:
+    """Run ``protocol`` with :class:`VacancySimulation` and collect the curves.
+
+    ``disorder`` goes to :class:`VacancySimulation` (``seed``, ``barrier_disorder``,
+    ``density_fluctuation``). The protocol time starts at 0 for every run
+    (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``.
+
+    Raises
+    ------
+    femion.simulation.SimulationError
+        If the time loop cannot advance.
+    """
+    if start is not None:
+        start = start.copy()
+        start.time = 0.0
+    simulation = VacancySimulation(device, protocol, settings, mesh=mesh, start=start, **disorder)
+    result = simulation.run(None, progress=None)
+    curves = result.curves
+    time = curves.time.values
+    source = np.asarray(protocol.voltage(np.minimum(time, protocol.duration)), dtype=float) if protocol.is_timed else curves.voltage.values
+    return SwitchingRun(
+        time=time, source=source, voltage=curves.voltage.values, current=curves.current.values,
+        peak_temperature=curves.T_max.values, vo_peak=curves.vo_peak.values, state=result.state, simulation=simulation,
+    )
