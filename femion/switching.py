@@ -419,7 +419,8 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
 
     ``disorder`` goes to :class:`VacancySimulation` (``seed``, ``barrier_disorder``,
     ``density_fluctuation``). The protocol time starts at 0 for every run
-    (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``.
+    (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``;
+    with a start state the t = 0 row (the previous run's last V and I) is dropped.
 
     Raises
     ------
@@ -432,9 +433,11 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
     simulation = VacancySimulation(device, protocol, settings, mesh=mesh, start=start, **disorder)
     result = simulation.run(None, progress=None)
     curves = result.curves
-    time = curves.time.values
-    source = np.asarray(protocol.voltage(np.minimum(time, protocol.duration)), dtype=float) if protocol.is_timed else curves.voltage.values
+    # A start state carries the voltage and current of the previous run's last step, not of this protocol at t = 0.
+    keep = slice(1, None) if start is not None else slice(None)
+    time = curves.time.values[keep]
+    source = np.asarray(protocol.voltage(np.minimum(time, protocol.duration)), dtype=float) if protocol.is_timed else curves.voltage.values[keep]
     return SwitchingRun(
-        time=time, source=source, voltage=curves.voltage.values, current=curves.current.values,
-        peak_temperature=curves.T_max.values, vo_peak=curves.vo_peak.values, state=result.state, simulation=simulation,
+        time=time, source=source, voltage=curves.voltage.values[keep], current=curves.current.values[keep],
+        peak_temperature=curves.T_max.values[keep], vo_peak=curves.vo_peak.values[keep], state=result.state, simulation=simulation,
     )
