@@ -171,10 +171,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     seeded = max(row["initial_porosity_max"] for row in rows)
     if seeded > 0.0:
+        threshold = base.material(base.top_electrode.name).value("pore_percolation_threshold")
         notes.append(
-            f"the pristine electrode already carries porosity {seeded:.3g} at t = 0 (the mechanics module's initial "
-            "void fraction); the air module treats all porosity as open, so air reacts from t = 0 in every air case and "
-            "the Li consumed measures exposure time as much as programming"
+            f"the pristine electrode carries porosity {seeded:.3g} at t = 0 (the mechanics module's as-deposited void "
+            f"fraction); air gets in only where the porosity exceeds the percolation threshold {threshold:.3g} of the "
+            f"electrode's voids ({'isolated voids: closed at t = 0' if seeded <= threshold else 'open from t = 0'})"
         )
     lines = ["# Mode switch table (femion)", "", *[f"- {note}" for note in notes], "",
              "| ambient | rate [V/s] | electrode | Li consumed [mol] | fraction of film Li | G_max/G_min before | after | C_areal before [mF/cm²] | after [mF/cm²] |",
