@@ -12,10 +12,6 @@ STUDY = Path(__file__).resolve().parents[2] / "studies" / "power_cv_gcd"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (STUDY / "expected.json").is_file(),
-    reason="expected.json not yet stored: the quick run (program + CV + GCD + rest) could not be completed in the session with the working-tree Li model (issue #6 report)",
-)
 def test_quick_run_matches_expected(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
