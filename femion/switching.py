@@ -142,7 +142,7 @@ class VacancySimulation(Simulation):
         from femion.physics.thermal import ThermalModule
         from femion.physics.vacancy import VacancyModule
 
-        super().__init__(device, protocol, settings, mesh=mesh, physics=("vacancy", "thermal"))
+        super().__init__(device, protocol, settings, mesh=mesh, physics=("vacancy", "thermal"), start=start)
         self.vacancy = VacancyModule(
             self.mesh, device, seed=seed, barrier_disorder=barrier_disorder,
             density_fluctuation=density_fluctuation, replace_film_conductivity=True,
@@ -150,17 +150,6 @@ class VacancySimulation(Simulation):
         self.thermal = ThermalModule(self.mesh, device)
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=[self.vacancy]), self.vacancy, self.thermal]
         self.drive_window = int(drive_window)
-        if start is not None:
-            for name, values in start.fields.items():
-                if np.shape(values) != (self.mesh.n_cells,):
-                    raise ValueError(f"start field {name!r} has shape {np.shape(values)}, the mesh has {self.mesh.n_cells} cells")
-        self.start = start.copy() if start is not None else None
-
-    def initial_state(self) -> State:
-        """The given start state (a copy) or the pristine state."""
-        if self.start is not None:
-            return self.start.copy()
-        return super().initial_state()
 
     def _drive(self, step, local: float) -> Drive:
         drive = super()._drive(step, local)
