@@ -138,7 +138,7 @@ class Trials:
 
     def __call__(self, log_values: np.ndarray, stage: str) -> float:
         """Cost of the knobs at 10**``log_values``; runs the pulse train once per distinct point."""
-        key = tuple(np.round(np.asarray(log_values, dtype=float), 12))
+        key = tuple(np.round(np.asarray(log_values, dtype=float), 9))  # Nelder-Mead revisits clipped bound points
         if key in self._cache:
             return self._cache[key]
         values = 10.0 ** np.asarray(log_values, dtype=float)
