@@ -386,6 +386,17 @@ class SwitchingRun:
     state: State
     simulation: VacancySimulation
 
+    def cycles(self, duration: float, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(source [V], current [A]) of each of ``count`` cycles of ``duration`` [s] from t = 0.
+
+        The steps at a cycle boundary belong to both neighbouring cycles.
+        """
+        pieces = []
+        for cycle in range(count):
+            chosen = (self.time >= cycle * duration * (1 - 1e-12)) & (self.time <= (cycle + 1) * duration * (1 + 1e-12))
+            pieces.append((self.source[chosen], self.current[chosen]))
+        return pieces
+
     def dataset(self):
         """The curves as an :class:`xarray.Dataset` (dimension ``time``, SI units as attrs)."""
         import xarray as xr

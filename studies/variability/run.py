@@ -112,9 +112,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     sweeps = run_vacancy(device, protocol, settings, mesh, start=formed.state, **disorder)
     duration = 4.0 * vmax / rate
     rows = []
-    for cycle in range(cycles):
-        chosen = (sweeps.time >= cycle * duration * (1 - 1e-12)) & (sweeps.time <= (cycle + 1) * duration * (1 + 1e-12))
-        rows.append(analyse_cycle(sweeps.source[chosen], sweeps.current[chosen], si["sweep_compliance"], level, si["read_voltage"]))
+    for source, current in sweeps.cycles(duration, cycles):
+        rows.append(analyse_cycle(source, current, si["sweep_compliance"], level, si["read_voltage"]))
     table = {"flat": {key: variation([row[key] for row in rows]) for key in ("v_th", "v_hold", "lrs", "hrs")},
              "deformed": {key: float("nan") for key in ("v_th", "v_hold", "lrs", "hrs")}}
     data = xr.Dataset({key: ("cycle", np.array([row[key] for row in rows]), {"units": "Ohm" if key in ("lrs", "hrs") else "V"})

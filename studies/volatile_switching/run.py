@@ -70,15 +70,6 @@ def half_relaxation_time(time: np.ndarray, conductance: np.ndarray, baseline: fl
     return float(t[k - 1] + fraction * (t[k] - t[k - 1]))
 
 
-def cycles_of(run, cycle_duration: float, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split the sweep run into (source, current) per cycle (steps at the cycle ends belong to both)."""
-    pieces = []
-    for cycle in range(count):
-        chosen = (run.time >= cycle * cycle_duration * (1 - 1e-12)) & (run.time <= (cycle + 1) * cycle_duration * (1 + 1e-12))
-        pieces.append((run.source[chosen], run.current[chosen]))
-    return pieces
-
-
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Form, sweep, relax; write the outputs; return the summary."""
     import xarray as xr
@@ -103,7 +94,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     sweeps = run_vacancy(device, protocol, settings, mesh, start=formed.state)
     cycle_duration = 2.0 * si["sweep_max"] / si["sweep_rate"]
     per_cycle = []
-    for index, (v, i) in enumerate(cycles_of(sweeps, cycle_duration, cycles), start=1):
+    for index, (v, i) in enumerate(sweeps.cycles(cycle_duration, cycles), start=1):
         figures = switching_sweep(v, i, si["sweep_compliance"], level)
         per_cycle.append({"cycle": index, **figures.__dict__})
     cycle_index = np.minimum((sweeps.time / cycle_duration).astype(int) + 1, cycles)
