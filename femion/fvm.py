@@ -396,7 +396,8 @@ def solve_sparse(matrix, rhs: np.ndarray, method: str = "direct", tolerance: flo
     matrix
         Sparse matrix, shape (n, n) (e.g. from :meth:`TwoPointOperator.assemble`).
     rhs
-        Right-hand side, shape (n,).
+        Right-hand side, shape (n,), or k right-hand sides, shape (n, k)
+        (``"direct"`` only; one factorisation for all).
     method
         ``"direct"``: SuperLU with the minimum-degree ordering of AᵀA + A
         (``MMD_AT_PLUS_A``), the fastest of SuperLU's orderings on femion's
@@ -409,7 +410,7 @@ def solve_sparse(matrix, rhs: np.ndarray, method: str = "direct", tolerance: flo
 
     Returns
     -------
-    ndarray, shape (n,)
+    ndarray, shape of ``rhs``
 
     Raises
     ------
@@ -424,7 +425,7 @@ def solve_sparse(matrix, rhs: np.ndarray, method: str = "direct", tolerance: flo
     from scipy.sparse.linalg import splu
 
     rhs = np.asarray(rhs, dtype=float)
-    if matrix.shape != (len(rhs), len(rhs)):
+    if rhs.ndim not in (1, 2) or matrix.shape != (len(rhs), len(rhs)):
         raise ValueError(f"matrix of shape {matrix.shape} does not match a right-hand side of length {len(rhs)}")
     if method == "direct":
         try:
@@ -434,6 +435,8 @@ def solve_sparse(matrix, rhs: np.ndarray, method: str = "direct", tolerance: flo
     if method == "amg":
         import pyamg
 
+        if rhs.ndim != 1:
+            raise ValueError("the 'amg' method takes one right-hand side, shape (n,)")
         scale = 1.0 / np.sqrt(matrix.diagonal())
         scaling = sparse.diags(scale)
         scaled = sparse.csr_matrix(scaling @ matrix @ scaling)

@@ -413,6 +413,46 @@ class LithiumTransport:
         self._c = iterate
         return LithiumStepReport(converged=change < tolerance, iterations=iterations, change=change)
 
+    def linear_response(self, dt: float, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """End-of-step c of :meth:`diffusion_step` without source, and its change per unit source, linearised at the present c.
+
+        The diffusion coefficient D/(1 − θ) is frozen at the present
+        occupancy (the first iterate of :meth:`diffusion_step`), so the step is
+        linear in its source: c(dt) = c_free + Σ_k a_k (Δc)_k for a source
+        Σ_k a_k s_k. One factorisation serves all right-hand sides. The state
+        is not changed.
+
+        Parameters
+        ----------
+        dt
+            Time step [s].
+        sources
+            Source patterns s_k [mol/(m³ s)], shape (n_cells, k).
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            c_free [mol/m³], shape (n_cells,), and Δc per unit pattern
+            [mol/m³], shape (n_cells, k).
+
+        Raises
+        ------
+        ValueError
+            If ``dt`` is not positive and finite or ``sources`` has the wrong shape.
+        """
+        if not (np.isfinite(dt) and dt > 0.0):
+            raise ValueError(f"dt must be positive and finite, got {dt!r}")
+        sources = np.asarray(sources, dtype=float)
+        if sources.ndim != 2 or sources.shape[0] != self.mesh.n_cells:
+            raise ValueError(f"sources must have shape ({self.mesh.n_cells}, k), got {sources.shape}")
+        c_max = np.where(self.properties.site_limited, self.properties.max_concentration, np.inf)
+        theta = np.clip(self._c / c_max, 0.0, 1.0 - 1e-12)
+        coefficient = fvm.face_values_harmonic(self.mesh, self.properties.diffusivity / (1.0 - theta))
+        matrix = self._operator.assemble(coefficient, diagonal=self.mesh.r_volumes / dt)
+        rhs = self.mesh.r_volumes[:, None] * np.column_stack([self._c / dt, sources])
+        solution = fvm.solve_sparse(matrix, rhs)
+        return solution[:, 0], solution[:, 1:]
+
     def _restore(self, values: np.ndarray) -> None:
         self._c = np.array(values, dtype=float)
 
@@ -752,13 +792,19 @@ class LithiumModule:
       with a double layer of capacitance C_dl: i = i_F + C_dl ∂Δφ/∂t. The
       faradaic current removes i_F/F of Li per area from the host (positive
       i_F: deintercalation). The double-layer charge q (host side, C/m²)
-      fixes Δφ = U_pzc + q/C_dl. Over a time step the host cell on the
-      interface takes the faradaic current alone, at its end-of-step
-      occupancy (:func:`surface_step_current`, closed form); diffusion inside
-      the host follows (a first-order splitting in dt). The current is thus
-      bounded by the Li (or the free sites) of that cell: a depleted surface
-      blocks charge transfer and the double layer takes the voltage, as in a
-      cell whose electrode runs out of Li at the interface.
+      fixes Δφ = U_pzc + q/C_dl. Over a time step Butler–Volmer is taken at
+      the end-of-step occupancy of the host cell on the interface, which the
+      implicit host diffusion step makes a linear function of the interface
+      current: θ_s = θ_free − S i_F (θ_free: the step without current; S:
+      the response of the diffusion step to a unit, laterally uniform current
+      density, :meth:`LithiumTransport.linear_response`). The interface law is
+      then the closed form of :func:`surface_step_current` with the effective
+      layer capacity dt/S, which is the Li the diffusion step can bring to
+      the surface in dt (F c_max √(D dt) when the cell is thinner than √(D dt),
+      the cell's own content when thicker). The current is thus bounded by
+      the Li (or the free sites) within reach of the interface: a depleted
+      surface blocks charge transfer and the double layer takes the voltage,
+      as in a cell whose electrode runs out of Li at the interface.
     * **Doping**: electronic conductivity of the hosts from the Li content
       (:func:`host_electronic_conductivity`).
 
@@ -840,6 +886,11 @@ class LithiumModule:
         self._pristine = np.array(pristine)[self.hosts.cell_regions]
         self._polaron = np.array(polaron)[self.hosts.cell_regions]
         self._laws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._response: tuple | None = None  # (dt, start host c, θ_free, S) of the step being iterated
+        unit = np.zeros(mesh.n_cells)
+        for interface in self.interfaces_:  # 1 A/m² of faradaic current leaving each host through its interface
+            unit[interface.cells] = -interface.weights / (FARADAY * mesh.r_volumes[interface.cells])
+        self._unit_current_source = unit[self._host_cells][:, None]
 
     # ------------------------------------------------------------ fields
     def initialize(self, state) -> None:
@@ -889,24 +940,40 @@ class LithiumModule:
     def _faradaic(self, interface: HostInterface, start, jump: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Faradaic current density i_F [A/m²] at the jump Δφ and its derivative di_F/dΔφ [S/m²].
 
-        The host cell on the interface takes the faradaic current over the step on its own
-        (:func:`surface_step_current`): Butler–Volmer at its end-of-step occupancy, bounded by its
-        content. Diffusion to and from the rest of the host follows in :meth:`advance` (a first-order
-        splitting in dt: the interface lags a fast sweep by ~1 % at 0.5 mV per step in the thin-layer
-        CV test).
+        Butler–Volmer at the end-of-step occupancy θ_s = θ_free − S i_F of the
+        host cell on the interface (:meth:`_surface_response`), in the closed
+        form of :func:`surface_step_current` with the layer capacity dt/S.
         """
-        theta = self.occupancy(start)[interface.cells]
+        theta, response = self._surface_response(start, dt)
+        theta, response = theta[interface.cells], response[interface.cells]
         if np.any(theta <= 0.0) or np.any(theta >= 1.0):
             raise FloatingPointError(f"host {interface.host} surface occupancy left (0, 1); reduce dt")
         current, slope, _ = surface_step_current(
-            jump, theta, self._surface_capacity(interface), dt, interface.standard_potential, interface.interaction,
+            jump, theta, dt / response, dt, interface.standard_potential, interface.interaction,
             interface.reference_current, interface.alpha, self.temperature,
         )
         return current, slope
 
-    def _surface_capacity(self, interface: HostInterface) -> np.ndarray:
-        """Li capacity F c_max h [C/m²] of the host cell on each interface face (h = cell volume per face area)."""
-        return FARADAY * self._c_max[interface.cells] * self.mesh.r_volumes[interface.cells] / interface.weights
+    def _surface_response(self, start, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """θ_free and S [m²/A] of the host cells (full-mesh arrays) for the step of ``dt`` from ``start``.
+
+        θ_free is the occupancy after the implicit host diffusion step without
+        interface current, S the decrease of θ per A/m² of faradaic current
+        leaving every interface uniformly (:meth:`LithiumTransport.linear_response`,
+        linearised at ``start``). Computed once per step and kept while the
+        coupling iterations of that step run.
+        """
+        c_start = start.fields["c_li"][self._host_cells]
+        cached = self._response
+        if cached is None or cached[0] != dt or not np.array_equal(cached[1], c_start):
+            self.transport._restore(c_start)
+            free, change = self.transport.linear_response(dt, self._unit_current_source)
+            c_max = self._c_max[self._host_cells]
+            theta, response = np.zeros(self.mesh.n_cells), np.zeros(self.mesh.n_cells)
+            theta[self._host_cells] = free / c_max
+            response[self._host_cells] = -change[:, 0] / c_max
+            cached = self._response = (dt, c_start.copy(), theta, response)
+        return cached[2], cached[3]
 
     def advance(self, state, dt: float, start):
         """One implicit step of host Li and double-layer charge, given the interface currents of ``state``."""
@@ -923,11 +990,10 @@ class LithiumModule:
             # Newton: the faradaic current of the linearised law the potential solve used; at
             # convergence the linearisation point is the solution.
             faradaic = current_k + slope_k * (jump - jump_k)
-            # The linearisation may overshoot the content of the surface cell in an early iterate; keep the
-            # iterate inside the bounds of the law itself (never active at the converged solution).
-            content = self._surface_capacity(interface) * self.occupancy(start)[interface.cells] / dt
-            room = self._surface_capacity(interface) / dt - content
-            faradaic = np.clip(faradaic, -(1.0 - 1e-9) * room, (1.0 - 1e-9) * content)
+            # The linearisation may overshoot the Li within reach of the interface in an early iterate; keep
+            # the iterate inside the bounds of the law itself (never active at the converged solution).
+            theta, response = (values[interface.cells] for values in self._surface_response(start, dt))
+            faradaic = np.clip(faradaic, -(1.0 - 1e-9) * (1.0 - theta) / response, (1.0 - 1e-9) * theta / response)
             q_dl[interface.cells] = start.fields["q_dl"][interface.cells] + (total - faradaic) * dt
             source[interface.cells] = -faradaic * interface.weights / (FARADAY * self.mesh.r_volumes[interface.cells])
         self._laws.clear()
