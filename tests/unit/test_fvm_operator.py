@@ -51,6 +51,28 @@ def test_asymmetric_weights_give_the_flux_balance(stack):
     assert np.allclose(np.asarray(matrix.sum(axis=0)).ravel(), 1.0, rtol=0, atol=1e-12 * abs(matrix).max())
 
 
+def test_several_right_hand_sides_and_refinement(stack):
+    device, mesh, electrode = stack
+    rng = np.random.default_rng(2)
+    coefficient = 10.0 ** rng.uniform(-8, 2, mesh.n_cells)  # the stack's conductivity contrast
+    dirichlet = mesh.face_mask(electrode, "bottom_contact")
+    face = fvm.face_values_harmonic(mesh, coefficient)
+    operator = fvm.TwoPointOperator(mesh, dirichlet)
+    matrix = operator.assemble(face)
+    rhs = np.column_stack([operator.dirichlet_rhs(np.where(mesh.face_mask(electrode), 1.0, 0.0), face), rng.normal(size=mesh.n_cells)])
+    both = fvm.solve_sparse(matrix, rhs)
+    for k in range(2):
+        np.testing.assert_allclose(both[:, k], fvm.solve_sparse(matrix, rhs[:, k]), rtol=1e-12, atol=0)
+    # refinement with the same factors: the residual does not grow, and one step is what a second
+    # factorisation of the same matrix gave (bit for bit: SuperLU is deterministic)
+    plain = fvm.solve_sparse(matrix, rhs[:, 0])
+    refined = fvm.solve_sparse(matrix, rhs[:, 0], refinement_steps=1)
+    np.testing.assert_array_equal(refined, plain + fvm.solve_sparse(matrix, rhs[:, 0] - matrix @ plain))
+    assert np.linalg.norm(rhs[:, 0] - matrix @ refined) <= np.linalg.norm(rhs[:, 0] - matrix @ plain)
+    with pytest.raises(ValueError, match="one right-hand side"):
+        fvm.solve_sparse(matrix, rhs, method="amg")
+
+
 def test_bad_input_is_named(stack):
     _, mesh, _ = stack
     with pytest.raises(ValueError, match="shape"):
