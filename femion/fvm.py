@@ -388,6 +388,35 @@ class TwoPointOperator:
         return np.bincount(self._owner_d, weights=self.face_weight[faces] * c * values, minlength=self.mesh.n_cells)
 
 
+def factorized(matrix):
+    """LU factors of a two-point finite-volume matrix, as a solver to call on right-hand sides.
+
+    SuperLU with the ``MMD_AT_PLUS_A`` ordering, as :func:`solve_sparse`.
+
+    Parameters
+    ----------
+    matrix
+        Sparse matrix, shape (n, n).
+
+    Returns
+    -------
+    callable
+        ``solve(rhs)`` for rhs of shape (n,) or (n, k), returning the same shape.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is singular.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    try:
+        return splu(sparse.csc_matrix(matrix), permc_spec="MMD_AT_PLUS_A").solve
+    except RuntimeError as error:  # SuperLU: "Factor is exactly singular"
+        raise ValueError(f"singular two-point system: {error}") from None
+
+
 def solve_sparse(
     matrix, rhs: np.ndarray, method: str = "direct", tolerance: float = 1e-12, refinement_steps: int = 0
 ) -> np.ndarray:
@@ -428,19 +457,15 @@ def solve_sparse(
         If the multigrid iteration does not reach ``tolerance`` in 200 cycles.
     """
     from scipy import sparse
-    from scipy.sparse.linalg import splu
 
     rhs = np.asarray(rhs, dtype=float)
     if rhs.ndim not in (1, 2) or matrix.shape != (len(rhs), len(rhs)):
         raise ValueError(f"matrix of shape {matrix.shape} does not match a right-hand side of length {len(rhs)}")
     if method == "direct":
-        try:
-            factor = splu(sparse.csc_matrix(matrix), permc_spec="MMD_AT_PLUS_A")
-        except RuntimeError as error:  # SuperLU: "Factor is exactly singular"
-            raise ValueError(f"singular two-point system: {error}") from None
-        solution = factor.solve(rhs)
+        solve = factorized(matrix)
+        solution = solve(rhs)
         for _ in range(refinement_steps):
-            solution = solution + factor.solve(rhs - matrix @ solution)
+            solution = solution + solve(rhs - matrix @ solution)
         return solution
     if method == "amg":
         import pyamg

@@ -413,45 +413,57 @@ class LithiumTransport:
         self._c = iterate
         return LithiumStepReport(converged=change < tolerance, iterations=iterations, change=change)
 
-    def linear_response(self, dt: float, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """End-of-step c of :meth:`diffusion_step` without source, and its change per unit source, linearised at the present c.
+    def frozen_step(self, dt: float, linearised_at: np.ndarray | None = None, sink: np.ndarray | None = None):
+        """The implicit diffusion step from the present c with D/(1 − θ) frozen, as a linear map of its source.
 
-        The diffusion coefficient D/(1 − θ) is frozen at the present
-        occupancy (the first iterate of :meth:`diffusion_step`), so the step is
-        linear in its source: c(dt) = c_free + Σ_k a_k (Δc)_k for a source
-        Σ_k a_k s_k. One factorisation serves all right-hand sides. The state
-        is not changed.
+        One Picard iterate of :meth:`diffusion_step`: the face coefficients are
+        D/(1 − θ) at ``linearised_at`` (default: the present c), so the
+        end-of-step concentration is linear in the source,
+        c(dt) = A⁻¹ V (c/dt + s). The matrix is factorised once; the returned
+        map solves for any number of sources. The state is not changed. The
+        coupled loop iterates the linearisation point to convergence
+        (:class:`LithiumModule`), which makes the result the fully implicit step.
 
         Parameters
         ----------
         dt
             Time step [s].
-        sources
-            Source patterns s_k [mol/(m³ s)], shape (n_cells, k).
+        linearised_at
+            c [mol/m³] at which D/(1 − θ) is taken, shape (n_cells,).
+        sink
+            First-order sink rate k ≥ 0 [1/s], shape (n_cells,): a term −k c
+            taken implicitly (it keeps c positive whatever k).
 
         Returns
         -------
-        (ndarray, ndarray)
-            c_free [mol/m³], shape (n_cells,), and Δc per unit pattern
-            [mol/m³], shape (n_cells, k).
+        callable
+            ``step(source)``: source [mol/(m³ s)] of shape (n_cells,) or
+            (n_cells, k) → end-of-step c [mol/m³] of the same shape.
 
         Raises
         ------
         ValueError
-            If ``dt`` is not positive and finite or ``sources`` has the wrong shape.
+            If ``dt`` is not positive and finite or ``linearised_at`` has the wrong shape.
         """
         if not (np.isfinite(dt) and dt > 0.0):
             raise ValueError(f"dt must be positive and finite, got {dt!r}")
-        sources = np.asarray(sources, dtype=float)
-        if sources.ndim != 2 or sources.shape[0] != self.mesh.n_cells:
-            raise ValueError(f"sources must have shape ({self.mesh.n_cells}, k), got {sources.shape}")
+        at = self._c if linearised_at is None else np.asarray(linearised_at, dtype=float)
+        if at.shape != (self.mesh.n_cells,):
+            raise ValueError(f"linearisation point must have shape ({self.mesh.n_cells},), got {at.shape}")
         c_max = np.where(self.properties.site_limited, self.properties.max_concentration, np.inf)
-        theta = np.clip(self._c / c_max, 0.0, 1.0 - 1e-12)
+        theta = np.clip(at / c_max, 0.0, 1.0 - 1e-12)
         coefficient = fvm.face_values_harmonic(self.mesh, self.properties.diffusivity / (1.0 - theta))
-        matrix = self._operator.assemble(coefficient, diagonal=self.mesh.r_volumes / dt)
-        rhs = self.mesh.r_volumes[:, None] * np.column_stack([self._c / dt, sources])
-        solution = fvm.solve_sparse(matrix, rhs)
-        return solution[:, 0], solution[:, 1:]
+        rate = 1.0 / dt + (0.0 if sink is None else np.asarray(sink, dtype=float))
+        solve = fvm.factorized(self._operator.assemble(coefficient, diagonal=self.mesh.r_volumes * rate))
+        volumes, stored = self.mesh.r_volumes, self._c / dt
+
+        def step(source: np.ndarray) -> np.ndarray:
+            source = np.asarray(source, dtype=float)
+            if source.ndim == 2:
+                return solve(volumes[:, None] * (stored[:, None] + source))
+            return solve(volumes * (stored + source))
+
+        return step
 
     def _restore(self, values: np.ndarray) -> None:
         self._c = np.array(values, dtype=float)
@@ -797,7 +809,9 @@ class LithiumModule:
       implicit host diffusion step makes a linear function of the interface
       current: θ_s = θ_free − S i_F (θ_free: the step without current; S:
       the response of the diffusion step to a unit, laterally uniform current
-      density, :meth:`LithiumTransport.linear_response`). The interface law is
+      density; :meth:`LithiumTransport.frozen_step`, with D/(1 − θ) taken at
+      the present coupling iterate, so that the converged step is fully
+      implicit in both the interface law and the host diffusion). The interface law is
       then the closed form of :func:`surface_step_current` with the effective
       layer capacity dt/S, which is the Li the diffusion step can bring to
       the surface in dt (F c_max √(D dt) when the cell is thinner than √(D dt),
@@ -886,7 +900,7 @@ class LithiumModule:
         self._pristine = np.array(pristine)[self.hosts.cell_regions]
         self._polaron = np.array(polaron)[self.hosts.cell_regions]
         self._laws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._response: tuple | None = None  # (dt, start host c, θ_free, S) of the step being iterated
+        self._response: tuple | None = None  # (dt, start c, iterate c, step map, θ_free, S) of the host step
         unit = np.zeros(mesh.n_cells)
         for interface in self.interfaces_:  # 1 A/m² of faradaic current leaving each host through its interface
             unit[interface.cells] = -interface.weights / (FARADAY * mesh.r_volumes[interface.cells])
@@ -930,21 +944,21 @@ class LithiumModule:
             capacitance = interface.capacitance
             jump = interface.zero_charge_potential + state.fields["q_dl"][interface.cells] / capacitance
             jump_old = interface.zero_charge_potential + start.fields["q_dl"][interface.cells] / capacitance
-            current, slope = self._faradaic(interface, start, jump, dt)
+            current, slope = self._faradaic(interface, state, start, jump, dt)
             conductance = slope + capacitance / dt
             emf = jump - (current + capacitance * (jump - jump_old) / dt) / conductance
             self._laws[interface.group] = (conductance, emf, jump, current, slope)
             laws.append((interface.group, interface.cells, conductance, emf))
         return laws
 
-    def _faradaic(self, interface: HostInterface, start, jump: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    def _faradaic(self, interface: HostInterface, state, start, jump: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Faradaic current density i_F [A/m²] at the jump Δφ and its derivative di_F/dΔφ [S/m²].
 
         Butler–Volmer at the end-of-step occupancy θ_s = θ_free − S i_F of the
-        host cell on the interface (:meth:`_surface_response`), in the closed
-        form of :func:`surface_step_current` with the layer capacity dt/S.
+        host cell on the interface (:meth:`_host_step`), in the closed form of
+        :func:`surface_step_current` with the layer capacity dt/S.
         """
-        theta, response = self._surface_response(start, dt)
+        _, theta, response = self._host_step(state, start, dt)
         theta, response = theta[interface.cells], response[interface.cells]
         if np.any(theta <= 0.0) or np.any(theta >= 1.0):
             raise FloatingPointError(f"host {interface.host} surface occupancy left (0, 1); reduce dt")
@@ -954,33 +968,48 @@ class LithiumModule:
         )
         return current, slope
 
-    def _surface_response(self, start, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """θ_free and S [m²/A] of the host cells (full-mesh arrays) for the step of ``dt`` from ``start``.
+    def _host_step(self, state, start, dt: float):
+        """The host diffusion step of ``dt`` from ``start``, linearised at the iterate ``state``.
 
-        θ_free is the occupancy after the implicit host diffusion step without
-        interface current, S the decrease of θ per A/m² of faradaic current
-        leaving every interface uniformly (:meth:`LithiumTransport.linear_response`,
-        linearised at ``start``). Computed once per step and kept while the
-        coupling iterations of that step run.
+        Returns the step map (:meth:`LithiumTransport.frozen_step`) and, as
+        full-mesh arrays, θ_free (occupancy after the step without interface
+        current) and S [m²/A] (decrease of θ per A/m² of faradaic current
+        leaving every interface uniformly). Kept while the same step and
+        iterate are in use (the interface laws and :meth:`advance` of one
+        coupling iteration share them).
         """
         c_start = start.fields["c_li"][self._host_cells]
+        c_iterate = state.fields["c_li"][self._host_cells]
         cached = self._response
-        if cached is None or cached[0] != dt or not np.array_equal(cached[1], c_start):
+        if (cached is None or cached[0] != dt or not np.array_equal(cached[1], c_start)
+                or not np.array_equal(cached[2], c_iterate)):
             self.transport._restore(c_start)
-            free, change = self.transport.linear_response(dt, self._unit_current_source)
+            step = self.transport.frozen_step(dt, linearised_at=c_iterate)
+            solution = step(np.column_stack([np.zeros(self.hosts.n_cells), self._unit_current_source[:, 0]]))
             c_max = self._c_max[self._host_cells]
             theta, response = np.zeros(self.mesh.n_cells), np.zeros(self.mesh.n_cells)
-            theta[self._host_cells] = free / c_max
-            response[self._host_cells] = -change[:, 0] / c_max
-            cached = self._response = (dt, c_start.copy(), theta, response)
-        return cached[2], cached[3]
+            theta[self._host_cells] = solution[:, 0] / c_max
+            response[self._host_cells] = (solution[:, 0] - solution[:, 1]) / c_max
+            cached = self._response = (dt, c_start.copy(), c_iterate.copy(), step, theta, response)
+        return cached[3], cached[4], cached[5]
 
     def advance(self, state, dt: float, start):
-        """One implicit step of host Li and double-layer charge, given the interface currents of ``state``."""
+        """One implicit step of host Li and double-layer charge, given the interface currents of ``state``.
+
+        The host diffusion step is the one the interface laws of this iterate
+        were built on (D/(1 − θ) at the iterate); the coupling iterations
+        converge it together with the interface law.
+
+        Raises
+        ------
+        FloatingPointError
+            If a host concentration leaves (0, c_max) (the step is rejected and retried with a smaller dt).
+        """
         from femion.coupling import ModuleReport
 
         source = np.zeros(self.mesh.n_cells)
         q_dl = np.zeros(self.mesh.n_cells)
+        step, theta_free, response = self._host_step(state, start, dt)
         for interface in self.interfaces_:
             if interface.group not in self._laws:
                 self.interfaces(state, dt, start)
@@ -992,18 +1021,73 @@ class LithiumModule:
             faradaic = current_k + slope_k * (jump - jump_k)
             # The linearisation may overshoot the Li within reach of the interface in an early iterate; keep
             # the iterate inside the bounds of the law itself (never active at the converged solution).
-            theta, response = (values[interface.cells] for values in self._surface_response(start, dt))
-            faradaic = np.clip(faradaic, -(1.0 - 1e-9) * (1.0 - theta) / response, (1.0 - 1e-9) * theta / response)
+            theta, s = theta_free[interface.cells], response[interface.cells]
+            faradaic = np.clip(faradaic, -(1.0 - 1e-9) * (1.0 - theta) / s, (1.0 - 1e-9) * theta / s)
             q_dl[interface.cells] = start.fields["q_dl"][interface.cells] + (total - faradaic) * dt
             source[interface.cells] = -faradaic * interface.weights / (FARADAY * self.mesh.r_volumes[interface.cells])
         self._laws.clear()
-        self.transport._restore(start.fields["c_li"][self._host_cells])
-        report = self.transport.diffusion_step(dt, source=source[self._host_cells])
+        c_host = step(source[self._host_cells])
+        c_max = self._c_max[self._host_cells]
+        if np.any(c_host <= 0.0) or np.any(c_host >= c_max):
+            c_host = self._positive_step(state, start, dt, source, q_dl)
+        if not np.all(np.isfinite(c_host)) or np.any(c_host <= 0.0) or np.any(c_host >= c_max):
+            theta = c_host / c_max
+            worst = int(np.argmin(np.minimum(theta, 1.0 - theta)))
+            r, z = self.hosts.cell_centroids[worst]
+            raise FloatingPointError(
+                f"Li host step left the physical range (0, c_max): θ = {theta[worst]:.3g} in "
+                f"{self.hosts.region_names[self.hosts.cell_regions[worst]]} at r = {r * 1e6:.4g} µm, "
+                f"z = {z * 1e9:.5g} nm; reduce dt"
+            )
+        change = float(np.max(np.abs(c_host - state.fields["c_li"][self._host_cells])) / np.max(c_host))
+        self.transport._restore(c_host)
         field = start.fields["c_li"].copy()
-        field[self._host_cells] = self.transport.concentration
+        field[self._host_cells] = c_host
         state.fields["c_li"] = field
         state.fields["q_dl"] = q_dl
-        return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
+        return ModuleReport(converged=True, iterations=1, residual=change)
+
+    def _positive_step(self, state, start, dt: float, source: np.ndarray, q_dl: np.ndarray) -> np.ndarray:
+        """The host step with the interface exchange taken first-order in the surface cell's Li (or free sites).
+
+        Used when the prescribed exchange ``source`` would push a host cell out
+        of (0, c_max): the law's S is the response to a laterally uniform
+        current, and where the current varies steeply along the interface (the
+        electrode edge) a nearly emptied (filled) surface cell can overshoot.
+        The removal s = −ρ becomes −k c with k = ρ/c_pred (c_pred the
+        occupancy the law assumed), the insertion s = ρ′ becomes
+        k′ (c_max − c) with k′ = ρ′/(c_max − c_pred); both equal the prescribed
+        exchange at c = c_pred and keep c inside (0, c_max) exactly (the
+        matrix stays an M-matrix, for c and for c_max − c). The exchanged Li
+        is then what the cells actually took, and ``q_dl`` (modified in place)
+        takes the rest of the interface current, so Li stays conserved.
+        """
+        source_host = source[self._host_cells]
+        c_max = self._c_max[self._host_cells]
+        _, theta_free, response = self._host_step(state, start, dt)
+        sink = np.zeros(self.hosts.n_cells)
+        gain = np.zeros(self.hosts.n_cells)
+        for interface in self.interfaces_:
+            rows = self._host_index[interface.cells]
+            rate = source_host[rows]
+            volume_per_area = self.mesh.r_volumes[interface.cells] / interface.weights
+            faradaic = -rate * FARADAY * volume_per_area
+            predicted = np.clip(theta_free[interface.cells] - response[interface.cells] * faradaic, 1e-300, 1.0 - 1e-16)
+            removal, insertion = rate < 0.0, rate > 0.0
+            sink[rows[removal]] = -rate[removal] / (predicted[removal] * c_max[rows[removal]])
+            k_insert = rate[insertion] / ((1.0 - predicted[insertion]) * c_max[rows[insertion]])
+            sink[rows[insertion]] = k_insert
+            gain[rows[insertion]] = k_insert * c_max[rows[insertion]]
+        self.transport._restore(start.fields["c_li"][self._host_cells])
+        step = self.transport.frozen_step(dt, linearised_at=state.fields["c_li"][self._host_cells], sink=sink)
+        c_host = step(gain)
+        for interface in self.interfaces_:
+            rows = self._host_index[interface.cells]
+            taken = gain[rows] - sink[rows] * c_host[rows]  # mol/(m³ s) actually exchanged
+            faradaic = -taken * FARADAY * self.mesh.r_volumes[interface.cells] / interface.weights
+            total = state.fields["i_interface"][interface.cells]
+            q_dl[interface.cells] = start.fields["q_dl"][interface.cells] + (total - faradaic) * dt
+        return c_host
 
     # ------------------------------------------------------- observables
     def double_layer_charge(self, state) -> dict[str, float]:
