@@ -358,66 +358,14 @@ class LithiumTransport:
             raise FloatingPointError("Li step left the physical range (negative or above c_max); reduce dt")
         return LithiumStepReport(converged=change < tolerance or not np.any(self.properties.site_limited), iterations=iterations, change=change)
 
-    def diffusion_step(
-        self,
-        dt: float,
-        source: np.ndarray | None = None,
-        sink: np.ndarray | None = None,
-        tolerance: float = 1e-10,
-        max_iterations: int = 50,
-    ) -> LithiumStepReport:
-        """Implicit step of neutral chemical diffusion with site exclusion, no drift (the hosts of the device model).
-
-        With φ = 0 and ψ uniform in each region the Nernst–Planck flux reduces
-        to J = −D ∇c/(1 − θ) (lattice-gas chemical diffusion, θ = c/c_max): a
-        diffusion coefficient D/(1 − θ), lagged and iterated to ``tolerance``.
-        This converges in a few iterations where the Scharfetter–Gummel form
-        with a lagged ln(1 − θ) drift contracts slowly (surface sources of
-        fast interface kinetics). Regions must not touch (no partition jumps).
-
-        Parameters
-        ----------
-        dt
-            Time step [s].
-        source
-            Volumetric source [mol/(m³ s)], shape (n_cells,), held over the step.
-        sink
-            First-order sink rate k [1/s], shape (n_cells,): a term −k c taken
-            implicitly (it may be negative, a source growing with c).
-
-        Raises
-        ------
-        ValueError
-            If ``dt`` is not positive and finite.
-        FloatingPointError
-            If the solution leaves [0, c_max) (reject the step, reduce dt).
-        """
-        if not (np.isfinite(dt) and dt > 0.0):
-            raise ValueError(f"dt must be positive and finite, got {dt!r}")
-        previous = self.concentration
-        gain = self.mesh.r_volumes * (previous / dt + (0.0 if source is None else np.asarray(source, dtype=float)))
-        c_max = np.where(self.properties.site_limited, self.properties.max_concentration, np.inf)
-        iterate, change, iterations = previous, np.inf, 0
-        for iterations in range(1, max_iterations + 1):
-            theta = np.clip(iterate / c_max, 0.0, 1.0 - 1e-12)
-            coefficient = fvm.face_values_harmonic(self.mesh, self.properties.diffusivity / (1.0 - theta))
-            diagonal = self.mesh.r_volumes * (1.0 / dt + (0.0 if sink is None else np.asarray(sink, dtype=float)))
-            new = fvm.solve_sparse(self._operator.assemble(coefficient, diagonal=diagonal), gain)
-            if not np.all(np.isfinite(new)) or np.any(new >= c_max) or np.any(new <= 0.0):
-                self._restore(previous)
-                raise FloatingPointError("Li diffusion step left the physical range (negative or above c_max); reduce dt")
-            change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))
-            iterate = new
-            if change < tolerance:
-                break
-        self._c = iterate
-        return LithiumStepReport(converged=change < tolerance, iterations=iterations, change=change)
-
     def frozen_step(self, dt: float, linearised_at: np.ndarray | None = None, sink: np.ndarray | None = None):
-        """The implicit diffusion step from the present c with D/(1 − θ) frozen, as a linear map of its source.
+        """The implicit step of host Li diffusion from the present c with D/(1 − θ) frozen, as a linear map of its source.
 
-        One Picard iterate of :meth:`diffusion_step`: the face coefficients are
-        D/(1 − θ) at ``linearised_at`` (default: the present c), so the
+        In the hosts Li moves as neutral Li with fast electrons (φ = 0) and
+        site exclusion: with ψ uniform in each region the Nernst–Planck flux
+        is J = −D ∇c/(1 − θ), lattice-gas chemical diffusion (θ = c/c_max;
+        regions must not touch, no partition jumps). Here the coefficient
+        D/(1 − θ) is taken at ``linearised_at`` (default: the present c), so the
         end-of-step concentration is linear in the source,
         c(dt) = A⁻¹ V (c/dt + s). The matrix is factorised once; the returned
         map solves for any number of sources. The state is not changed. The
@@ -1072,7 +1020,7 @@ class LithiumModule:
             rate = source_host[rows]
             volume_per_area = self.mesh.r_volumes[interface.cells] / interface.weights
             faradaic = -rate * FARADAY * volume_per_area
-            predicted = np.clip(theta_free[interface.cells] - response[interface.cells] * faradaic, 1e-300, 1.0 - 1e-16)
+            predicted = np.clip(theta_free[interface.cells] - response[interface.cells] * faradaic, 1e-12, 1.0 - 1e-12)
             removal, insertion = rate < 0.0, rate > 0.0
             sink[rows[removal]] = -rate[removal] / (predicted[removal] * c_max[rows[removal]])
             k_insert = rate[insertion] / ((1.0 - predicted[insertion]) * c_max[rows[insertion]])
