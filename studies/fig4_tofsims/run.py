@@ -23,14 +23,44 @@ Histories
   state)``). The morphology is the mesh displaced by the computed
   displacement; the product ions come from the computed Li2O, LiOH, Li2CO3
   fields. Whatever these physics give is shown, including nothing.
-* **Volatile mode** (c, f, i) — *not modelled* here yet: it needs forming
-  with a compliance current from the power state (oxygen vacancies, Joule
-  heating). The study does not invent fields for it: ``panels.json`` and the
-  composite figure state what each missing panel lacks.
+* **Volatile mode** (c, f, i): the power state formed by a voltage ramp
+  with a small compliance current (paper: I_cc < 100 µA) and then left at
+  open circuit (bias removed) for ``rest_time``
+  (:class:`femion.switching.VacancySimulation`: V_O drift–diffusion with
+  generation, Joule heating, compliance circuit, ``start`` = the power
+  state on the mesh displaced by the power-mode displacement). Every field
+  of the power state is carried over except the Li model's electrical
+  solution φ, κ (:data:`ELECTRICAL_SOLUTION`: the V_O model solves its own);
+  the V_O physics evolves ``n_vo``,
+  ``vo_generated``, ``T``, ``phi``; **lithium, mechanics and air are left
+  out of this history** (femion.switching runs V_O + Joule only), so Li, the
+  products, porosity and the displacement are those of the power state:
+  panels (c) and (f) differ from (b) and (e) only through what the V_O
+  physics changes, which is nothing in those fields.
 
-Outputs: ``analog/`` and ``power/`` (simulation curves, reads, fields),
-``tofsims/*.vti`` (one volume per ion and mode), ``depth_profiles_<mode>.nc``,
-``depth_map_<mode>.nc``, the panel PNGs, ``fig4.png`` (composite),
+  **What the O⁻ signal is computed from.** The vacancy model does not track
+  the O²⁻ released by V_O generation (it is assumed to leave toward the
+  anode, :mod:`femion.physics.vacancy`). The O⁻ ion is therefore the
+  lattice O of the oxide matrices (per-matrix factor × formula-unit
+  density), plus the O of the air products (Li2O, LiOH, Li2CO3), minus the
+  oxygen vacancies (``c_vo`` = n_vo / N_A, one lattice O missing per V_O):
+  :data:`femion.tofsims.SENSITIVITY_FACTORS`. Panel (i) shows the O⁻ depth
+  map of the volatile state and, below it, its change against the same
+  sample before forming (the power state with the as-fabricated V_O
+  density): ΔO⁻ = −2 Δc_vo, the O removed by forming (a deficit).
+
+O localisation readout: the FWHM in r of the magnitude of the depth-integrated
+ΔO⁻ under the electrode (:func:`femion.tofsims.excess_fwhm`, baseline 0: the
+change against the power state), with r of its maximum, its centre/edge ratio
+and its size relative to the O⁻ signal; beside it the cell-level V_O excess
+profile in LiPON (:func:`femion.switching.filament_profile`, no instrument).
+The paper states O localised just below the centre of the Pt electrode (Fig.
+4i); ``findings.md`` gives the verdict.
+
+Outputs: ``analog/``, ``power/``, ``volatile/`` (simulation curves, reads,
+fields; ``volatile/forming.nc`` the forming ramp), ``tofsims/*.vti`` (one
+volume per ion and mode, ``volatile_O-_change.vti``), ``depth_profiles_<mode>.nc``,
+``depth_map_<mode>.nc``, the nine panel PNGs, ``fig4.png`` (composite),
 ``panels.json``, ``readouts.json``, ``summary.json`` and the run provenance.
 """
 
@@ -42,8 +72,9 @@ from pathlib import Path
 import numpy as np
 
 from femion.config import load_study_config
-from femion.io import write_run_metadata
-from femion.protocols import pulse_train, voltage_sweep
+from femion.constants import AVOGADRO
+from femion.io import write_dataset, write_run_metadata
+from femion.protocols import forming_ramp, pulse_train, rest, voltage_sweep
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.simulation import Simulation, SimulationSettings
 from femion.units import to_si
@@ -51,20 +82,29 @@ from femion.units import to_si
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices", "quick_program_vertices",
-    "program_rate", "pixels", "quick_pixels", "field_of_view",
+    "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "rest_time", "pixels", "quick_pixels", "field_of_view",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
 PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
 MATRIX_IONS = ("Pt-", "WO3-", "PO2-", "MoO3-", "InO-")
-MISSING = {
-    "c": ("volatile", "3D morphology", "needs forming with a compliance current from the power state (oxygen vacancies, Joule heating)"),
-    "f": ("volatile", "secondary-ion maps", "needs forming with a compliance current from the power state"),
-    "i": ("volatile", "O depth map", "needs oxygen-vacancy migration, forming with compliance and Joule heating"),
-}
+MISSING: dict[str, tuple[str, str, str]] = {}
+"""Panels not computed (key -> (mode, content, what it lacks)); all nine are computed now."""
 PANELS = {
     "analog": {"morphology": "a", "ions": "d", "depth_map": "g"},
     "power": {"morphology": "b", "ions": "e", "depth_map": "h"},
+    "volatile": {"morphology": "c", "ions": "f", "depth_map": "i"},
 }
+ELECTRICAL_SOLUTION = ("phi", "kappa")
+"""Fields of the power state not carried into the V_O history: the Li physics' potential and conductivity.
+
+They are the electrical solution of the Li model, recomputed by the V_O + Joule model at every step. The Li
+model's φ jumps at the electrode/electrolyte interfaces (LiPON sits at about −2.9 V after the quick power
+sweep); the V_O generation law, lagged to the start of a step, reads that jump as a field of ~8·10⁷ V/m, above
+its 10⁷ V/m threshold, and generated V_O at 0.05 V in the first forming step (measured). The V_O history
+therefore starts from its own φ (0 V everywhere, no bias), as a forming run on the pristine device does.
+"""
+LOCALISED_FWHM = 1.0
+"""O counts as localised under the centre if its change peaks within 0.25 R_e and its FWHM is below this × R_e."""
 
 
 def findings(summary: dict, readouts: dict) -> str:
@@ -97,17 +137,54 @@ def findings(summary: dict, readouts: dict) -> str:
         + ("(rising, as the paper's potentiation)." if rising else
            "(FALLING: the paper's potentiation raises G; the model does not reproduce it with these parameters).")
     )
-    lines.append("- (c), (f), (i): not modelled yet (see panels.json for what each lacks).")
+    lines += volatile_findings(summary, readouts)
     return "\n".join(lines) + "\n"
 
 
-def synthesize(mode: str, mesh, device, species: dict, fov, outdir: Path) -> tuple[dict, dict]:
-    """Synthetic ToF-SIMS of one mode: volumes, profiles, depth map and the three panel PNGs; returns (panels, readouts)."""
+def volatile_findings(summary: dict, readouts: dict) -> list[str]:
+    """The volatile-mode lines of :func:`findings` (panels c, f, i)."""
+    o = readouts["o_localisation_volatile"]
+    vo = readouts["vo_excess_LiPON_volatile"]
+    radius = summary["electrode_radius_m"]
+    fwhm = o["fwhm_m"]
+    width = (f"FWHM {fwhm * 1e6:.3g} µm" + ("" if o["within_electrode"] else " (the half maximum is not reached under the "
+             "electrode: width over the whole raster)")) if np.isfinite(fwhm) else "no half-maximum crossing inside the raster"
+    localised = bool(o["localised_under_centre"])
+    centre_sign = "deficit" if o["sign"] < 0 else "excess"
+    lines = [
+        f"- Volatile history: forming ramp 0 → {summary['forming_stop_V']:g} V at {summary['forming_rate_V_per_s']:g} V/s under "
+        f"I_cc = {summary['forming_compliance_A'] * 1e6:g} µA from the power state (V_O + Joule heating; Li, mechanics and air "
+        f"left out), then {summary['rest_time_s']:g} s at open circuit. Forming voltage {summary['forming_voltage_V']:.3g} V; "
+        f"max |I|/I_cc − 1 = {summary['forming_max_current_over_compliance_minus_1']:.2g}; peak T {summary['forming_peak_temperature_K']:.2f} K; "
+        f"peak V_O density after the rest {summary['vo_peak_volatile_m3']:.3g} m⁻³.",
+        f"- (i) O localised just below the centre of the Pt electrode in the volatile mode (paper). Computed: the forming-induced "
+        f"change of the O⁻ signal is a {centre_sign} (the model removes lattice O where V_O form and does not track the released "
+        f"O²⁻); its depth-integrated magnitude peaks at r = {o['r_max_m'] * 1e6:.3g} µm (R_e = {radius * 1e6:.3g} µm), {width}, "
+        f"centre/edge ratio {o['centre_edge_ratio']:.3g}, and it is {o['relative_amplitude']:.2g} of the O⁻ signal (invisible in "
+        f"the raw O⁻ map, shown as ΔO⁻ in the lower half of the panel). Cell-level V_O excess in LiPON (no instrument): maximum at "
+        f"r = {vo['r_max_m'] * 1e6:.3g} µm, FWHM {vo['fwhm_m'] * 1e6:.3g} µm, max/median contrast {vo['contrast']:.3g} → "
+        + ("reproduced." if localised else
+           "NOT reproduced: the V_O form in a layer as wide as the electrode, not a column under its centre. The power-mode "
+           f"deformation ({summary['max_interface_displacement_power_m']:.2g} m) is far too small to enhance the field at the "
+           "centre, and Joule heating at this I_cc is negligible, so nothing localises the generation."),
+        f"- (c), (f) similar to (b), (e) in the volatile mode (paper: the device structure is stable). Here they are the power "
+        f"state's displacement, products and Li carried through the V_O history unchanged (that history does not evolve them: "
+        f"largest change of the displacement {summary['displacement_change_volatile_m']:.2g} m), so the similarity is by "
+        "construction, not a computed stability result.",
+    ]
+    return lines
+
+
+def synthesize(mode: str, grid, device, species: dict, outdir: Path, *, depth_map_panel: bool = True) -> tuple[dict, dict, dict]:
+    """Synthetic ToF-SIMS of one mode: volumes, profiles, depth map and the panel PNGs; returns (panels, readouts, volumes).
+
+    ``depth_map_panel`` False leaves the depth-map panel to the caller (the volatile mode's O⁻ panel).
+    """
     from femion import tofsims
     from femion.viz import plot_depth_map, render_tofsims_ions, render_tofsims_layers
 
-    grid = tofsims.voxelize(mesh, device, fov)
-    volumes = tofsims.measure(species, grid, PRODUCT_IONS + MATRIX_IONS)
+    ions = PRODUCT_IONS + MATRIX_IONS + (("O-",) if "c_vo" in species else ())
+    volumes = tofsims.measure(species, grid, ions)
     tofsims.write_volumes(outdir / "tofsims", grid, volumes, prefix=f"{mode}_")
     profiles = tofsims.depth_profiles(grid, volumes)
     tofsims.write_depth_profiles(outdir / f"depth_profiles_{mode}.nc", profiles)
@@ -116,15 +193,17 @@ def synthesize(mode: str, mesh, device, species: dict, fov, outdir: Path) -> tup
     files = {
         "morphology": f"panel_{keys['morphology']}_morphology_{mode}.png",
         "ions": f"panel_{keys['ions']}_ions_{mode}.png",
-        "depth_map": f"panel_{keys['depth_map']}_li_depth_map_{mode}.png",
     }
     render_tofsims_layers(outdir / files["morphology"], grid, {ion: volumes[ion] for ion in MATRIX_IONS},
                           title=f"({keys['morphology']}) {mode} mode: layer morphology (synthetic ToF-SIMS)")
     render_tofsims_ions(outdir / files["ions"], grid, {ion: volumes[ion] for ion in PRODUCT_IONS},
                         title=f"({keys['ions']}) {mode} mode: Li-, OH-, LiO-, CO3-, CO3Li-")
-    plot_depth_map(outdir / files["depth_map"], tofsims.depth_map(grid, {"Li-": volumes["Li-"]}), "Li-",
-                   title=f"({keys['depth_map']}) {mode} mode: Li- depth map through the centre")
-    contents = {"morphology": "3D morphology", "ions": "secondary-ion maps", "depth_map": "Li depth map"}
+    contents = {"morphology": "3D morphology", "ions": "secondary-ion maps"}
+    if depth_map_panel:
+        files["depth_map"] = f"panel_{keys['depth_map']}_li_depth_map_{mode}.png"
+        contents["depth_map"] = "Li depth map"
+        plot_depth_map(outdir / files["depth_map"], tofsims.depth_map(grid, {"Li-": volumes["Li-"]}), "Li-",
+                       title=f"({keys['depth_map']}) {mode} mode: Li- depth map through the centre")
     panels = {keys[name]: {"mode": mode, "content": contents[name], "status": "computed", "file": file} for name, file in files.items()}
     radius = device.electrode_radius
     pixel_r = np.hypot(*np.meshgrid(grid.x, grid.y, indexing="ij"))
@@ -142,16 +221,124 @@ def synthesize(mode: str, mesh, device, species: dict, fov, outdir: Path) -> tup
             for item in tofsims.interface_depths(profiles.depth.values, {ion: profiles[ion].values for ion in MATRIX_IONS}, MATRIX_IONS)
         ],
     }
-    return panels, readouts
+    return panels, readouts, volumes
+
+
+def o_localisation(change: np.ndarray, signal: np.ndarray, grid) -> dict:
+    """Where the forming-induced O⁻ change lies: FWHM in r under the electrode, peak radius, contrast.
+
+    Parameters
+    ----------
+    change : ndarray, shape grid.shape
+        ΔO⁻ = O⁻(volatile) − O⁻(before forming) per voxel [a.u.].
+    signal : ndarray, shape grid.shape
+        O⁻ of the volatile state [a.u.].
+    grid : femion.tofsims.VoxelGrid
+
+    Returns
+    -------
+    dict
+        ``sign`` (−1 deficit, +1 excess: sign of the change integrated under the
+        electrode), ``fwhm_m`` (:func:`femion.tofsims.excess_fwhm` of sign·ΔO⁻,
+        baseline 0, within r <= R_e; if the half maximum is not reached there,
+        over the whole raster and ``within_electrode`` False; NaN if not even
+        there), ``r_max_m`` (ring radius of the largest magnitude under the
+        electrode), ``centre_edge_ratio`` (:func:`femion.tofsims.centre_edge_ratio`),
+        ``relative_amplitude`` (largest column magnitude of ΔO⁻ over the largest
+        O⁻ column integral), ``localised_under_centre`` (peak within 0.25 R_e and
+        FWHM < :data:`LOCALISED_FWHM` R_e).
+
+    Raises
+    ------
+    ValueError
+        If the change is zero everywhere under the electrode (nothing formed).
+    """
+    from femion import tofsims
+
+    radius = grid.electrode_radius
+    column = tofsims.depth_integrated(change, grid)
+    under = grid.radius <= radius
+    total = float(column[under].sum())
+    if total == 0.0:
+        raise ValueError("the O- signal did not change under the electrode: forming created no vacancies")
+    sign = -1.0 if total < 0.0 else 1.0
+    oriented = sign * np.asarray(change)
+    within = True
+    try:
+        fwhm = tofsims.excess_fwhm(oriented, grid, baseline=0.0)
+    except ValueError:
+        within = False
+        try:
+            fwhm = tofsims.excess_fwhm(oriented, grid, baseline=0.0, r_max=float(np.max(np.abs(grid.x))))
+        except ValueError:
+            fwhm = float("nan")
+    radii, means, outer = tofsims.radial_profile(sign * column, grid)
+    inside = outer <= radius * (1.0 + 1e-12)
+    r_max = float(radii[inside][np.argmax(means[inside])])
+    relative = float(np.max(np.abs(column)) / np.max(np.abs(tofsims.depth_integrated(signal, grid))))
+    localised = bool(within and np.isfinite(fwhm) and r_max < 0.25 * radius and fwhm < LOCALISED_FWHM * radius)
+    return {
+        "sign": sign,
+        "fwhm_m": float(fwhm),
+        "within_electrode": within,
+        "r_max_m": r_max,
+        "centre_edge_ratio": tofsims.centre_edge_ratio(oriented, grid),
+        "relative_amplitude": relative,
+        "localised_under_centre": localised,
+        "definition": "magnitude of the depth-integrated O- change (volatile minus before forming) per pixel; baseline 0",
+        "paper": "Fig. 4i: O localised just below the centre of the Pt electrode (directional O2- migration under the deformed centre)",
+    }
+
+
+def o_panel(path: Path, grid, signal: np.ndarray, change: np.ndarray) -> Path:
+    """Panel (i): the O⁻ depth map of the volatile state (top) and its change against the power state (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from femion import tofsims
+    from femion.viz import plot_depth_map
+
+    figure, axes = plt.subplots(2, 1, figsize=(7.0, 7.0), constrained_layout=True)
+    plot_depth_map(None, tofsims.depth_map(grid, {"O-": signal}), "O-", axis=axes[0],
+                   title="(i) volatile mode: O- depth map through the centre")
+    limit = float(np.max(np.abs(change))) or 1.0
+    quad = plot_depth_map(None, tofsims.depth_map(grid, {"O-": change}), "O-", axis=axes[1], cmap="RdBu_r",
+                          title="O- change by forming (volatile minus power state): negative = O removed")
+    quad.set_clim(-limit, limit)
+    figure.savefig(path, dpi=150)
+    plt.close(figure)
+    return path
+
+
+def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Path, quick: bool):
+    """Forming with a small I_cc from ``start`` (the power state) on ``mesh``, then open circuit; returns (forming run, rest result, simulation)."""
+    from femion.switching import VacancySimulation, run_vacancy
+
+    si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
+        ("forming_compliance", "A"), ("forming_rate", "V/s"), ("rest_time", "s"))}
+    stop = "quick_forming_stop" if quick else "forming_stop"
+    si["forming_stop"] = to_si(config[stop], "V", name=stop, origin=origin)
+    if not (si["forming_compliance"] > 0.0 and si["forming_rate"] > 0.0 and si["forming_stop"] != 0.0 and si["rest_time"] > 0.0):
+        raise ValueError(f"{origin}: need forming_compliance > 0, forming_rate > 0, forming_stop != 0 and rest_time > 0")
+    settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7)
+    protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"])
+    formed = run_vacancy(device, protocol, settings, mesh, start=start)
+    write_dataset(outdir / "volatile" / "forming.nc", formed.dataset())
+    relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state)
+    relaxed = relaxation.run(outdir / "volatile", progress=None)
+    return si, formed, relaxed, relaxation
 
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
-    """Run the analog and power histories, synthesise their ToF-SIMS panels, record the missing ones; return the summary.
+    """Run the analog, power and volatile histories and synthesise their ToF-SIMS panels; return the summary.
 
     ``overrides`` (dotted ``config.*`` / ``device.*`` keys, as in sweep files) go to
     :func:`femion.config.load_study_config`.
     """
     from femion import tofsims
+    from femion.switching import filament_profile, forming_voltage, radial_excess_profile
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
@@ -181,13 +368,47 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     f0 = mechanics.settings.initial_porosity
     print(f"  power: sweep {vertices} V at {rate:g} V/s; Li consumed by air {float(power.curves.li_consumed_air.values[-1]):.3g} mol")
 
+    # volatile history: forming from the power state on its deformed mesh, then bias removed
+    deformed = simulation.mesh.displaced(displacement)
+    start = power.state.copy()
+    start.time = 0.0
+    for name in ELECTRICAL_SOLUTION:
+        start.fields.pop(name, None)
+    forming, formed, relaxed, relaxation = volatile_history(device, deformed, start, config, origin, outdir, quick)
+    volatile_state = relaxed.state
+    displacement_volatile = mechanics.displacement(volatile_state)
+    module = relaxation.vacancy
+    vo_initial = np.zeros(simulation.mesh.n_cells)
+    vo_initial[module.films.parent_cells] = module.initial
+    v_f = forming_voltage(formed.source, formed.current, forming["forming_compliance"])
+    print(f"  volatile: forming V_f = {v_f:.3g} V at I_cc = {forming['forming_compliance'] * 1e6:g} uA, then "
+          f"{forming['rest_time']:g} s open circuit; peak V_O {float(np.max(volatile_state.fields['n_vo'])):.3g} m^-3")
+
     fov = tofsims.FieldOfView(width=to_si(config["field_of_view"], "m", name="field_of_view", origin=origin), pixels=pixels)
-    panels_analog, readouts = synthesize("analog", simulation.mesh, device, {"c_li": result.state.fields["c_li"]}, fov, outdir)
+    grid_flat = tofsims.voxelize(simulation.mesh, device, fov)
+    panels_analog, readouts, _ = synthesize("analog", grid_flat, device, {"c_li": result.state.fields["c_li"]}, outdir)
+    grid_power = tofsims.voxelize(deformed, device, fov)
     species = {name: power.state.fields[name] for name in ("c_li", "Li2O", "LiOH", "Li2CO3")}
-    panels_power, readouts_power = synthesize("power", simulation.mesh.displaced(displacement), device, species, fov, outdir)
+    panels_power, readouts_power, _ = synthesize("power", grid_power, device, species, outdir)
     readouts.update(readouts_power)
+    grid_volatile = tofsims.voxelize(simulation.mesh.displaced(displacement_volatile), device, fov)
+    species_volatile = {name: volatile_state.fields[name] for name in ("c_li", "Li2O", "LiOH", "Li2CO3")}
+    species_volatile["c_vo"] = volatile_state.fields["n_vo"] / AVOGADRO
+    panels_volatile, readouts_volatile, volumes = synthesize("volatile", grid_volatile, device, species_volatile, outdir,
+                                                             depth_map_panel=False)
+    before = tofsims.intensity("O-", {**species, "c_vo": vo_initial / AVOGADRO}, grid_volatile)
+    change = volumes["O-"].values - before.values
+    tofsims.write_volumes(outdir / "tofsims", grid_volatile, {"O-_change": change}, prefix="volatile_")
+    tofsims.write_depth_map(outdir / "depth_map_volatile_O_change.nc", tofsims.depth_map(grid_volatile, {"O-_change": change}))
+    o_panel(outdir / "panel_i_o_depth_map_volatile.png", grid_volatile, volumes["O-"].values, change)
+    panels_volatile["i"] = {"mode": "volatile", "content": "O depth map", "status": "computed", "file": "panel_i_o_depth_map_volatile.png"}
+    readouts.update(readouts_volatile)
+    readouts["o_localisation_volatile"] = o_localisation(change, volumes["O-"].values, grid_volatile)
+    radii, excess = radial_excess_profile(simulation.mesh, volatile_state.fields["n_vo"], vo_initial, "LiPON")
+    readouts["vo_excess_LiPON_volatile"] = filament_profile(radii, excess)
+    readouts["o_excess_fwhm_volatile_m"] = readouts["o_localisation_volatile"]["fwhm_m"]
     panels = {
-        **panels_analog, **panels_power,
+        **panels_analog, **panels_power, **panels_volatile,
         **{key: {"mode": mode, "content": content, "status": "not modelled", "reason": reason} for key, (mode, content, reason) in MISSING.items()},
     }
     (outdir / "panels.json").write_text(json.dumps(dict(sorted(panels.items())), indent=2))
@@ -198,6 +419,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "pulses": pulses,
         "pixels": pixels,
         "cells": simulation.mesh.n_cells,
+        "electrode_radius_m": device.electrode_radius,
         "G_first_read_S": float(reads.G.values[0]),
         "G_last_read_S": float(reads.G.values[-1]),
         "li_inventory_WO3_change_mol": float(result.curves.li_inventory_WO3.values[-1] - result.curves.li_inventory_WO3.values[0]),
@@ -206,6 +428,17 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "porosity_growth_max_power": float(np.max(power.state.fields["porosity"][electrode]) - f0),
         "porosity_max_power": float(np.max(power.state.fields["porosity"][electrode])),
         "pore_percolation_threshold": device.material(device.top_electrode.name).value("pore_percolation_threshold"),
+        "forming_compliance_A": forming["forming_compliance"],
+        "forming_rate_V_per_s": forming["forming_rate"],
+        "forming_stop_V": forming["forming_stop"],
+        "rest_time_s": forming["rest_time"],
+        "forming_voltage_V": v_f,
+        "forming_max_current_over_compliance_minus_1": float(np.max(np.abs(formed.current)) / forming["forming_compliance"] - 1.0),
+        "forming_peak_temperature_K": float(np.max(formed.peak_temperature)),
+        "vo_peak_volatile_m3": float(np.max(volatile_state.fields["n_vo"])),
+        "vo_generated_inventory_volatile": float(2 * np.pi * np.sum(simulation.mesh.r_volumes * volatile_state.fields["vo_generated"])),
+        "displacement_change_volatile_m": float(np.max(np.abs(displacement_volatile - displacement))),
+        "voltage_end_of_rest_V": float(volatile_state.voltage),
         "panels_computed": sorted(key for key, panel in panels.items() if panel["status"] == "computed"),
         "panels_not_modelled": sorted(key for key, panel in panels.items() if panel["status"] != "computed"),
         **{key: value for key, value in readouts.items() if isinstance(value, float)},
@@ -213,6 +446,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     (outdir / "summary.json").write_text(json.dumps(summary, indent=2))
     (outdir / "findings.md").write_text(findings(summary, readouts))
     write_run_metadata(outdir, device, {"study": "fig4_tofsims", "summary": summary})
-    print(f"  Li lateral CV in WO3: analog {readouts['li_lateral_uniformity_WO3_analog']:.3g}, power {readouts['li_lateral_uniformity_WO3_power']:.3g}")
+    print(f"  Li lateral CV in WO3: analog {readouts['li_lateral_uniformity_WO3_analog']:.3g}, power {readouts['li_lateral_uniformity_WO3_power']:.3g}, "
+          f"volatile {readouts['li_lateral_uniformity_WO3_volatile']:.3g}")
+    o = readouts["o_localisation_volatile"]
+    print(f"  O- change by forming: peak at r = {o['r_max_m'] * 1e6:.3g} um, FWHM {o['fwhm_m'] * 1e6:.3g} um "
+          f"({'localised' if o['localised_under_centre'] else 'not localised'} under the centre)")
     print(f"  panels computed: {summary['panels_computed']}; not modelled yet: {summary['panels_not_modelled']}")
     return summary
