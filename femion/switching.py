@@ -39,6 +39,13 @@ Observables (definitions, paper values in MODEL.md §5)
   density, averaged over the LiPON thickness; r of its maximum and its full
   width at half maximum (on the cell centres; a profile that peaks at
   r > 0 is a ring in the axisymmetric geometry);
+* bipolar cycle 0 → +V → 0 → −V → 0 (:func:`bipolar_cycle`): set voltage
+  V_set, forward positive leg where |I| first reaches ``level`` · I_cc; reset
+  voltage V_reset, the source voltage of the largest |I| on the forward
+  negative leg when |I| then drops by at least ``reset_drop`` (else NaN: no
+  reset); LRS = V_read/|I| on the backward positive leg at +V_read (after the
+  set), HRS = V_read/|I| on the backward negative leg at −V_read (after the
+  reset) (:func:`backward_resistance`);
 * variation: std/mean (:func:`femion.observables.cycle_to_cycle_variation`).
 """
 
@@ -55,10 +62,13 @@ from femion.protocols import Protocol
 from femion.simulation import Simulation, SimulationSettings
 
 __all__ = [
+    "BipolarCycle",
     "RecentHistoryDrive",
     "SwitchingRun",
     "SwitchingSweep",
     "VacancySimulation",
+    "backward_resistance",
+    "bipolar_cycle",
     "crossing_voltage",
     "filament_profile",
     "forming_voltage",
@@ -282,6 +292,97 @@ def switching_sweep(source: np.ndarray, current: np.ndarray, compliance: float, 
     i_off = float(np.interp(read, forward_v[order_f], forward_i[order_f]))
     i_on = float(np.interp(read, backward_v[order_b], backward_i[order_b]))
     return SwitchingSweep(v_th, v_hold, read, i_on, i_off, i_on / i_off if i_off > 0 else nan)
+
+
+def backward_resistance(source: np.ndarray, current: np.ndarray, read: float) -> float:
+    """V_read/|I| [Ohm] on the backward leg (after the extreme of |source|) at source = ``read`` [V] (signed).
+
+    Parameters
+    ----------
+    source, current
+        Source voltage [V] and current [A] of one half cycle 0 → ±V → 0, shape (n,).
+    read
+        Read voltage [V], same sign as the half cycle, non-zero.
+
+    Returns
+    -------
+    float
+        |read| / |I(read)| by linear interpolation on the backward leg (inf if I = 0 there).
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or ``read`` = 0.
+    """
+    v, i = np.asarray(source, dtype=float), np.asarray(current, dtype=float)
+    if v.shape != i.shape or v.ndim != 1 or len(v) < 2 or read == 0.0:
+        raise ValueError("source and current must be 1-D of equal length >= 2, and read non-zero")
+    top = int(np.argmax(np.abs(v)))
+    back_v, back_i = v[top:], np.abs(i[top:])
+    order = np.argsort(back_v, kind="stable")
+    value = float(np.interp(read, back_v[order], back_i[order]))
+    return abs(read) / value if value > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class BipolarCycle:
+    """Figures of one bipolar cycle 0 → +V → 0 → −V → 0 (module docstring definitions).
+
+    Attributes
+    ----------
+    v_set, v_reset : float
+        Set [V] (positive) and reset [V] (negative) voltages, NaN if absent.
+    lrs, hrs : float
+        Resistances [Ohm] at ±V_read after the set and after the reset.
+    """
+
+    v_set: float
+    v_reset: float
+    lrs: float
+    hrs: float
+
+
+def bipolar_cycle(source: np.ndarray, current: np.ndarray, compliance: float, read: float, level: float = 0.5,
+                  reset_drop: float = 0.1) -> BipolarCycle:
+    """Set/reset voltages and LRS/HRS of one bipolar cycle (module docstring).
+
+    Parameters
+    ----------
+    source, current
+        Source voltage [V] and current [A], shape (n,), positive half first.
+    compliance
+        I_cc of the set [A], positive.
+    read
+        |V_read| [V], positive.
+    level
+        Fraction of I_cc defining the set crossing, in (0, 1].
+    reset_drop
+        Relative drop of |I| after its maximum on the forward negative leg that counts as a reset, in (0, 1).
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, no negative half, or parameters out of range.
+    """
+    v, i = np.asarray(source, dtype=float), np.asarray(current, dtype=float)
+    if v.shape != i.shape or v.ndim != 1:
+        raise ValueError("source and current must be 1-D of equal length")
+    if not (compliance > 0.0 and read > 0.0 and 0.0 < level <= 1.0 and 0.0 < reset_drop < 1.0):
+        raise ValueError(f"need compliance > 0, read > 0, 0 < level <= 1, 0 < reset_drop < 1; got {compliance}, {read}, {level}, {reset_drop}")
+    negative = np.flatnonzero(v < 0.0)
+    if len(negative) == 0:
+        raise ValueError("the cycle has no negative half")
+    split = int(negative[0])
+    pos_v, pos_i = v[:split], i[:split]
+    neg_v, neg_i = v[split - 1:], i[split - 1:]
+    top = int(np.argmax(pos_v))
+    v_set = crossing_voltage(pos_v[: top + 1], pos_i[: top + 1], level * compliance)
+    bottom = int(np.argmin(neg_v))
+    forward = np.abs(neg_i[: bottom + 1])
+    peak = int(np.argmax(forward))
+    dropped = peak < bottom and np.min(forward[peak:]) <= (1.0 - reset_drop) * forward[peak]
+    v_reset = float(neg_v[peak]) if dropped else float("nan")
+    return BipolarCycle(v_set, v_reset, backward_resistance(pos_v, pos_i, read), backward_resistance(neg_v, neg_i, -read))
 
 
 def radial_excess_profile(films: AxisymmetricMesh, density: np.ndarray, background: np.ndarray, region: str) -> tuple[np.ndarray, np.ndarray]:
