@@ -49,6 +49,9 @@ Histories
   sample before forming (the power state with the as-fabricated V_O
   density): ΔO⁻ = −2 Δc_vo, the O removed by forming (a deficit).
 
+The forming ramp is not converged in the time step (:data:`FORMING_TIME_STEP_CHECK`);
+``forming_max_step`` bounds it and the findings say so.
+
 O localisation readout: the FWHM in r of the magnitude of the depth-integrated
 ΔO⁻ under the electrode (:func:`femion.tofsims.excess_fwhm`, baseline 0: the
 change against the power state), with r of its maximum, its centre/edge ratio
@@ -82,7 +85,7 @@ from femion.units import to_si
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices", "quick_program_vertices",
-    "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "rest_time", "pixels", "quick_pixels", "field_of_view",
+    "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_max_step", "rest_time", "pixels", "quick_pixels", "field_of_view",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
 PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
@@ -103,6 +106,15 @@ sweep); the V_O generation law, lagged to the start of a step, reads that jump a
 its 10⁷ V/m threshold, and generated V_O at 0.05 V in the first forming step (measured). The V_O history
 therefore starts from its own φ (0 V everywhere, no bias), as a forming run on the pristine device does.
 """
+FORMING_TIME_STEP_CHECK = (
+    "Time-step check (measured once, quick run, session 4; not repeated by each run): the forming ramp is NOT converged "
+    "in the time step. With forming_max_step = 50 / 20 / 10 ms the forming voltage was 3.64 V / 4.52 V / not reached by "
+    "5 V, and the forming-induced O⁻ change peaked at r = 91 / 9.9 / 29 µm with FWHM 197 / 66 / 201 µm; with 50 ms one "
+    "long final step under compliance raised the peak V_O density 500-fold. The generation rate, lagged to the start of "
+    "each step (femion.physics.vacancy), is the likely cause. The O-localisation verdict is therefore this run's, not a "
+    "converged model result."
+)
+"""Measured time-step sensitivity of the forming (stated in ``findings.md``)."""
 LOCALISED_FWHM = 1.0
 """O counts as localised under the centre if its change peaks within 0.25 R_e and its FWHM is below this × R_e."""
 
@@ -163,10 +175,12 @@ def volatile_findings(summary: dict, readouts: dict) -> list[str]:
         f"centre/edge ratio {o['centre_edge_ratio']:.3g}, and it is {o['relative_amplitude']:.2g} of the O⁻ signal (invisible in "
         f"the raw O⁻ map, shown as ΔO⁻ in the lower half of the panel). Cell-level V_O excess in LiPON (no instrument): maximum at "
         f"r = {vo['r_max_m'] * 1e6:.3g} µm, FWHM {vo['fwhm_m'] * 1e6:.3g} µm, max/median contrast {vo['contrast']:.3g} → "
-        + ("reproduced." if localised else
-           "NOT reproduced: the V_O form in a layer as wide as the electrode, not a column under its centre. The power-mode "
-           f"deformation ({summary['max_interface_displacement_power_m']:.2g} m) is far too small to enhance the field at the "
-           "centre, and Joule heating at this I_cc is negligible, so nothing localises the generation."),
+        + ("reproduced in this run (but see the time-step check below)." if localised else
+           "NOT reproduced: the V_O form in a layer as wide as the electrode (largest near its rim, where the fringe field is), "
+           "not a column under its centre. What could localise them is small here: the power state's largest interface "
+           f"displacement is {summary['max_interface_displacement_power_m']:.2g} m against the {summary['film_thickness_m'] * 1e9:.3g} nm "
+           f"film stack, and Joule heating raised T by {summary['forming_peak_temperature_K'] - summary['device_temperature_K']:.2g} K at most."),
+        "- " + FORMING_TIME_STEP_CHECK,
         f"- (c), (f) similar to (b), (e) in the volatile mode (paper: the device structure is stable). Here they are the power "
         f"state's displacement, products and Li carried through the V_O history unchanged (that history does not evolve them: "
         f"largest change of the displacement {summary['displacement_change_volatile_m']:.2g} m), so the similarity is by "
@@ -317,13 +331,16 @@ def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Pat
     from femion.switching import VacancySimulation, run_vacancy
 
     si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
-        ("forming_compliance", "A"), ("forming_rate", "V/s"), ("rest_time", "s"))}
+        ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_max_step", "s"), ("rest_time", "s"))}
     stop = "quick_forming_stop" if quick else "forming_stop"
     si["forming_stop"] = to_si(config[stop], "V", name=stop, origin=origin)
-    if not (si["forming_compliance"] > 0.0 and si["forming_rate"] > 0.0 and si["forming_stop"] != 0.0 and si["rest_time"] > 0.0):
-        raise ValueError(f"{origin}: need forming_compliance > 0, forming_rate > 0, forming_stop != 0 and rest_time > 0")
+    if not (si["forming_compliance"] > 0.0 and si["forming_rate"] > 0.0 and si["forming_stop"] != 0.0 and si["rest_time"] > 0.0
+            and si["forming_max_step"] > 0.0):
+        raise ValueError(f"{origin}: need forming_compliance > 0, forming_rate > 0, forming_stop != 0, forming_max_step > 0 and rest_time > 0")
     settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7)
-    protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"])
+    # The generation rate is lagged to the start of each step (femion.physics.vacancy), so a long step under compliance
+    # over-generates: one accepted 0.13 s step raised the peak V_O density 500-fold (measured, quick run); max_step bounds it.
+    protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"], max_step=si["forming_max_step"])
     formed = run_vacancy(device, protocol, settings, mesh, start=start)
     write_dataset(outdir / "volatile" / "forming.nc", formed.dataset())
     relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state)
@@ -420,6 +437,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "pixels": pixels,
         "cells": simulation.mesh.n_cells,
         "electrode_radius_m": device.electrode_radius,
+        "film_thickness_m": float(sum(layer.thickness for layer in device.films)),
+        "device_temperature_K": device.temperature,
         "G_first_read_S": float(reads.G.values[0]),
         "G_last_read_S": float(reads.G.values[-1]),
         "li_inventory_WO3_change_mol": float(result.curves.li_inventory_WO3.values[-1] - result.curves.li_inventory_WO3.values[0]),
