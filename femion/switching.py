@@ -39,13 +39,13 @@ Observables (definitions, paper values in MODEL.md §5)
   density, averaged over the LiPON thickness; r of its maximum and its full
   width at half maximum (on the cell centres; a profile that peaks at
   r > 0 is a ring in the axisymmetric geometry);
-* bipolar cycle 0 → +V → 0 → −V → 0 (:func:`bipolar_cycle`): set voltage
-  V_set, forward positive leg where |I| first reaches ``level`` · I_cc; reset
-  voltage V_reset, the source voltage of the largest |I| on the forward
-  negative leg when |I| then drops by at least ``reset_drop`` (else NaN: no
-  reset); LRS = V_read/|I| on the backward positive leg at +V_read (after the
-  set), HRS = V_read/|I| on the backward negative leg at −V_read (after the
-  reset) (:func:`backward_resistance`);
+* bipolar cycle 0 → +V → 0 → −V → 0 (:func:`bipolar_cycle`), with a given
+  set polarity (which half sets): set voltage V_set, forward leg of the set
+  half where |I| first reaches ``level`` · I_cc; reset voltage V_reset, the
+  source voltage of the largest |I| on the forward leg of the reset half when
+  |I| then drops by at least ``reset_drop`` (else NaN: no reset); LRS =
+  V_read/|I| on the backward leg of the set half at ±V_read, HRS the same on
+  the backward leg of the reset half (:func:`backward_resistance`);
 * variation: std/mean (:func:`femion.observables.cycle_to_cycle_variation`).
 """
 
@@ -343,8 +343,8 @@ class BipolarCycle:
 
 
 def bipolar_cycle(source: np.ndarray, current: np.ndarray, compliance: float, read: float, level: float = 0.5,
-                  reset_drop: float = 0.1) -> BipolarCycle:
-    """Set/reset voltages and LRS/HRS of one bipolar cycle (module docstring).
+                  reset_drop: float = 0.1, set_polarity: int = 1) -> BipolarCycle:
+    """Set/reset voltages and LRS/HRS of one bipolar cycle 0 → +V → 0 → −V → 0 (module docstring).
 
     Parameters
     ----------
@@ -357,7 +357,9 @@ def bipolar_cycle(source: np.ndarray, current: np.ndarray, compliance: float, re
     level
         Fraction of I_cc defining the set crossing, in (0, 1].
     reset_drop
-        Relative drop of |I| after its maximum on the forward negative leg that counts as a reset, in (0, 1).
+        Relative drop of |I| after its maximum on the forward leg of the reset half that counts as a reset, in (0, 1).
+    set_polarity
+        +1: the positive half sets and the negative half resets; −1: the reverse (V_set < 0 < V_reset).
 
     Raises
     ------
@@ -367,22 +369,25 @@ def bipolar_cycle(source: np.ndarray, current: np.ndarray, compliance: float, re
     v, i = np.asarray(source, dtype=float), np.asarray(current, dtype=float)
     if v.shape != i.shape or v.ndim != 1:
         raise ValueError("source and current must be 1-D of equal length")
-    if not (compliance > 0.0 and read > 0.0 and 0.0 < level <= 1.0 and 0.0 < reset_drop < 1.0):
-        raise ValueError(f"need compliance > 0, read > 0, 0 < level <= 1, 0 < reset_drop < 1; got {compliance}, {read}, {level}, {reset_drop}")
+    if not (compliance > 0.0 and read > 0.0 and 0.0 < level <= 1.0 and 0.0 < reset_drop < 1.0 and set_polarity in (1, -1)):
+        raise ValueError("need compliance > 0, read > 0, 0 < level <= 1, 0 < reset_drop < 1, set_polarity +-1; "
+                         f"got {compliance}, {read}, {level}, {reset_drop}, {set_polarity}")
     negative = np.flatnonzero(v < 0.0)
     if len(negative) == 0:
         raise ValueError("the cycle has no negative half")
     split = int(negative[0])
-    pos_v, pos_i = v[:split], i[:split]
-    neg_v, neg_i = v[split - 1:], i[split - 1:]
-    top = int(np.argmax(pos_v))
-    v_set = crossing_voltage(pos_v[: top + 1], pos_i[: top + 1], level * compliance)
-    bottom = int(np.argmin(neg_v))
-    forward = np.abs(neg_i[: bottom + 1])
+    halves = {1: (v[:split], i[:split]), -1: (v[split - 1:], i[split - 1:])}
+    set_v, set_i = halves[set_polarity]
+    reset_v, reset_i = halves[-set_polarity]
+    top = int(np.argmax(np.abs(set_v)))
+    v_set = crossing_voltage(set_v[: top + 1], set_i[: top + 1], level * compliance)
+    bottom = int(np.argmax(np.abs(reset_v)))
+    forward = np.abs(reset_i[: bottom + 1])
     peak = int(np.argmax(forward))
     dropped = peak < bottom and np.min(forward[peak:]) <= (1.0 - reset_drop) * forward[peak]
-    v_reset = float(neg_v[peak]) if dropped else float("nan")
-    return BipolarCycle(v_set, v_reset, backward_resistance(pos_v, pos_i, read), backward_resistance(neg_v, neg_i, -read))
+    v_reset = float(reset_v[peak]) if dropped else float("nan")
+    return BipolarCycle(v_set, v_reset, backward_resistance(set_v, set_i, set_polarity * read),
+                        backward_resistance(reset_v, reset_i, -set_polarity * read))
 
 
 def radial_excess_profile(films: AxisymmetricMesh, density: np.ndarray, background: np.ndarray, region: str) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,29 @@ def test_bipolar_cycle_figures_of_a_synthetic_cycle():
     assert row.lrs == pytest.approx(1e3, rel=1e-9) and row.hrs == pytest.approx(1e6, rel=1e-9)
 
 
+def mirrored_cycle():
+    """The synthetic cycle with the halves' roles swapped: the positive half resets (on until +1.5 V), the negative sets (at -2 V)."""
+    v, i = synthetic_cycle()
+    split = int(np.flatnonzero(v < 0)[0])
+    positive, negative = slice(0, split), slice(split - 1, None)
+    return np.concatenate([-v[negative], -v[positive][1:]]), np.concatenate([-i[negative], -i[positive][1:]])
+
+
+def test_set_polarity_of_the_synthetic_cycle_and_its_mirror():
+    _, module = load_study(STUDY)
+    v, i = synthetic_cycle()
+    positive, negative = module.hysteresis_ratios(v, i, 1.0)
+    assert positive == pytest.approx(1e3, rel=1e-9) and negative == pytest.approx(1e-3, rel=1e-9)  # + half sets, - half resets
+    mv, mi = mirrored_cycle()
+    positive, negative = module.hysteresis_ratios(mv, mi, 1.0)
+    assert positive == pytest.approx(1e-3, rel=1e-9) and negative == pytest.approx(1e3, rel=1e-9)
+    direct, flipped = bipolar_cycle(v, i, 2e-3, 0.2), bipolar_cycle(mv, mi, 2e-3, 0.2, set_polarity=-1)
+    assert flipped.v_set == pytest.approx(-direct.v_set, abs=1e-12) and flipped.v_reset == pytest.approx(-direct.v_reset, abs=1e-12)
+    assert flipped.lrs == pytest.approx(1e3, rel=1e-9) and flipped.hrs == pytest.approx(1e6, rel=1e-9)
+    with pytest.raises(ValueError, match="outside"):
+        module.hysteresis_ratios(v, i, 5.0)
+
+
 def test_no_reset_without_a_current_drop_and_bad_input():
     v, _ = synthetic_cycle()
     row = bipolar_cycle(v, v / 1e3, compliance=1e-2, read=0.2)  # a plain resistor: no set crossing, no reset
