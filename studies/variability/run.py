@@ -233,8 +233,12 @@ def findings(s: dict) -> str:
     holds = [k for k, v in s["paper_ordering_holds"].items() if v]
     fails = [k for k, v in s["paper_ordering_holds"].items() if not v]
     lines += [
-        f"- Paper ordering (deformed more uniform than flat): holds for {', '.join(holds) or 'none'}; "
-        f"does not hold for {', '.join(fails) or 'none'}.",
+        "- Paper ordering (deformed more uniform than flat): "
+        + (f"holds for {', '.join(holds)}" if holds else "holds for none of the four")
+        + (f"; does not hold for {', '.join(fails)}." if fails else " (all four).")
+        + " Forming voltages differ by "
+        f"{abs(s['forming_voltage_V']['deformed'] / s['forming_voltage_V']['flat'] - 1) * 100:.2g} % between the histories, "
+        "far more than the geometry change: the forming crossing under compliance is itself sensitive to small perturbations.",
         f"- The programming sweep lifts the electrode by {s['electrode_lift_center_m'] * 1e9:.3g} nm at r = 0 and "
         f"{s['electrode_lift_0.9Re_m'] * 1e9:.3g} nm at r = 0.9 R_e on a ~900 nm stack"
         + (": a nearly uniform change of film thickness, not a dome, so femion's mechanics gives no local field "
