@@ -468,10 +468,10 @@ def solve_sparse(
             solution = solution + solve(rhs - matrix @ solution)
         return solution
     if method == "amg":
-        import pyamg
-
         if rhs.ndim != 1:
             raise ValueError("the 'amg' method takes one right-hand side, shape (n,)")
+        import pyamg
+
         scale = 1.0 / np.sqrt(matrix.diagonal())
         scaling = sparse.diags(scale)
         scaled = sparse.csr_matrix(scaling @ matrix @ scaling)
