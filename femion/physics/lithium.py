@@ -852,7 +852,7 @@ class LithiumModule:
         unit = np.zeros(mesh.n_cells)
         for interface in self.interfaces_:  # 1 A/m² of faradaic current leaving each host through its interface
             unit[interface.cells] = -interface.weights / (FARADAY * mesh.r_volumes[interface.cells])
-        self._unit_current_source = unit[self._host_cells][:, None]
+        self._unit_current_source = unit[self._host_cells]
 
     # ------------------------------------------------------------ fields
     def initialize(self, state) -> None:
@@ -933,7 +933,7 @@ class LithiumModule:
                 or not np.array_equal(cached[2], c_iterate)):
             self.transport._restore(c_start)
             step = self.transport.frozen_step(dt, linearised_at=c_iterate)
-            solution = step(np.column_stack([np.zeros(self.hosts.n_cells), self._unit_current_source[:, 0]]))
+            solution = step(np.column_stack([np.zeros(self.hosts.n_cells), self._unit_current_source]))
             c_max = self._c_max[self._host_cells]
             theta, response = np.zeros(self.mesh.n_cells), np.zeros(self.mesh.n_cells)
             theta[self._host_cells] = solution[:, 0] / c_max
