@@ -30,6 +30,25 @@ last time step to the interpolated crossing time until V is within
 ``settings.limit_tolerance`` of the limit. On current-controlled steps dt also
 adapts so that V changes by at most ``settings.max_voltage_change`` per step.
 
+Local-error control (``settings.error_tolerance`` = ε, off by default). The
+local error of an implicit-Euler step is estimated from the difference between
+the corrector x and the predictor x_p = x_n + (dt/dt_n)(x_n − x_{n−1}), the
+linear extrapolation of the two previous accepted states (predictor–corrector
+estimate of BDF1, Hairer & Wanner, *Solving ODEs II*, §III.7). For implicit-Euler
+history (x_n − x_{n−1})/dt_n is the rate at t_n, so x_p is the explicit-Euler
+step: its local error is −x'' dt²/2 against +x'' dt²/2 of implicit Euler (x''
+the second time derivative), x − x_p = x'' dt², and
+
+    e = ½ max|x − x_p| / (ε · max(max|x|, floor_x))
+
+over every field the modules own (floors: their ``field_scales``). A step with
+e > 1 is rejected and retried with dt · max(0.2, 0.9 e^(−1/2)); an accepted
+step sets the next dt to dt · min(growth, 0.9 e^(−1/2)). The estimate needs two
+accepted states of the same protocol step, so the first step of each protocol
+step is accepted on convergence alone. Operator splitting inside a step (a
+generation rate lagged to the start of the step, :mod:`femion.physics.vacancy`)
+is first-order too and is covered by the same estimate.
+
 Physics. ``physics`` lists the modules after electrostatics by name
 (:data:`PHYSICS`, in that operator order); each is built as
 ``Module(mesh, device)``. Modules with a ``conductivity(state, kappa)`` hook
@@ -127,6 +146,10 @@ class SimulationSettings:
         Largest change of V per time step on current-controlled steps [V].
     limit_tolerance : float
         How close V must land to a voltage limit that ends a step [V].
+    error_tolerance : float or None
+        Relative local-error tolerance of the adaptive time step (module
+        docstring, "Local-error control"); None: no error control, dt grows by
+        ``growth`` up to the protocol step's ``max_step``.
     """
 
     mesh: MeshSettings = QUICK_MESH
@@ -139,6 +162,11 @@ class SimulationSettings:
     unbounded_first_step: float = 1e-3
     max_voltage_change: float = 0.05
     limit_tolerance: float = 1e-3
+    error_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.error_tolerance is not None and not (math.isfinite(self.error_tolerance) and self.error_tolerance > 0.0):
+            raise ValueError(f"error_tolerance must be positive and finite or None, got {self.error_tolerance!r}")
 
 
 @dataclass
@@ -345,6 +373,8 @@ class Simulation:
         marks = np.asarray(step.breakpoints())
         if step.limits is not None and step.crossed(state.voltage):
             return state  # limit already met when the step starts
+        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
+        previous = None  # (state, dt) of the accepted step before ``state``, for the local-error estimate
         while local < step.duration * (1 - 1e-12):
             next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
             target = float(next_mark[0]) if len(next_mark) else step.duration
@@ -352,6 +382,15 @@ class Simulation:
             if math.isfinite(target) and target - local - trial < 1e-9 * trial:
                 trial = target - local
             new, trial = self._advance(step, index, state, local, trial)
+            error = self._local_error(previous, state, new, trial)
+            if error > 1.0:
+                dt = trial * max(0.2, 0.9 / math.sqrt(error))
+                if dt < settings.min_step_fraction * scale:
+                    raise SimulationError(
+                        f"local error {error:.3g} x tolerance at t = {state.time:.6g} s in step {index} "
+                        f"({step.label or step.kind}) even at dt = {trial:.3g} s"
+                    )
+                continue
             if step.limits is not None and step.crossed(new.voltage):
                 new = self._land_on_limit(step, index, state, new, local, trial, records)
                 records.rows.append(self._row(new))
@@ -359,7 +398,7 @@ class Simulation:
                     bar.update(step.duration - local)
                 return new
             change = abs(new.voltage - state.voltage)
-            state = new
+            previous, state = (state, trial), new
             local = local + trial if trial != target - local else target
             records.rows.append(self._row(state))
             if not unbounded:
@@ -367,8 +406,29 @@ class Simulation:
             growth = settings.growth
             if step.control == "current" and change > 0.0:
                 growth = min(growth, settings.max_voltage_change / change)
+            if error > 0.0:
+                growth = min(growth, 0.9 / math.sqrt(error))
             dt = trial * max(growth, 0.1)
         return state
+
+    def _local_error(self, previous: tuple[State, float] | None, state: State, new: State, dt: float) -> float:
+        """Local error of the step ``state`` → ``new`` in units of the tolerance (module docstring); 0 if not estimated."""
+        tolerance = self.settings.error_tolerance
+        if tolerance is None or previous is None:
+            return 0.0
+        before, dt_before = previous
+        weight = dt / dt_before
+        floors = {name: value for module in self.modules for name, value in getattr(module, "field_scales", {}).items()}
+        error = 0.0
+        for module in self.modules:
+            for name in module.owns:
+                if name in getattr(module, "derived", ()) or name not in before.fields:
+                    continue
+                x0, x1, x = before.fields[name], state.fields[name], new.fields[name]
+                predicted = x1 + weight * (x1 - x0)
+                scale = tolerance * max(float(np.max(np.abs(x))), floors.get(name, 1e-300))
+                error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
+        return error
 
     def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
         """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""

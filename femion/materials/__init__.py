@@ -84,6 +84,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "vo_generation_energy": "eV",
         "vo_generation_dipole_length": "m",
         "vo_generation_threshold_field": "V/m",
+        "vo_generation_threshold_spread": "V/m",
         # air ingress and Li-consuming reactions (femion.physics.air)
         "pore_diameter": "m",
         "pore_percolation_threshold": "",

@@ -45,15 +45,29 @@ Mobile O / V_O pairs are created where the local field is high, by the
 thermochemical bond-breaking law (McPherson & Mogul, J. Appl. Phys. 84, 1513
 (1998); McPherson et al., APL 82, 2121 (2003)):
 
-    G = (N_max − N) f exp[−(ΔH − e ℓ |E|)/k_BT]    for |E| ≥ E_th, else 0
+    G = (N_max − N) f exp[−(ΔH − e ℓ |E|)/k_BT] · s(|E|),
+    s(E) = ½ erfc[(E_th − E) / (√2 σ_th)]
 
 ΔH the bond-breaking enthalpy and ℓ the effective dipole length that lowers it
-in a field, E_th a forming-field threshold (``vo_generation_energy``,
-``vo_generation_dipole_length``, ``vo_generation_threshold_field``: *assumed*); in LiPON it represents the phosphate-chain breaking the paper
-reports at high forming voltage (paper §2.5, Fig. S17). Above E_th it grows with the charge passed through
-T: more current → more Joule heat → more bond breaking, so a larger I_cc forms
-more V_O. The released O²⁻ is assumed to leave toward the anode (not
-tracked); ``vo_generated`` records the cumulative generated density.
+in a field (``vo_generation_energy``, ``vo_generation_dipole_length``:
+*assumed*). s is the fraction of sites whose threshold field is below |E|,
+for threshold fields spread normally about E_th with standard deviation σ_th
+(bond-strength disorder of the amorphous film; ``vo_generation_threshold_field``,
+``vo_generation_threshold_spread``: *assumed*). In LiPON it represents the
+phosphate-chain breaking the paper reports at high forming voltage (paper
+§2.5, Fig. S17). Above E_th the rate grows with T: more current → more Joule
+heat → more bond breaking, so a larger I_cc forms more V_O. The released O²⁻
+is assumed to leave toward the anode (not tracked); ``vo_generated`` records
+the cumulative generated density.
+
+Why the threshold is spread: with a sharp threshold (σ_th → 0) G jumps at
+E_th, and under a current compliance the device slides along |E| = E_th (the
+generated V_O lower the field they need): a discontinuous right-hand side
+whose time-discrete solution depends on dt however small (measured, session 4:
+forming voltage 3.64 / 4.52 / > 5 V at max steps 50 / 20 / 10 ms). With
+σ_th > 0 the law is smooth and the forming converges under the time loop's
+local-error control (``SimulationSettings.error_tolerance``; test in
+``tests/studies/test_forming.py``).
 
 Conductivity
 ------------
@@ -76,7 +90,7 @@ Scharfetter–Gummel flux with the exact weight of
 :func:`femion.physics.lithium.scharfetter_gummel_weight`, Péclet number
 P = v_n h / D = (2h/a) sinh(z e a E_n / 2k_BT) per face (E_n the normal field
 from the potential difference across the face). The sparse system is
-assembled here and solved by LU (scipy): FiPy's convection term caches its
+assembled here and solved by LU (:func:`femion.fvm.solve_sparse`): FiPy's convection term caches its
 upwind weights with the diffusion coefficient of its first build
 (``abstractConvectionTerm._getWeight``), which is wrong when D changes from
 iteration to iteration as it does here (T, N-dependent barrier). Implicit
@@ -190,7 +204,9 @@ class VacancyProperties:
     generation_length : ndarray
         ℓ [m].
     generation_threshold : ndarray
-        Field threshold E_th [V/m] below which G = 0.
+        Median threshold field E_th [V/m] of the generation law.
+    generation_spread : ndarray
+        Standard deviation σ_th [V/m] of the threshold fields, positive.
     """
 
     hop: np.ndarray
@@ -203,6 +219,7 @@ class VacancyProperties:
     generation_energy: np.ndarray
     generation_length: np.ndarray
     generation_threshold: np.ndarray
+    generation_spread: np.ndarray
 
 
 def vacancy_properties(
@@ -237,6 +254,7 @@ def vacancy_properties(
         "generation_energy": "vo_generation_energy",
         "generation_length": "vo_generation_dipole_length",
         "generation_threshold": "vo_generation_threshold_field",
+        "generation_spread": "vo_generation_threshold_spread",
     }
     table = {name: np.array([device.material(region).value(key) for region in mesh.region_names])[mesh.cell_regions] for name, key in keys.items()}
     if barrier_offset is not None:
@@ -360,10 +378,13 @@ class VacancyTransport:
         return diffusivity, velocity
 
     def generation_rate(self, field_magnitude: np.ndarray, temperature: np.ndarray) -> np.ndarray:
-        """k_g = f exp[−(ΔH − e ℓ |E|)/k_BT] above |E| ≥ E_th, else 0, per cell [1/s] (G = k_g (N_max − N))."""
+        """k_g = f exp[−(ΔH − e ℓ |E|)/k_BT] · ½ erfc[(E_th − |E|)/(√2 σ_th)] per cell [1/s] (G = k_g (N_max − N))."""
+        from scipy.special import erfc
+
         p = self.properties
         exponent = -(p.generation_energy * EV - ELEMENTARY_CHARGE * p.generation_length * field_magnitude) / (BOLTZMANN * temperature)
-        return np.where(field_magnitude >= p.generation_threshold, p.frequency * np.exp(np.minimum(exponent, 0.0)), 0.0)
+        fraction = 0.5 * erfc((p.generation_threshold - field_magnitude) / (np.sqrt(2.0) * p.generation_spread))
+        return p.frequency * np.exp(np.minimum(exponent, 0.0)) * fraction
 
     def step(
         self,
@@ -415,8 +436,6 @@ class VacancyTransport:
             raise ValueError(f"phi must be finite with shape ({self.mesh.n_cells},)")
         if temperature.shape != (self.mesh.n_cells,) or not np.all(temperature > 0.0):
             raise ValueError(f"temperature must be positive with shape ({self.mesh.n_cells},)")
-        from scipy.sparse.linalg import splu
-
         previous = self.density
         if self.generation and generation_rate is not None:
             rate = np.asarray(generation_rate, dtype=float)
@@ -433,7 +452,7 @@ class VacancyTransport:
         iterate, change, iterations = previous, np.inf, 0
         for iterations in range(1, max_iterations + 1):
             diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
-            new = splu(self._matrix(diffusivity, velocity, dt)).solve(right)
+            new = fvm.solve_sparse(self._matrix(diffusivity, velocity, dt), right)
             if not np.all(np.isfinite(new)):
                 raise FloatingPointError("V_O step produced non-finite densities")
             change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))

@@ -49,8 +49,10 @@ Histories
   sample before forming (the power state with the as-fabricated V_O
   density): ΔO⁻ = −2 Δc_vo, the O removed by forming (a deficit).
 
-The forming ramp is not converged in the time step (:data:`FORMING_TIME_STEP_CHECK`);
-``forming_max_step`` bounds it and the findings say so.
+The forming ramp runs under the time loop's local-error control
+(``forming_error_tolerance``, :class:`femion.simulation.SimulationSettings`);
+``tests/studies/test_forming.py`` checks that forming converges in dt at that
+tolerance (on the pristine device).
 
 O localisation readout: the FWHM in r of the magnitude of the depth-integrated
 ΔO⁻ under the electrode (:func:`femion.tofsims.excess_fwhm`, baseline 0: the
@@ -85,7 +87,7 @@ from femion.units import to_si
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices", "quick_program_vertices",
-    "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_max_step", "rest_time", "pixels", "quick_pixels", "field_of_view",
+    "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_error_tolerance", "rest_time", "pixels", "quick_pixels", "field_of_view",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
 PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
@@ -106,15 +108,6 @@ sweep); the V_O generation law, lagged to the start of a step, reads that jump a
 its 10⁷ V/m threshold, and generated V_O at 0.05 V in the first forming step (measured). The V_O history
 therefore starts from its own φ (0 V everywhere, no bias), as a forming run on the pristine device does.
 """
-FORMING_TIME_STEP_CHECK = (
-    "Time-step check (measured once, quick run, session 4; not repeated by each run): the forming ramp is NOT converged "
-    "in the time step. With forming_max_step = 50 / 20 / 10 ms the forming voltage was 3.64 V / 4.52 V / not reached by "
-    "5 V, and the forming-induced O⁻ change peaked at r = 91 / 9.9 / 29 µm with FWHM 197 / 66 / 201 µm; with 50 ms one "
-    "long final step under compliance raised the peak V_O density 500-fold. The generation rate, lagged to the start of "
-    "each step (femion.physics.vacancy), is the likely cause. The O-localisation verdict is therefore this run's, not a "
-    "converged model result."
-)
-"""Measured time-step sensitivity of the forming (stated in ``findings.md``)."""
 LOCALISED_FWHM = 1.0
 """O counts as localised under the centre if its change peaks within 0.25 R_e and its FWHM is below this × R_e."""
 
@@ -180,7 +173,9 @@ def volatile_findings(summary: dict, readouts: dict) -> list[str]:
            "not a column under its centre. What could localise them is small here: the power state's largest interface "
            f"displacement is {summary['max_interface_displacement_power_m']:.2g} m against the {summary['film_thickness_m'] * 1e9:.3g} nm "
            f"film stack, and Joule heating raised T by {summary['forming_peak_temperature_K'] - summary['device_temperature_K']:.2g} K at most."),
-        "- " + FORMING_TIME_STEP_CHECK,
+        f"- Time step of the forming: adaptive, local-error tolerance {summary['forming_error_tolerance']:g}, the tolerance at "
+        "which tests/studies/test_forming.py shows forming converged in dt (forming voltage within 1 %, V_O inventory within 3 % "
+        "of a run at a quarter of it). The earlier sharp generation threshold made this map depend on the time step.",
         f"- (c), (f) similar to (b), (e) in the volatile mode (paper: the device structure is stable). Here they are the power "
         f"state's displacement, products and Li carried through the V_O history unchanged (that history does not evolve them: "
         f"largest change of the displacement {summary['displacement_change_volatile_m']:.2g} m), so the similarity is by "
@@ -331,16 +326,17 @@ def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Pat
     from femion.switching import VacancySimulation, run_vacancy
 
     si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
-        ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_max_step", "s"), ("rest_time", "s"))}
+        ("forming_compliance", "A"), ("forming_rate", "V/s"), ("rest_time", "s"))}
+    si["forming_error_tolerance"] = float(config["forming_error_tolerance"])
     stop = "quick_forming_stop" if quick else "forming_stop"
     si["forming_stop"] = to_si(config[stop], "V", name=stop, origin=origin)
     if not (si["forming_compliance"] > 0.0 and si["forming_rate"] > 0.0 and si["forming_stop"] != 0.0 and si["rest_time"] > 0.0
-            and si["forming_max_step"] > 0.0):
-        raise ValueError(f"{origin}: need forming_compliance > 0, forming_rate > 0, forming_stop != 0, forming_max_step > 0 and rest_time > 0")
-    settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7)
-    # The generation rate is lagged to the start of each step (femion.physics.vacancy), so a long step under compliance
-    # over-generates: one accepted 0.13 s step raised the peak V_O density 500-fold (measured, quick run); max_step bounds it.
-    protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"], max_step=si["forming_max_step"])
+            and si["forming_error_tolerance"] > 0.0):
+        raise ValueError(f"{origin}: need forming_compliance > 0, forming_rate > 0, forming_stop != 0, forming_error_tolerance > 0 "
+                         "and rest_time > 0")
+    settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7,
+                                  error_tolerance=si["forming_error_tolerance"])
+    protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"])
     formed = run_vacancy(device, protocol, settings, mesh, start=start)
     write_dataset(outdir / "volatile" / "forming.nc", formed.dataset())
     relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state)

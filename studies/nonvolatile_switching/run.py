@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "forming_compliance", "forming_rate", "forming_stop", "set_max", "reset_max", "sweep_rate", "set_compliance",
     "reset_compliance", "read_voltage", "hysteresis_voltage", "cycles", "quick_cycles", "discard_cycles", "switch_level", "reset_drop", "mesh_refinement",
-    "quick_mesh_refinement",
+    "quick_mesh_refinement", "error_tolerance",
 }
 FIGURES = ("v_set", "v_reset", "lrs", "hrs")
 

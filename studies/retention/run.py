@@ -63,7 +63,7 @@ CONFIG_KEYS = {
     "large_compliance", "small_compliance", "forming_rate", "forming_stop", "quick_forming_stop_small",
     "reset_voltage", "reset_rate", "read_voltage", "read_duration", "first_read", "retention_time", "reads_per_decade",
     "quick_reads_per_decade", "steps_per_rest", "quick_steps_per_rest", "temperatures", "quick_temperatures",
-    "failure_ratio", "mesh_refinement", "quick_mesh_refinement",
+    "failure_ratio", "mesh_refinement", "quick_mesh_refinement", "error_tolerance",
 }
 ROOM = 300.0
 STATES = ("lrs", "hrs", "volatile")

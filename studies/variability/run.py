@@ -71,7 +71,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "seed", "barrier_disorder", "density_fluctuation", "forming_compliance", "forming_rate", "forming_stop", "sweep_max",
     "sweep_rate", "quick_sweep_rate", "sweep_compliance", "read_voltage", "cycles", "quick_cycles", "switch_level",
-    "mesh_refinement", "quick_mesh_refinement", "quick_forming_stop", "quick_sweep_max", "program_vertices", "program_rate",
+    "mesh_refinement", "quick_mesh_refinement", "error_tolerance", "quick_forming_stop", "quick_sweep_max", "program_vertices", "program_rate",
     "program_increment", "quick_program_increment", "discard_cycles",
 }
 QUANTITIES = ("v_th", "v_hold", "lrs", "hrs")

@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "forming_compliance", "forming_rate", "forming_stop", "sweep_max", "sweep_rate", "sweep_compliance", "cycles",
     "quick_cycles", "relax_voltage", "relax_time", "quick_relax_time", "switch_level", "mesh_refinement",
-    "quick_mesh_refinement",
+    "quick_mesh_refinement", "error_tolerance",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE
+from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE, EV
 from femion.coupling import State
 from femion.mesh import AxisymmetricMesh
 from femion.physics.vacancy import (
@@ -42,6 +42,7 @@ def uniform_properties(n: int, condensation: float = 1e30) -> VacancyProperties:
         hop=A * ones, frequency=F * ones, bound_barrier=BARRIER * ones, dilute_barrier=BARRIER * ones,
         condensation=condensation * ones, max_concentration=2e27 * ones, mobility=4e-6 * ones,
         generation_energy=2.6 * ones, generation_length=1e-9 * ones, generation_threshold=1e7 * ones,
+        generation_spread=1e6 * ones,
     )
 
 
@@ -117,3 +118,16 @@ def test_bad_input_is_rejected():
     transport = VacancyTransport(mesh, uniform_properties(mesh.n_cells), np.ones(mesh.n_cells), generation=False)
     with pytest.raises(ValueError, match="dt"):
         transport.step(np.zeros(mesh.n_cells), np.full(mesh.n_cells, 300.0), -1.0)
+
+
+def test_generation_rate_is_the_thermochemical_rate_times_the_threshold_fraction():
+    """k_g = f exp[−(ΔH − e ℓ E)/kT] · ½ erfc[(E_th − E)/(√2 σ_th)]: half the rate at E_th, Φ(±2) at E_th ± 2σ_th."""
+    from scipy.stats import norm
+
+    mesh = column_mesh(1e-6, 1e-6, 2, 2)
+    transport = VacancyTransport(mesh, uniform_properties(mesh.n_cells), np.ones(mesh.n_cells))
+    temperature = np.full(mesh.n_cells, T)
+    for field, fraction in ((1e7, 0.5), (1.2e7, norm.cdf(2.0)), (0.8e7, norm.cdf(-2.0)), (0.0, norm.cdf(-10.0))):
+        thermochemical = F * np.exp(-(2.6 * EV - ELEMENTARY_CHARGE * 1e-9 * field) / (BOLTZMANN * T))
+        rate = transport.generation_rate(np.full(mesh.n_cells, field), temperature)
+        assert rate == pytest.approx(thermochemical * fraction, rel=1e-9)
