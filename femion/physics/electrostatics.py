@@ -614,6 +614,9 @@ class ElectrostaticsModule:
     owns = ("phi", "i_interface")
     derived = ("i_interface",)
     reads = ("kappa",)
+    field_scales = {"phi": 1e-3}
+    """φ changes are measured against at least 1 mV [V] (coupling convergence, local-error estimate): at open circuit
+    φ relaxes to 0 V, where a purely relative measure would chase round-off."""
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, providers: list | tuple = (), interfaces: list | tuple = ()):
         self.mesh = mesh

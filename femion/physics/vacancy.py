@@ -97,8 +97,10 @@ iteration to iteration as it does here (T, N-dependent barrier). Implicit
 Euler; the density-dependent barrier is taken from the start of the step
 (semi-implicit; optional Picard iterations). In the coupled loop the
 generation rate is lagged too (field and T of the start of the step,
-:class:`VacancyModule` ``lagged_generation``): the threshold law otherwise
-makes the coupling iterations alternate between generation on and off.
+:class:`VacancyModule` ``lagged_generation``): the steep onset at the
+threshold otherwise makes the coupling iterations alternate between
+generation on and off. The lag is first order in dt; the time loop's
+local-error control bounds it.
 """
 
 from __future__ import annotations
@@ -507,14 +509,16 @@ class VacancyModule:
     lagged_generation
         If True (default), the generation rate of a step is evaluated with the
         field and temperature at the start of the step (explicit in the
-        generation, implicit in transport). The threshold law switches G on
-        and off where the field sits at E_th, and the generated V_O lower the
+        generation, implicit in transport). The generated V_O lower the
         local field within the same step (a depleted, field-carrying cell
-        changes κ by O(1) for ΔN ≪ N_max): the Picard loop of
-        :func:`femion.coupling.coupled_step` then alternates between the two
-        branches at any dt (measured: forming stalled at 0.9 V). Lagging G
-        removes the switch from the iteration; the error is O(dt) like
-        implicit Euler's. False evaluates G with the latest iterate.
+        changes κ by O(1) for ΔN ≪ N_max), and G rises steeply with the field
+        near E_th: with a sharp threshold the Picard loop of
+        :func:`femion.coupling.coupled_step` alternated between generation on
+        and off at any dt (measured, session 2: forming stalled at 0.9 V).
+        Lagging G removes that feedback from the iteration; the error is
+        O(dt) like implicit Euler's and is held to the time loop's
+        ``error_tolerance`` (:mod:`femion.simulation`). False evaluates G with
+        the latest iterate.
 
     Raises
     ------
