@@ -446,6 +446,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "forming_compliance_A": forming["forming_compliance"],
         "forming_rate_V_per_s": forming["forming_rate"],
         "forming_stop_V": forming["forming_stop"],
+        "forming_error_tolerance": forming["forming_error_tolerance"],
         "rest_time_s": forming["rest_time"],
         "forming_voltage_V": v_f,
         "forming_max_current_over_compliance_minus_1": float(np.max(np.abs(formed.current)) / forming["forming_compliance"] - 1.0),
