@@ -238,7 +238,7 @@ def findings(s: dict) -> str:
         + (f"; does not hold for {', '.join(fails)}." if fails else " (all four).")
         + " Forming voltages differ by "
         f"{abs(s['forming_voltage_V']['deformed'] / s['forming_voltage_V']['flat'] - 1) * 100:.2g} % between the histories, "
-        "far more than the geometry change: the forming crossing under compliance is itself sensitive to small perturbations.",
+        f"against a relative thickness change of {s['electrode_lift_center_m'] / 900e-9 * 100:.2g} % (centre lift over the ~900 nm stack).",
         f"- The programming sweep lifts the electrode by {s['electrode_lift_center_m'] * 1e9:.3g} nm at r = 0 and "
         f"{s['electrode_lift_0.9Re_m'] * 1e9:.3g} nm at r = 0.9 R_e on a ~900 nm stack"
         + (": a nearly uniform change of film thickness, not a dome, so femion's mechanics gives no local field "
