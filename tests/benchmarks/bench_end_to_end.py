@@ -51,11 +51,11 @@ def studies() -> list[Path]:
     return sorted(path.parent for path in (ROOT / "studies").glob("*/run.py"))
 
 
-def run_studies(full: bool) -> dict:
-    """``femion run`` of every study's quick mode (and the main job in full)."""
+def run_studies(full: bool, skip: tuple[str, ...] = ()) -> dict:
+    """``femion run`` of every study's quick mode but those named in ``skip`` (and the main job in full)."""
     femion_cli = [sys.executable, "-m", "femion", "run"]
     results = {}
-    jobs = [(study.name + " --quick", [*femion_cli, str(study), "--quick"]) for study in studies()]
+    jobs = [(study.name + " --quick", [*femion_cli, str(study), "--quick"]) for study in studies() if study.name not in skip]
     if full:
         jobs.append(("fig4_tofsims (full)", [*femion_cli, str(ROOT / "studies" / "fig4_tofsims")]))
     for label, command in jobs:
@@ -112,10 +112,10 @@ def profile_loop(physics: tuple[str, ...] | None) -> dict:
     }
 
 
-def run(full: bool = False) -> dict:
-    """All figures of item 4 (printed)."""
+def run(full: bool = False, skip: tuple[str, ...] = ()) -> dict:
+    """All figures of item 4 (printed); ``skip`` names studies left out of the quick runs."""
     print("== 4. end-to-end ==")
-    results = {"studies": run_studies(full), "profiles": {}}
+    results = {"studies": run_studies(full, skip), "skipped_studies": list(skip), "profiles": {}}
     import femion.simulation
 
     variants = {"default physics": None}
@@ -141,9 +141,10 @@ def run(full: bool = False) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="end_to_end.json")
-    parser.add_argument("--full", action="store_true", help="also run the main job in full (~2 min)")
+    parser.add_argument("--full", action="store_true", help="also run the main job in full")
+    parser.add_argument("--skip-studies", nargs="*", default=[], help="studies left out of the quick runs")
     arguments = parser.parse_args()
-    results = {"machine": machine(), **run(arguments.full)}
+    results = {"machine": machine(), **run(arguments.full, tuple(arguments.skip_studies))}
     Path(arguments.out).write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
     print(f"wrote {arguments.out}")
 

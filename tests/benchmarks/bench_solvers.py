@@ -193,6 +193,12 @@ def module_overheads(device, settings, repeats: int, dt: float = 1e-4, voltage: 
         try:
             def advance(module=module):
                 trial = state.copy()
+                if module.name == "mechanics":
+                    # one step's Li change is below the module's skip threshold and its result is cached:
+                    # load it with a 1 % change of the host Li and clear the cache so that the Newton solve runs
+                    hosts = np.isfinite(trial.fields["c_li"]) & (start.fields["c_li"] > 0.0)
+                    trial.fields["c_li"] = np.where(hosts, 1.01 * start.fields["c_li"], start.fields["c_li"])
+                    module._cache_key = None
                 if hasattr(module, "interfaces"):
                     # the Li interface laws (built for the potential solve) factorise the host step that
                     # advance then reuses: both are the module's work in one coupling iteration

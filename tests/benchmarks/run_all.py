@@ -40,13 +40,14 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also run the main job (fig4_tofsims) in full")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, growth up to ~5e4 cells")
     parser.add_argument("--only", nargs="*", choices=["solvers", "mms", "end_to_end", "sweep"], help="run only these parts")
+    parser.add_argument("--skip-studies", nargs="*", default=[], help="studies left out of the end-to-end quick runs (e.g. the longest)")
     arguments = parser.parse_args()
     repeats = 3 if arguments.quick else 5
     refinements = bench_solvers.DEFAULT_REFINEMENTS[:-1] if arguments.quick else bench_solvers.DEFAULT_REFINEMENTS
     parts = {
         "solvers": lambda: bench_solvers.run(repeats, refinements),
         "mms": lambda: bench_mms.run(max(1, repeats // 2)),
-        "end_to_end": lambda: bench_end_to_end.run(arguments.full),
+        "end_to_end": lambda: bench_end_to_end.run(arguments.full, tuple(arguments.skip_studies)),
         "sweep": bench_sweep.run,
     }
     results = {"machine_start": machine()}
