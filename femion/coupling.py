@@ -58,7 +58,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["CouplingError", "Drive", "ModuleReport", "PhysicsModule", "State", "StepOutcome", "coupled_step"]
+__all__ = ["CouplingError", "Drive", "ModuleReport", "PhysicsModule", "State", "StepOutcome", "coupled_step", "solution_fields"]
 
 
 class CouplingError(ArithmeticError):
@@ -277,6 +277,18 @@ class StepOutcome:
     limited: bool = False
 
 
+def solution_fields(modules: list[PhysicsModule]) -> tuple[list[str], dict[str, float]]:
+    """Names of the fields the modules solve for (owned, not derived) and their absolute floors (``field_scales``).
+
+    The coupling iterations converge on these fields, and the time loop's
+    local-error estimate (:mod:`femion.simulation`) measures them; a change is
+    relative to max(|field|, floor).
+    """
+    owned = [name for module in modules for name in module.owns if name not in getattr(module, "derived", ())]
+    floors = {name: value for module in modules for name, value in getattr(module, "field_scales", {}).items()}
+    return owned, floors
+
+
 def _relative_change(new: dict[str, np.ndarray], old: dict[str, np.ndarray], floors: dict[str, float]) -> tuple[float, str]:
     change, worst = 0.0, ""
     for name, values in new.items():
@@ -331,8 +343,7 @@ def coupled_step(
     state = start.copy()
     state.time = start.time + dt
     state.voltage = drive.value if drive.control == "voltage" else float(start.voltage)
-    owned = [name for module in modules for name in module.owns if name not in getattr(module, "derived", ())]
-    floors = {name: value for module in modules for name, value in getattr(module, "field_scales", {}).items()}
+    owned, floors = solution_fields(modules)
     change, worst, reports, history, limited = np.inf, "", {}, [], False
     for iteration in range(1, max_iterations + 1):
         before = {name: state.fields[name].copy() for name in owned}

@@ -69,7 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from femion.config import Device
-from femion.coupling import CouplingError, Drive, State, coupled_step
+from femion.coupling import CouplingError, Drive, State, coupled_step, solution_fields
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import atomic_write, write_dataset, write_fields, write_run_metadata
 from femion.mesh import AxisymmetricMesh, build_mesh
@@ -151,6 +151,11 @@ class SimulationSettings:
         Relative local-error tolerance of the adaptive time step (module
         docstring, "Local-error control"); None: no error control, dt grows by
         ``growth`` up to the protocol step's ``max_step``.
+
+    Raises
+    ------
+    ValueError
+        If ``error_tolerance`` is given and not positive and finite.
     """
 
     mesh: MeshSettings = QUICK_MESH
@@ -421,16 +426,15 @@ class Simulation:
         weight = dt / dt_before
         if weight > 100.0:
             return 0.0  # after a sliver step that landed on a breakpoint: its difference quotient is mostly round-off
-        floors = {name: value for module in self.modules for name, value in getattr(module, "field_scales", {}).items()}
+        owned, floors = solution_fields(self.modules)
         error = 0.0
-        for module in self.modules:
-            for name in module.owns:
-                if name in getattr(module, "derived", ()) or name not in before.fields:
-                    continue
-                x0, x1, x = before.fields[name], state.fields[name], new.fields[name]
-                predicted = x1 + weight * (x1 - x0)
-                scale = tolerance * max(float(np.max(np.abs(x))), floors.get(name, 1e-300))
-                error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
+        for name in owned:
+            if name not in before.fields:
+                continue
+            x0, x1, x = before.fields[name], state.fields[name], new.fields[name]
+            predicted = x1 + weight * (x1 - x0)
+            scale = tolerance * max(float(np.max(np.abs(x))), floors.get(name, 1e-300))
+            error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
         return error
 
     def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
