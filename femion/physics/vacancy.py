@@ -63,7 +63,7 @@ the cumulative generated density.
 Why the threshold is spread: with a sharp threshold (σ_th → 0) G jumps at
 E_th, and under a current compliance the device slides along |E| = E_th (the
 generated V_O lower the field they need): a discontinuous right-hand side
-whose time-discrete solution depends on dt however small (measured, session 4:
+whose time-discrete solution depends strongly on dt (measured, session 4:
 forming voltage 3.64 / 4.52 / > 5 V at max steps 50 / 20 / 10 ms). With
 σ_th > 0 the law is smooth and the forming converges under the time loop's
 local-error control (``SimulationSettings.error_tolerance``; test in
