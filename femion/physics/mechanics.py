@@ -364,6 +364,13 @@ class AxisymmetricSolid:
         self.element_dofs[:, 0::2] = 2 * mesh.cells
         self.element_dofs[:, 1::2] = 2 * mesh.cells + 1
         self.n_dofs = 2 * mesh.n_nodes
+        # B̄ as one sparse operator, Gauss-point Mandel strains (n_cells·4·4) ← nodal dofs: strain and
+        # internal force become one sparse product each instead of dense per-cell contractions.
+        rows = np.broadcast_to(np.arange(n_cells * N_QP * 4).reshape(n_cells, N_QP, 4, 1), b_matrix.shape)
+        columns = np.broadcast_to(self.element_dofs[:, None, None, :], b_matrix.shape)
+        operator = sparse.csr_matrix((b_matrix.ravel(), (rows.ravel(), columns.ravel())), shape=(n_cells * N_QP * 4, self.n_dofs))
+        operator.eliminate_zeros()
+        self._b_operator, self._b_operator_t = operator, operator.T.tocsr()
         self._rows = np.repeat(self.element_dofs, 8, axis=1).ravel()
         self._cols = np.tile(self.element_dofs, (1, 8)).ravel()
         fixed = np.zeros(self.n_dofs, dtype=bool)
@@ -382,6 +389,8 @@ class AxisymmetricSolid:
         self.yield_stress = cell_to_quadrature(properties.yield_stress)
         self.hardening = cell_to_quadrature(properties.hardening)
         self.elastic = elastic_tangent(self.bulk, self.shear)  # (n_cells, qp, 4, 4)
+        self._lame = self.bulk - 2.0 * self.shear / 3.0  # λ at the Gauss points [Pa]
+        self._plastic_points = np.flatnonzero(np.isfinite(self.yield_stress.ravel()))  # flat (cell, qp) indices
         self._elastic_lu = None
 
     # ------------------------------------------------------------- transfers
@@ -402,13 +411,20 @@ class AxisymmetricSolid:
     # ------------------------------------------------------------ operators
     def strain(self, displacement: np.ndarray) -> np.ndarray:
         """B-bar strain (Mandel) at Gauss points from nodal displacements (n_nodes, 2), shape (n_cells, 4, 4)."""
-        element = np.asarray(displacement, dtype=float).ravel()[self.element_dofs]
-        return np.einsum("cqia,ca->cqi", self.b_matrix, element, optimize=True)
+        return (self._b_operator @ np.asarray(displacement, dtype=float).ravel()).reshape(self.mesh.n_cells, N_QP, 4)
 
     def internal_force(self, stress: np.ndarray) -> np.ndarray:
         """∫ B̄ᵀσ r dA per degree of freedom [N per radian], shape (2 n_nodes,)."""
-        element = np.einsum("cqia,cqi,cq->ca", self.b_matrix, stress, self.weights, optimize=True)
-        return np.bincount(self.element_dofs.ravel(), element.ravel(), minlength=self.n_dofs)
+        return self._b_operator_t @ (np.asarray(stress, dtype=float) * self.weights[..., None]).ravel()
+
+    def elastic_stress(self, elastic_strain: np.ndarray) -> np.ndarray:
+        """σ = C : εᵉ = λ tr(εᵉ) 1 + 2G εᵉ (isotropic Hooke, Mandel) [Pa], shape (n_cells, 4, 4).
+
+        ``elastic_strain`` is ε − ε* − εᵖ at the Gauss points, shape (n_cells, 4, 4) [1].
+        """
+        elastic_strain = np.asarray(elastic_strain, dtype=float)
+        trace = elastic_strain[..., :3].sum(axis=-1)
+        return 2.0 * self.shear[..., None] * elastic_strain + (self._lame * trace)[..., None] * IDENTITY
 
     def stiffness(self, tangent: np.ndarray) -> sparse.csr_matrix:
         """∫ B̄ᵀ D B̄ r dA assembled, shape (2 n_nodes, 2 n_nodes) [N/m per radian]."""
@@ -513,29 +529,30 @@ class AxisymmetricSolid:
             raise ValueError(f"eigenstrain must be finite with shape ({n},) or ({n}, {N_QP}, 4), got {np.shape(eigenstrain)}")
         history = PlasticHistory.zeros(n) if history is None else history
         external = np.zeros(self.n_dofs) if load is None else np.asarray(load, dtype=float)
-        reference_stress = np.einsum("cqij,cqj->cqi", self.elastic, eigen + history.plastic_strain)
+        reference_stress = self.elastic_stress(eigen + history.plastic_strain)
         scale = max(float(np.linalg.norm(self.internal_force(reference_stress)[self.free])), float(np.linalg.norm(external[self.free])))
         u = np.zeros(self.n_dofs) if initial is None else np.asarray(initial, dtype=float).ravel().copy()
         u[self.fixed] = 0.0
-        plastic_points = bool(np.any(np.isfinite(self.yield_stress)))
+        points = self._plastic_points  # radial return only where a yield stress is defined; Hooke elsewhere
+        plastic_points = points.size > 0
         flat = lambda a: a.reshape((n * N_QP,) + a.shape[2:])  # noqa: E731
 
         def evaluate(displacement: np.ndarray):
             strain = self.strain(displacement)
+            stress = self.elastic_stress(strain - eigen - history.plastic_strain)
             if plastic_points:
                 mapped = j2_return_mapping(
-                    flat(strain - eigen),
-                    flat(history.plastic_strain),
-                    flat(history.equivalent_plastic_strain),
-                    flat(self.bulk),
-                    flat(self.shear),
-                    flat(self.yield_stress),
-                    flat(self.hardening),
+                    flat(strain - eigen)[points],
+                    flat(history.plastic_strain)[points],
+                    flat(history.equivalent_plastic_strain)[points],
+                    flat(self.bulk)[points],
+                    flat(self.shear)[points],
+                    flat(self.yield_stress)[points],
+                    flat(self.hardening)[points],
                 )
-                stress = mapped.stress.reshape(n, N_QP, 4)
+                flat(stress)[points] = mapped.stress
             else:
                 mapped = None
-                stress = np.einsum("cqij,cqj->cqi", self.elastic, strain - eigen - history.plastic_strain, optimize=True)
             residual = self.internal_force(stress) - external
             norm = float(np.linalg.norm(residual[self.free])) / scale if scale > 0.0 else 0.0
             return strain, stress, mapped, residual, norm
@@ -544,7 +561,12 @@ class AxisymmetricSolid:
         residuals: list[float] = [norm]
         while norm > tolerance and scale > 0.0 and len(residuals) <= max_iterations:
             yielding = mapped is not None and bool(mapped.yielding.any())
-            tangent = self.stiffness(mapped.tangent.reshape(n, N_QP, 4, 4)) if yielding else None
+            if yielding:
+                tangent = flat(self.elastic.copy())
+                tangent[points] = mapped.tangent
+                tangent = self.stiffness(tangent.reshape(n, N_QP, 4, 4))
+            else:
+                tangent = None
             step = self._solve_linear(tangent, residual)
             # Backtracking line search on the residual norm (robust start of Newton near
             # stress singularities, e.g. the electrode corner); full steps near convergence.
@@ -557,8 +579,12 @@ class AxisymmetricSolid:
             strain, stress, mapped, residual, norm = trial
             residuals.append(norm)
         if plastic_points:
-            new_history = PlasticHistory(mapped.plastic_strain.reshape(n, N_QP, 4), mapped.equivalent_plastic_strain.reshape(n, N_QP))
-            increment = mapped.increment.reshape(n, N_QP)
+            plastic_strain, alpha = history.plastic_strain.copy(), history.equivalent_plastic_strain.copy()
+            increment = np.zeros((n, N_QP))
+            flat(plastic_strain)[points] = mapped.plastic_strain
+            flat(alpha)[points] = mapped.equivalent_plastic_strain
+            flat(increment)[points] = mapped.increment
+            new_history = PlasticHistory(plastic_strain, alpha)
         else:
             new_history, increment = history.copy(), np.zeros((n, N_QP))
         return MechanicsSolution(
@@ -906,7 +932,7 @@ class MechanicsModule:
         history, _ = self._history(state)
         reference = state.fields.get("c_li_ref", state.fields["c_li_mech"])
         eigen, _ = self.eigenstrain(state.fields["c_li_mech"], reference, bool(np.any(state.fields["debonded"] > 0.5)))
-        load = self.solid.internal_force(np.einsum("cqij,cqj->cqi", self.solid.elastic, eigen + history.plastic_strain, optimize=True))
+        load = self.solid.internal_force(self.solid.elastic_stress(eigen + history.plastic_strain))
         u = self.solid._solve_linear(None, load)
         return u.reshape(-1, 2)
 
