@@ -323,6 +323,14 @@ class TwoPointOperator:
         order.sort_indices()
         self._scatter = order.data.astype(np.int64) - 1
         self._indices, self._indptr = order.indices.copy(), order.indptr.copy()
+        # The pattern is symmetric, so the CSC arrays of a matrix share indices/indptr with its CSR
+        # arrays; only the values are permuted (entry (j, i) in place of (i, j)).
+        position = sparse.csr_matrix((np.arange(1, order.nnz + 1, dtype=float), self._indices, self._indptr), shape=(n, n))
+        transposed = position.T.tocsr()
+        transposed.sort_indices()
+        if not (np.array_equal(transposed.indices, self._indices) and np.array_equal(transposed.indptr, self._indptr)):
+            raise RuntimeError("two-point sparsity pattern is not symmetric")
+        self._scatter_csc = self._scatter[transposed.data.astype(np.int64) - 1]
 
     def assemble(
         self,
@@ -330,8 +338,9 @@ class TwoPointOperator:
         neighbour_coefficient: np.ndarray | float | None = None,
         diagonal: np.ndarray | float = 0.0,
         dirichlet_coefficient: np.ndarray | float | None = None,
+        format: str = "csr",
     ):
-        """Matrix of the net r-weighted outflow of every cell plus a diagonal, CSR, shape (n_cells, n_cells).
+        """Matrix of the net r-weighted outflow of every cell plus a diagonal, shape (n_cells, n_cells).
 
         Row i of ``K u`` is ``diagonal_i u_i + Σ_f r_f T_f (a_f u_i − b_f u_j)``
         over the interior faces of cell i (a, b as seen from cell i) plus
@@ -349,10 +358,18 @@ class TwoPointOperator:
             transient term r_c A/Δt).
         dirichlet_coefficient
             c_f on Dirichlet faces; default a_f.
+        format
+            ``"csr"`` or ``"csc"`` (what SuperLU factorises: built directly,
+            without a conversion).
 
         Returns
         -------
-        scipy.sparse.csr_matrix
+        scipy.sparse.csr_matrix or scipy.sparse.csc_matrix
+
+        Raises
+        ------
+        ValueError
+            Unknown ``format``.
         """
         from scipy import sparse
 
@@ -368,8 +385,11 @@ class TwoPointOperator:
         diag += np.bincount(self._neighbour_i, weights=in_owner, minlength=n)
         diag += np.bincount(self._owner_d, weights=weight[faces] * c[faces], minlength=n)
         diag += np.broadcast_to(np.asarray(diagonal, dtype=float), (n,))
-        data = np.concatenate([diag, -in_owner, -out_owner])[self._scatter]
-        return sparse.csr_matrix((data, self._indices, self._indptr), shape=(n, n))
+        if format not in ("csr", "csc"):
+            raise ValueError(f"format must be 'csr' or 'csc', got {format!r}")
+        scatter, kind = (self._scatter, sparse.csr_matrix) if format == "csr" else (self._scatter_csc, sparse.csc_matrix)
+        data = np.concatenate([diag, -in_owner, -out_owner])[scatter]
+        return kind((data, self._indices, self._indptr), shape=(n, n))
 
     def dirichlet_rhs(self, boundary_values: np.ndarray | float, coefficient: np.ndarray | float) -> np.ndarray:
         """Right-hand side Σ_f r_f T_f c_f u_b of the Dirichlet faces of each cell, shape (n_cells,).

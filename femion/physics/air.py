@@ -520,7 +520,7 @@ class GasOperator:
         """
         d, s, q, mask, values = _check_gas_problem(self.mesh, diffusivity, sink_rate, source_density, self.dirichlet, surface)
         face_d = self.face_diffusivity(d)
-        matrix = self._operator.assemble(face_d, diagonal=s * self.mesh.r_volumes)
+        matrix = self._operator.assemble(face_d, diagonal=s * self.mesh.r_volumes, format="csc")
         rhs = q * self.mesh.r_volumes + self._operator.dirichlet_rhs(values, face_d)
         c = fvm.solve_sparse(matrix, rhs)
         if not np.all(np.isfinite(c)):

@@ -393,7 +393,7 @@ class PotentialSolver:
             stored = fvm.apply_operator(mesh, old_phi, capacitive_face, dirichlet, old_boundary) / mesh.areas
             old_flux = fvm.face_fluxes(mesh, old_phi, capacitive_face, dirichlet, old_boundary)
         coefficient = kappa_face + capacitive_face
-        matrix = self._operator.assemble(coefficient)
+        matrix = self._operator.assemble(coefficient, format="csc")
         rhs = self._operator.dirichlet_rhs(boundary_values, coefficient) - (stored - emf_source) * mesh.areas
         # One step of iterative refinement (same factorisation): with the 10¹⁰ conductivity contrast of
         # the stack the LU residual of the poorly conducting rows would otherwise show as a charge imbalance.

@@ -225,10 +225,9 @@ class ThermalSolver:
         self._source.setValue(heat / self.mesh.areas)
         if dt is None:
             if self._steady_factor is None:
-                from scipy import sparse
                 from scipy.sparse.linalg import splu
 
-                self._steady_factor = splu(sparse.csc_matrix(self._operator.assemble(self._k_face)), permc_spec="MMD_AT_PLUS_A")
+                self._steady_factor = splu(self._operator.assemble(self._k_face, format="csc"), permc_spec="MMD_AT_PLUS_A")
             # K ΔT = P: net r-weighted outflow of heat equals the cell's Joule power per radian (ΔT = 0 on ambient faces).
             return self.ambient + self._steady_factor.solve(heat)
         else:

@@ -337,7 +337,7 @@ class VacancyTransport:
         owner[faces] = diffusivity[faces] * (alpha * peclet + 1.0)  # D B(−P)
         neighbour[faces] = diffusivity[faces] * (1.0 - (1.0 - alpha) * peclet)  # D B(P)
         storage = self.mesh.r_volumes * (1.0 / dt + self._gen_rate)
-        return self._operator.assemble(owner, neighbour, diagonal=storage).tocsc()
+        return self._operator.assemble(owner, neighbour, diagonal=storage, format="csc")
 
     def _check(self, density) -> np.ndarray:
         values = np.asarray(density, dtype=float)
