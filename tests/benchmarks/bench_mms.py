@@ -8,10 +8,11 @@ layers, Dirichlet on the bottom contact, the air surface and the electrode
 interface, zero flux on the axis and at R_film) is solved on the same meshes,
 in one run, by
 
-* ``femion`` — ``manufactured_diffusion`` itself (FiPy two-point finite volumes);
-* ``femion_numpy`` — the same finite-volume system assembled with
-  :class:`femion.fvm.TwoPointOperator` and solved with :func:`femion.fvm.solve_sparse`
-  (the proposed path; identical unknowns and error);
+* ``femion`` — ``manufactured_diffusion`` itself: FiPy's two-point finite-volume
+  geometry, assembled in numpy by :class:`femion.fvm.TwoPointOperator` and solved by
+  :func:`femion.fvm.solve_sparse` (it used FiPy's term assembly and solver until
+  session 6: same unknowns and error to round-off, measured 0.35–1.09 of skfem's time
+  then);
 * ``skfem`` — scikit-fem bilinear (Q1, the P1 of quadrilaterals) finite
   elements, weak form ∫ D ∇u·∇v r dr dz = ∫ S v r dr dz, the exact solution
   imposed at the Dirichlet nodes.
@@ -36,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import femion  # noqa: E402
 from common import fit_exponent, machine  # noqa: E402
-from femion import fvm  # noqa: E402
 from femion.verification import _MMS_DIFFUSIVITY, _mms_fields, manufactured_diffusion  # noqa: E402
 
 REFINEMENTS = (0.5, 1.0, 2.0, 3.0)
@@ -52,19 +52,6 @@ def _problem(device, settings):
 def _relative_error(mesh, values, exact) -> float:
     weights = mesh.r_volumes
     return float(np.sqrt(np.sum(weights * (values - exact) ** 2) / np.sum(weights * exact**2)))
-
-
-def numpy_fv(device, mesh, dirichlet) -> float:
-    """The finite-volume MMS solve with numpy assembly; returns its error."""
-    r, z = mesh.cell_centroids.T
-    exact, source, d_cell = _mms_fields(mesh, device, r, z, mesh.cell_regions)
-    d_face = fvm.face_values_harmonic(mesh, d_cell)
-    face_r, face_z = mesh.face_centers.T
-    boundary, _, _ = _mms_fields(mesh, device, face_r, face_z, mesh.cell_regions[mesh.face_cells[:, 0]])
-    operator = fvm.TwoPointOperator(mesh, dirichlet)
-    matrix = operator.assemble(d_face)
-    rhs = operator.dirichlet_rhs(boundary, d_face) + mesh.r_volumes * source
-    return _relative_error(mesh, fvm.solve_sparse(matrix, rhs), exact)
 
 
 def skfem_q1(device, mesh, dirichlet) -> tuple[float, float, int]:
@@ -130,15 +117,12 @@ def run(repeats: int = 3, refinements=REFINEMENTS) -> dict:
             result = manufactured_diffusion(device, settings)
             femion_total = min(femion_total, time.perf_counter() - start)
         mesh, dirichlet = _problem(device, settings)
-        numpy_time, numpy_error = _best(lambda: numpy_fv(device, _problem(device, settings)[0], dirichlet), repeats, subtract=build)
         sk_time, sk = _best(lambda: skfem_q1(device, _problem(device, settings)[0], dirichlet), repeats, subtract=build)
         row = {
             "refinement": refinement,
             "cells": mesh.n_cells,
             "femion_s": max(femion_total - build, 1e-6),
             "femion_error": result.error,
-            "femion_numpy_s": numpy_time,
-            "femion_numpy_error": numpy_error,
             "skfem_s": sk_time,
             "skfem_centroid_error": sk[0],
             "skfem_l2_error": sk[1],
@@ -146,8 +130,8 @@ def run(repeats: int = 3, refinements=REFINEMENTS) -> dict:
         }
         rows.append(row)
         print(
-            f"{row['cells']:>7} cells: femion {row['femion_s'] * 1e3:7.1f} ms err {row['femion_error']:.3e} | numpy FV {numpy_time * 1e3:7.1f} ms "
-            f"err {numpy_error:.3e} | skfem Q1 {sk_time * 1e3:7.1f} ms err {sk[0]:.3e} (L2 {sk[1]:.3e})"
+            f"{row['cells']:>7} cells: femion {row['femion_s'] * 1e3:7.1f} ms err {row['femion_error']:.3e} | "
+            f"skfem Q1 {sk_time * 1e3:7.1f} ms err {sk[0]:.3e} (L2 {sk[1]:.3e})"
         )
     cells = [row["cells"] for row in rows]
     slopes = {
@@ -164,16 +148,12 @@ def run(repeats: int = 3, refinements=REFINEMENTS) -> dict:
                 "cells": row["cells"],
                 "error": target,
                 "femion_s": row["femion_s"],
-                "femion_numpy_s": row["femion_numpy_s"],
                 "skfem_s_at_same_error": sk_time,
                 "femion_over_skfem": row["femion_s"] / sk_time if sk_time else None,
-                "femion_numpy_over_skfem": row["femion_numpy_s"] / sk_time if sk_time else None,
             }
         )
         if sk_time:
-            print(
-                f"  at error {target:.2e}: femion/skfem time {row['femion_s'] / sk_time:.2f}, numpy FV/skfem {row['femion_numpy_s'] / sk_time:.2f}"
-            )
+            print(f"  at error {target:.2e}: femion/skfem time {row['femion_s'] / sk_time:.2f}")
     print("  observed orders (error vs h): " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
     return {"rows": rows, "orders": slopes, "same_error": comparison}
 
