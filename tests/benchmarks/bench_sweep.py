@@ -2,13 +2,20 @@
 
 Run: ``python tests/benchmarks/bench_sweep.py [--out sweep.json]`` or through ``run_all.py``.
 
-``sweep_8_points.toml`` (8 temperatures of ``studies/reference_fields``, quick)
-is run by :func:`femion.sweep.run_sweep` with ``workers=1`` and ``workers=2``,
-each into a fresh temporary folder (no point is reused), in this order and then
-again in reverse order (the best of the two runs per worker count counts).
+Two sweeps of 8 quick points, each run by :func:`femion.sweep.run_sweep` with
+``workers=1`` and ``workers=2``, each into a fresh temporary folder (no point
+is reused), in this order and then again in reverse order (the best of the two
+runs per worker count counts):
+
+* ``short``: ``sweep_8_points.toml``, 8 temperatures of ``studies/reference_fields``
+  (2–3 s points: the sweep's fixed costs weigh most);
+* ``representative``: ``sweep_8_points_pulses.toml``, 8 temperatures of
+  ``studies/analog_pulses`` with one LTP/LTD cycle (~10–15 s points).
+
 Speed-up = T(1 worker)/T(2 workers) of the whole sweep, cluster start-up,
-validation and the results store included; the per-point wall times of the
-records give the part that parallelises.
+validation and the results store included. The records' per-point wall times
+split T(1 worker) into the part that parallelises (the points) and the fixed
+part outside them; the first point of each worker also pays the imports.
 """
 
 from __future__ import annotations
@@ -24,18 +31,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine  # noqa: E402
 
-SWEEP = Path(__file__).resolve().parent / "sweep_8_points.toml"
+HERE = Path(__file__).resolve().parent
+SWEEPS = {"short": HERE / "sweep_8_points.toml", "representative": HERE / "sweep_8_points_pulses.toml"}
 
 
-def timed_sweep(workers: int) -> dict:
+def timed_sweep(workers: int, sweep: Path = SWEEPS["short"]) -> dict:
     """Wall time of the whole sweep and the sum of point wall times."""
-    from femion.sweep import read_records, run_sweep, load_sweep
+    from femion.sweep import load_sweep, read_records, run_sweep
 
     with tempfile.TemporaryDirectory(prefix="femion-sweep-bench-") as outdir:
         start = time.perf_counter()
-        result = run_sweep(SWEEP, outdir, workers=workers, progress=False)
+        result = run_sweep(sweep, outdir, workers=workers, progress=False)
         wall = time.perf_counter() - start
-        records = read_records(load_sweep(SWEEP), outdir)
+        records = read_records(load_sweep(sweep), outdir)
     point_times = [record["wall_time_s"] for record in records.values()]
     return {
         "wall_s": wall,
@@ -46,22 +54,29 @@ def timed_sweep(workers: int) -> dict:
     }
 
 
-def run() -> dict:
-    """1- and 2-worker timings and the speed-up (printed)."""
+def run(names: tuple[str, ...] = tuple(SWEEPS)) -> dict:
+    """1- and 2-worker timings and the speed-up of each sweep in ``names`` (printed)."""
     print("== 5. sweep scaling (8 quick points) ==")
-    runs = {1: [], 2: []}
-    for workers in (1, 2, 2, 1):
-        runs[workers].append(timed_sweep(workers))
-        entry = runs[workers][-1]
-        print(
-            f"  {workers} worker(s): {entry['wall_s']:6.1f} s for {entry['points']} points "
-            f"(failed {entry['failed']}; points sum {entry['sum_point_s']:.1f} s)"
-        )
-    best = {workers: min(entries, key=lambda e: e["wall_s"]) for workers, entries in runs.items()}
-    speedup = best[1]["wall_s"] / best[2]["wall_s"]
-    overhead = best[1]["wall_s"] - best[1]["sum_point_s"]
-    print(f"  speed-up with 2 workers: {speedup:.2f} (serial part outside points with 1 worker: {overhead:.1f} s)")
-    return {"runs": {str(k): v for k, v in runs.items()}, "speedup": speedup, "serial_overhead_s": overhead}
+    results = {}
+    for name in names:
+        runs = {1: [], 2: []}
+        for workers in (1, 2, 2, 1):
+            runs[workers].append(timed_sweep(workers, SWEEPS[name]))
+            entry = runs[workers][-1]
+            print(
+                f"  {name}: {workers} worker(s): {entry['wall_s']:6.1f} s for {entry['points']} points "
+                f"(failed {entry['failed']}; points sum {entry['sum_point_s']:.1f} s, longest {entry['max_point_s']:.1f} s)"
+            )
+        best = {workers: min(entries, key=lambda e: e["wall_s"]) for workers, entries in runs.items()}
+        speedup = best[1]["wall_s"] / best[2]["wall_s"]
+        overhead = best[1]["wall_s"] - best[1]["sum_point_s"]
+        # Amdahl bound with this fixed part: T1 / (fixed + points / 2)
+        bound = best[1]["wall_s"] / (overhead + best[1]["sum_point_s"] / 2.0)
+        print(f"  {name}: speed-up with 2 workers {speedup:.2f} (fixed part outside points with 1 worker {overhead:.1f} s; "
+              f"Amdahl bound with it {bound:.2f})")
+        results[name] = {"runs": {str(k): v for k, v in runs.items()}, "speedup": speedup, "serial_overhead_s": overhead,
+                         "amdahl_bound": bound}
+    return results
 
 
 def main() -> None:
