@@ -1,4 +1,4 @@
-"""studies/fig4_tofsims: the O-localisation readout on synthetic fields (fast) and the quick run (slow: ~2-3 min, forming under compliance)."""
+"""studies/fig4_tofsims: the O-localisation readout on synthetic fields (fast) and the quick run (slow: ~4 min, forming under compliance)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""studies/variability: seed reproducibility and cycle analysis (fast); the quick run against expected.json (slow: ~5 min)."""
+"""studies/variability: seed reproducibility and cycle analysis (fast); the quick run against expected.json (slow: ~14 min)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""studies/volatile_switching: helper checks (fast) and the quick run against expected.json (slow: ~3 min)."""
+"""studies/volatile_switching: helper checks (fast) and the quick run against expected.json (slow: ~17 min, forming and sweeps under compliance at local-error tolerance 1e-2)."""
 
 from __future__ import annotations
 
