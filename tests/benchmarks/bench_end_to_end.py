@@ -118,7 +118,7 @@ def run(full: bool = False, skip: tuple[str, ...] = ()) -> dict:
     results = {"studies": run_studies(full, skip), "skipped_studies": list(skip), "profiles": {}}
     import femion.simulation
 
-    variants = {"default physics": None}
+    variants = {"default physics": None, "lithium + mechanics": ("lithium", "mechanics")}
     if hasattr(femion.simulation, "PHYSICS"):
         variants["all physics"] = tuple(femion.simulation.PHYSICS)
     for label, physics in variants.items():
