@@ -391,7 +391,7 @@ class AxisymmetricSolid:
         self.elastic = elastic_tangent(self.bulk, self.shear)  # (n_cells, qp, 4, 4)
         self._lame = self.bulk - 2.0 * self.shear / 3.0  # λ at the Gauss points [Pa]
         self._plastic_points = np.flatnonzero(np.isfinite(self.yield_stress.ravel()))  # flat (cell, qp) indices
-        self._elastic_lu = None
+        self._elastic_lu = self._elastic_reduced = None
 
     # ------------------------------------------------------------- transfers
     def quadrature_to_cell(self, values: np.ndarray) -> np.ndarray:
@@ -465,15 +465,38 @@ class AxisymmetricSolid:
                 np.add.at(load, 2 * edges[:, node] + 1, shape * weight * t_z)
         return load
 
-    def _solve_linear(self, matrix: sparse.csr_matrix | None, rhs: np.ndarray) -> np.ndarray:
+    def _elastic_factors(self):
+        """The reduced elastic stiffness K_e (free dofs, CSC) and its LU, built once per solid."""
+        if self._elastic_lu is None:
+            free = self.free
+            self._elastic_reduced = self.stiffness(self.elastic)[free][:, free].tocsc()
+            self._elastic_lu = sparse_linalg.splu(self._elastic_reduced, permc_spec="MMD_AT_PLUS_A")
+        return self._elastic_reduced, self._elastic_lu
+
+    def _plastic_tangent(self, mapped) -> sparse.csc_matrix:
+        """The consistent tangent on the free dofs, K = K_e + Σ_y B̄_yᵀ w_y (D_y − C_y) B̄_y (CSC).
+
+        The tangent differs from the elastic stiffness only at the yielding
+        Gauss points, so it is the cached reduced K_e plus a sparse correction
+        from those points' rows of B̄ (no element loop over the whole mesh).
+        """
+        reduced, _ = self._elastic_factors()
+        yielding = np.flatnonzero(mapped.yielding)
+        points = self._plastic_points[yielding]
+        weights = self.weights.reshape(-1)[points]
+        correction = (mapped.tangent[yielding] - self.elastic.reshape(-1, 4, 4)[points]) * weights[:, None, None]
+        rows = (4 * points[:, None] + np.arange(4)).ravel()
+        b_yield = self._b_operator[rows][:, self.free]
+        blocks = sparse.bsr_matrix((correction, np.arange(len(points)), np.arange(len(points) + 1)), shape=(rows.size, rows.size))
+        return (reduced + (b_yield.T @ (blocks @ b_yield))).tocsc()
+
+    def _solve_linear(self, matrix: sparse.csc_matrix | None, rhs: np.ndarray) -> np.ndarray:
+        """Solve K u = rhs on the free dofs; ``matrix`` is the reduced K (None: the cached elastic LU)."""
         free = self.free
         if matrix is None:
-            if self._elastic_lu is None:
-                reduced = self.stiffness(self.elastic)[free][:, free].tocsc()
-                self._elastic_lu = sparse_linalg.splu(reduced, permc_spec="MMD_AT_PLUS_A")
-            lu = self._elastic_lu
+            lu = self._elastic_factors()[1]
         else:
-            lu = sparse_linalg.splu(matrix[free][:, free].tocsc(), permc_spec="MMD_AT_PLUS_A")
+            lu = sparse_linalg.splu(matrix, permc_spec="MMD_AT_PLUS_A")
         solution = np.zeros(self.n_dofs)
         solution[free] = lu.solve(rhs[free])
         if not np.all(np.isfinite(solution)):
@@ -561,13 +584,7 @@ class AxisymmetricSolid:
         residuals: list[float] = [norm]
         while norm > tolerance and scale > 0.0 and len(residuals) <= max_iterations:
             yielding = mapped is not None and bool(mapped.yielding.any())
-            if yielding:
-                tangent = flat(self.elastic.copy())
-                tangent[points] = mapped.tangent
-                tangent = self.stiffness(tangent.reshape(n, N_QP, 4, 4))
-            else:
-                tangent = None
-            step = self._solve_linear(tangent, residual)
+            step = self._solve_linear(self._plastic_tangent(mapped) if yielding else None, residual)
             # Backtracking line search on the residual norm (robust start of Newton near
             # stress singularities, e.g. the electrode corner); full steps near convergence.
             for _ in range(8):

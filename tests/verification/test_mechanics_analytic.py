@@ -196,6 +196,23 @@ def test_newton_converges_quadratically():
     assert r[-1] < 1e-8 and r[-2] < 1e-3  # last step goes from < 1e-3 to < 1e-8: asymptotically quadratic
 
 
+def test_plastic_tangent_from_yielding_points_equals_the_full_assembly():
+    """K_e + the yielding points' correction (what Newton factorises) is the element-by-element tangent."""
+    inner, outer, sy = 1e-3, 2e-3, 200e6
+    mesh = rectangle_mesh((inner, outer), (0.0, 2e-5), (40, 2))
+    solid = AxisymmetricSolid(mesh, MechanicalProperties.uniform(mesh.n_cells, 200e9, 0.3, yield_stress=sy, hardening=1e9), constraints={"bottom": "z", "top": "z"})
+    load = solid.traction_load("inner", lambda r, z: (np.full_like(r, 0.5 * sy), np.zeros_like(r)))
+    solution = solid.solve(np.zeros(mesh.n_cells), load=load)
+    n = mesh.n_cells
+    strain = solution.strain.reshape(-1, 4)
+    mapped = j2_return_mapping(strain, np.zeros_like(strain), np.zeros(len(strain)), solid.bulk.ravel(), solid.shear.ravel(),
+                               solid.yield_stress.ravel(), solid.hardening.ravel())
+    assert 0 < mapped.yielding.sum() < len(strain)  # a plastic zone and an elastic rest
+    full = solid.stiffness(mapped.tangent.reshape(n, 4, 4, 4))[solid.free][:, solid.free]
+    reduced = solid._plastic_tangent(mapped)
+    assert abs(reduced - full).max() < 1e-12 * abs(full).max()
+
+
 def test_clamped_plate_buckling_coefficient_by_finite_differences():
     """σ_c = 1.2235 E/(1−ν²)(h/b)²: smallest eigenvalue of the axisymmetric clamped-plate problem.
 
