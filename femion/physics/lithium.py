@@ -238,9 +238,9 @@ class LithiumStepReport:
     Attributes
     ----------
     converged : bool
-        Picard iteration on the site-exclusion term met the tolerance.
+        The iteration on the site-exclusion term (chord, see :meth:`LithiumTransport.step`) met the tolerance.
     iterations : int
-        Picard iterations used.
+        Iterations used.
     change : float
         Last relative change max|Δc|/max c.
     """
