@@ -185,12 +185,17 @@ def test_hill_elastic_perfectly_plastic_cylinder():
     assert max(error for error, _ in locked) > 0.1  # plain Q1 locks in near-incompressible plastic flow
 
 
-def test_newton_converges_quadratically():
-    inner, outer, sy = 1e-3, 2e-3, 200e6
-    mesh = rectangle_mesh((inner, outer), (0.0, 2e-5), (40, 1))
+def _pressurised_hardening_cylinder(axial_cells: int):
+    """Thick cylinder (1–2 mm, plane strain) with linear hardening under an inner pressure of σ_y/2: partly plastic."""
+    sy = 200e6
+    mesh = rectangle_mesh((1e-3, 2e-3), (0.0, 2e-5), (40, axial_cells))
     solid = AxisymmetricSolid(mesh, MechanicalProperties.uniform(mesh.n_cells, 200e9, 0.3, yield_stress=sy, hardening=1e9), constraints={"bottom": "z", "top": "z"})
     load = solid.traction_load("inner", lambda r, z: (np.full_like(r, 0.5 * sy), np.zeros_like(r)))
-    solution = solid.solve(np.zeros(mesh.n_cells), load=load)
+    return solid, solid.solve(np.zeros(mesh.n_cells), load=load)
+
+
+def test_newton_converges_quadratically():
+    _, solution = _pressurised_hardening_cylinder(1)
     assert solution.converged and solution.iterations <= 8
     r = solution.residuals
     assert r[-1] < 1e-8 and r[-2] < 1e-3  # last step goes from < 1e-3 to < 1e-8: asymptotically quadratic
@@ -198,12 +203,8 @@ def test_newton_converges_quadratically():
 
 def test_plastic_tangent_from_yielding_points_equals_the_full_assembly():
     """K_e + the yielding points' correction (what Newton factorises) is the element-by-element tangent."""
-    inner, outer, sy = 1e-3, 2e-3, 200e6
-    mesh = rectangle_mesh((inner, outer), (0.0, 2e-5), (40, 2))
-    solid = AxisymmetricSolid(mesh, MechanicalProperties.uniform(mesh.n_cells, 200e9, 0.3, yield_stress=sy, hardening=1e9), constraints={"bottom": "z", "top": "z"})
-    load = solid.traction_load("inner", lambda r, z: (np.full_like(r, 0.5 * sy), np.zeros_like(r)))
-    solution = solid.solve(np.zeros(mesh.n_cells), load=load)
-    n = mesh.n_cells
+    solid, solution = _pressurised_hardening_cylinder(2)
+    n = solid.mesh.n_cells
     strain = solution.strain.reshape(-1, 4)
     mapped = j2_return_mapping(strain, np.zeros_like(strain), np.zeros(len(strain)), solid.bulk.ravel(), solid.shear.ravel(),
                                solid.yield_stress.ravel(), solid.hardening.ravel())
