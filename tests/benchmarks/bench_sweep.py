@@ -10,7 +10,7 @@ runs per worker count counts):
 * ``short``: ``sweep_8_points.toml``, 8 temperatures of ``studies/reference_fields``
   (2–3 s points: the sweep's fixed costs weigh most);
 * ``representative``: ``sweep_8_points_pulses.toml``, 8 temperatures of
-  ``studies/analog_pulses`` with one LTP/LTD cycle (22–120 s points, measured).
+  ``studies/analog_pulses`` with one LTP/LTD cycle (32–40 s per point on average, the longest 89–120 s; measured).
 
 Speed-up = T(1 worker)/T(2 workers) of the whole sweep, cluster start-up,
 validation and the results store included. The records' per-point wall times
