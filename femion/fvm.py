@@ -51,6 +51,17 @@ __all__ = [
 ]
 
 
+BANDED_MAX_BANDWIDTH = 256
+"""Widest band [cells] that :meth:`TwoPointOperator.factorized` factorises by banded Cholesky.
+
+Measured (tests/benchmarks, bench_solvers growth): in reverse Cuthill–McKee
+order the band of femion's layered meshes is 9–42 cells on the default mesh
+and 184 on a 10⁵-cell potential mesh, where banded Cholesky still takes 0.57
+of SuperLU's time; wider bands (finer or thicker meshes, beyond what was
+measured) are left to SuperLU, whose fill grows more slowly.
+"""
+
+
 def cell_variable(
     mesh: AxisymmetricMesh, value: float | np.ndarray = 0.0, name: str = "", has_old: bool = False
 ) -> CellVariable:
@@ -331,6 +342,7 @@ class TwoPointOperator:
         if not (np.array_equal(transposed.indices, self._indices) and np.array_equal(transposed.indptr, self._indptr)):
             raise RuntimeError("two-point sparsity pattern is not symmetric")
         self._scatter_csc = self._scatter[transposed.data.astype(np.int64) - 1]
+        self._band = None  # banded-Cholesky structure, built on the first factorized() call
 
     def assemble(
         self,
@@ -373,6 +385,16 @@ class TwoPointOperator:
         """
         from scipy import sparse
 
+        if format not in ("csr", "csc"):
+            raise ValueError(f"format must be 'csr' or 'csc', got {format!r}")
+        n = self.mesh.n_cells
+        diag, in_owner, out_owner = self._entries(owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient)
+        scatter, kind = (self._scatter, sparse.csr_matrix) if format == "csr" else (self._scatter_csc, sparse.csc_matrix)
+        data = np.concatenate([diag, -in_owner, -out_owner])[scatter]
+        return kind((data, self._indices, self._indptr), shape=(n, n))
+
+    def _entries(self, owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient):
+        """(diagonal, flux out of the owner per unit neighbour value, per unit owner value) of every cell / interior face."""
         n_faces, n = len(self.mesh.faces), self.mesh.n_cells
         a = np.broadcast_to(np.asarray(owner_coefficient, dtype=float), (n_faces,))
         b = a if neighbour_coefficient is None else np.broadcast_to(np.asarray(neighbour_coefficient, dtype=float), (n_faces,))
@@ -385,11 +407,94 @@ class TwoPointOperator:
         diag += np.bincount(self._neighbour_i, weights=in_owner, minlength=n)
         diag += np.bincount(self._owner_d, weights=weight[faces] * c[faces], minlength=n)
         diag += np.broadcast_to(np.asarray(diagonal, dtype=float), (n,))
-        if format not in ("csr", "csc"):
-            raise ValueError(f"format must be 'csr' or 'csc', got {format!r}")
-        scatter, kind = (self._scatter, sparse.csr_matrix) if format == "csr" else (self._scatter_csc, sparse.csc_matrix)
-        data = np.concatenate([diag, -in_owner, -out_owner])[scatter]
-        return kind((data, self._indices, self._indptr), shape=(n, n))
+        return diag, in_owner, out_owner
+
+    def factorized(
+        self,
+        coefficient: np.ndarray | float,
+        diagonal: np.ndarray | float = 0.0,
+        dirichlet_coefficient: np.ndarray | float | None = None,
+    ):
+        """Factors of the symmetric matrix ``assemble(coefficient, diagonal=..., dirichlet_coefficient=...)``, as a solver.
+
+        Diffusion-type matrices (one coefficient per face, non-negative
+        diagonal) are symmetric and, with a Dirichlet face or a positive
+        diagonal in every connected part, positive definite. They are
+        factorised by banded Cholesky (LAPACK ``dpbtrf``, through
+        :func:`scipy.linalg.cholesky_banded`) in the reverse Cuthill–McKee
+        order of the mesh (:func:`scipy.sparse.csgraph.reverse_cuthill_mckee`,
+        computed once per operator): on a layered thin-film mesh the band is
+        a few cells across the thickest layer, and the factorisation costs
+        0.15–0.6 of SuperLU's from 10³ to 10⁵ cells (tests/benchmarks,
+        README). A band wider than :data:`BANDED_MAX_BANDWIDTH` cells, or a
+        matrix that is not positive definite, goes to SuperLU
+        (:func:`factorized`) instead.
+
+        Parameters
+        ----------
+        coefficient
+            Face coefficient D_f, shape (n_faces,) or scalar (as ``owner_coefficient`` of :meth:`assemble`).
+        diagonal
+            Extra diagonal per cell, shape (n_cells,) or scalar.
+        dirichlet_coefficient
+            c_f on Dirichlet faces; default D_f.
+
+        Returns
+        -------
+        callable
+            ``solve(rhs)`` for rhs of shape (n_cells,) or (n_cells, k), returning the same shape.
+
+        Raises
+        ------
+        ValueError
+            If the matrix is singular (from SuperLU, after Cholesky found it not positive definite).
+        """
+        from scipy import linalg
+
+        band = self._band_structure()
+        if band is not None:
+            order, diagonal_at, face_at, width = band
+            n = self.mesh.n_cells
+            diag, _, out_owner = self._entries(coefficient, None, diagonal, dirichlet_coefficient)
+            lower = np.zeros((width + 1, n))  # LAPACK lower band storage: lower[i - j, j] = A[i, j], i >= j
+            flat = lower.reshape(-1)
+            flat[diagonal_at] = diag
+            flat[face_at] = -out_owner
+            try:
+                factor = linalg.cholesky_banded(lower, lower=True, overwrite_ab=True, check_finite=False)
+            except linalg.LinAlgError:  # not positive definite: SuperLU decides (solves it, or calls it singular)
+                pass
+            else:
+                inverse = np.empty(n, dtype=np.int64)
+                inverse[order] = np.arange(n)
+
+                def solve(rhs: np.ndarray) -> np.ndarray:
+                    return linalg.cho_solve_banded((factor, True), np.asarray(rhs, dtype=float)[order], check_finite=False)[inverse]
+
+                return solve
+        return factorized(self.assemble(coefficient, diagonal=diagonal, dirichlet_coefficient=dirichlet_coefficient, format="csc"))
+
+    def _band_structure(self):
+        """(RCM order, flat band positions of the diagonal and of the interior faces, bandwidth), or None if too wide."""
+        if self._band is None:
+            from scipy import sparse
+            from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+            n = self.mesh.n_cells
+            pattern = sparse.csr_matrix((np.ones(len(self._indices)), self._indices, self._indptr), shape=(n, n))
+            order = reverse_cuthill_mckee(pattern, symmetric_mode=True).astype(np.int64)
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n)
+            first, second = position[self._owner_i], position[self._neighbour_i]
+            row, column = np.maximum(first, second), np.minimum(first, second)
+            width = int(np.max(row - column)) if len(row) else 0
+            if width > BANDED_MAX_BANDWIDTH:
+                self._band = False
+            else:
+                self._band = (order, position, (row - column) * n + column, width)
+        if self._band is False:
+            return None
+        return self._band
 
     def dirichlet_rhs(self, boundary_values: np.ndarray | float, coefficient: np.ndarray | float) -> np.ndarray:
         """Right-hand side Σ_f r_f T_f c_f u_b of the Dirichlet faces of each cell, shape (n_cells,).

@@ -486,8 +486,8 @@ class GasOperator:
 
     Same two-point fluxes as FiPy's ``DiffusionTerm`` on the r-weighted mesh,
     assembled with :class:`femion.fvm.TwoPointOperator` (harmonic face means of
-    :func:`femion.fvm.face_values_harmonic`) and solved by
-    :func:`femion.fvm.solve_sparse`. Built once per mesh and Dirichlet set.
+    :func:`femion.fvm.face_values_harmonic`) and factorised by
+    :meth:`femion.fvm.TwoPointOperator.factorized`. Built once per mesh and Dirichlet set.
 
     Parameters
     ----------
@@ -520,9 +520,8 @@ class GasOperator:
         """
         d, s, q, mask, values = _check_gas_problem(self.mesh, diffusivity, sink_rate, source_density, self.dirichlet, surface)
         face_d = self.face_diffusivity(d)
-        matrix = self._operator.assemble(face_d, diagonal=s * self.mesh.r_volumes, format="csc")
         rhs = q * self.mesh.r_volumes + self._operator.dirichlet_rhs(values, face_d)
-        c = fvm.solve_sparse(matrix, rhs)
+        c = self._operator.factorized(face_d, diagonal=s * self.mesh.r_volumes)(rhs)
         if not np.all(np.isfinite(c)):
             raise FloatingPointError("gas solve produced non-finite concentrations")
         return c

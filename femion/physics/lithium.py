@@ -416,7 +416,7 @@ class LithiumTransport:
         theta = np.clip(at / c_max, 0.0, 1.0 - 1e-12)
         coefficient = fvm.face_values_harmonic(self.mesh, self.properties.diffusivity / (1.0 - theta))
         rate = 1.0 / dt + (0.0 if sink is None else np.asarray(sink, dtype=float))
-        solve = fvm.factorized(self._operator.assemble(coefficient, diagonal=self.mesh.r_volumes * rate, format="csc"))
+        solve = self._operator.factorized(coefficient, diagonal=self.mesh.r_volumes * rate)
         volumes, stored = self.mesh.r_volumes, self._c / dt
 
         def step(source: np.ndarray) -> np.ndarray:

@@ -225,11 +225,9 @@ class ThermalSolver:
         self._source.setValue(heat / self.mesh.areas)
         if dt is None:
             if self._steady_factor is None:
-                from scipy.sparse.linalg import splu
-
-                self._steady_factor = splu(self._operator.assemble(self._k_face, format="csc"), permc_spec="MMD_AT_PLUS_A")
+                self._steady_factor = self._operator.factorized(self._k_face)
             # K ΔT = P: net r-weighted outflow of heat equals the cell's Joule power per radian (ΔT = 0 on ambient faces).
-            return self.ambient + self._steady_factor.solve(heat)
+            return self.ambient + self._steady_factor(heat)
         else:
             if not (np.isfinite(dt) and dt > 0.0):
                 raise ValueError(f"dt must be positive and finite, got {dt!r}")

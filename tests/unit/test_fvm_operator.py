@@ -88,3 +88,30 @@ def test_bad_input_is_named(stack):
         fvm.TwoPointOperator(mesh, interior)
     with pytest.raises(ValueError, match="unknown method"):
         fvm.solve_sparse(fvm.TwoPointOperator(mesh).assemble(1.0, diagonal=1.0), np.ones(mesh.n_cells), method="magic")
+
+
+def test_banded_cholesky_solves_what_superlu_solves(stack, monkeypatch):
+    device, mesh, electrode = stack
+    rng = np.random.default_rng(3)
+    coefficient = 10.0 ** rng.uniform(-8, 2, mesh.n_cells)  # the stack's conductivity contrast
+    dirichlet = mesh.face_mask(electrode, "bottom_contact")
+    face = fvm.face_values_harmonic(mesh, coefficient)
+    diagonal = mesh.r_volumes * rng.uniform(0.0, 1e3, mesh.n_cells)
+    rhs = rng.normal(size=(mesh.n_cells, 2))
+    operator = fvm.TwoPointOperator(mesh, dirichlet)
+    reference = fvm.solve_sparse(operator.assemble(face, diagonal=diagonal), rhs)
+    banded = operator.factorized(face, diagonal=diagonal)
+    order, _, _, width = operator._band  # the banded path was taken: RCM makes the band a few cells across the stack
+    assert sorted(order) == list(range(mesh.n_cells)) and width < 0.05 * mesh.n_cells
+    scale = np.max(np.abs(reference))
+    assert np.max(np.abs(banded(rhs) - reference)) < 1e-9 * scale
+    assert np.max(np.abs(banded(rhs[:, 1]) - reference[:, 1])) < 1e-9 * scale
+    # an indefinite matrix (negative diagonal) is not Cholesky's: SuperLU solves it
+    indefinite = -5.0 * operator.assemble(face).diagonal()
+    expected = fvm.solve_sparse(operator.assemble(face, diagonal=indefinite), rhs[:, 0])
+    np.testing.assert_allclose(operator.factorized(face, diagonal=indefinite)(rhs[:, 0]), expected, rtol=1e-9, atol=1e-12 * np.max(np.abs(expected)))
+    # a band wider than the limit goes to SuperLU as well
+    monkeypatch.setattr(fvm, "BANDED_MAX_BANDWIDTH", width - 1)
+    wide = fvm.TwoPointOperator(mesh, dirichlet)
+    assert np.max(np.abs(wide.factorized(face, diagonal=diagonal)(rhs) - reference)) < 1e-12 * scale
+    assert wide._band is False
