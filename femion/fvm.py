@@ -34,6 +34,8 @@ from fipy import CellVariable, DiffusionTerm, FaceVariable, TransientTerm
 from femion.mesh import AxisymmetricMesh
 
 __all__ = [
+    "BANDED_CHOLESKY_MAX_BANDWIDTH",
+    "BANDED_LU_MAX_BANDWIDTH",
     "TwoPointOperator",
     "apply_operator",
     "boundary_flux",
@@ -51,14 +53,22 @@ __all__ = [
 ]
 
 
-BANDED_MAX_BANDWIDTH = 256
+BANDED_CHOLESKY_MAX_BANDWIDTH = 256
 """Widest band [cells] that :meth:`TwoPointOperator.factorized` factorises by banded Cholesky.
 
-Measured (tests/benchmarks, bench_solvers growth): in reverse Cuthill–McKee
-order the band of femion's layered meshes is 9–42 cells on the default mesh
-and 184 on a 10⁵-cell potential mesh, where banded Cholesky still takes 0.57
-of SuperLU's time; wider bands (finer or thicker meshes, beyond what was
-measured) are left to SuperLU, whose fill grows more slowly.
+Measured (tests/benchmarks, README): in reverse Cuthill–McKee order the band
+of femion's layered meshes is 9–42 cells on the default mesh and 184 on a
+10⁵-cell potential mesh, where banded Cholesky still takes 0.57 of SuperLU's
+time (0.15 at 10³ cells). Wider bands, beyond what was measured, are left to
+SuperLU.
+"""
+
+BANDED_LU_MAX_BANDWIDTH = 64
+"""Widest band [cells] that :meth:`TwoPointOperator.factorized` factorises by banded LU (drift–diffusion).
+
+Measured (tests/benchmarks, README): banded LU takes 0.35–0.7 of SuperLU's
+time for bands of 33–37 cells (default mesh), 0.9 at 65 cells and about 1.0
+at 158 cells (10⁵ cells).
 """
 
 
@@ -280,6 +290,58 @@ def flux_gradient(
     return gradient / mesh.areas[:, None]
 
 
+class _BandOrder:
+    """Cells in reverse Cuthill–McKee order, and where a two-point matrix goes in LAPACK's band storage.
+
+    LAPACK keeps a band matrix column by column (Fortran order): entry (i, j)
+    of the permuted matrix sits in row ``offset + i − j`` of column j, with
+    ``offset`` 0 for the lower triangle of a symmetric matrix (``dpbtrf``)
+    and 2w for a general one (``dgbtrf``: w extra rows take the fill of
+    pivoting). The flat positions of the diagonal and of the off-diagonal
+    entries of every interior face are computed once per layout.
+    """
+
+    def __init__(self, order: np.ndarray, owner: np.ndarray, neighbour: np.ndarray):
+        self.order = order
+        self.position = np.empty(len(order), dtype=np.int64)  # position[cell]: its index in the order
+        self.position[order] = np.arange(len(order))
+        self._owner, self._neighbour = self.position[owner], self.position[neighbour]
+        self.width = int(np.max(np.abs(self._owner - self._neighbour))) if len(owner) else 0
+        self._layouts: dict[bool, tuple] = {}
+
+    def storage(self, lower_only: bool) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """A zeroed band array (Fortran order), its flat view, and the flat positions of its entries.
+
+        The positions are those of (the diagonal per cell, the (owner,
+        neighbour) entry per interior face, the (neighbour, owner) entry per
+        interior face); with ``lower_only`` the second is the one entry of
+        the face in the lower triangle and the third is unused.
+        """
+        w, n = self.width, len(self.order)
+        rows = w + 1 if lower_only else 3 * w + 1
+        if lower_only not in self._layouts:
+            offset = 0 if lower_only else 2 * w
+            row, column = self._owner, self._neighbour
+            if lower_only:
+                row, column = np.maximum(row, column), np.minimum(row, column)
+            self._layouts[lower_only] = (
+                offset + self.position * rows,
+                offset + row - column + column * rows,
+                offset + column - row + row * rows,
+            )
+        band = np.zeros((rows, n), order="F")
+        return band, band.reshape(-1, order="F"), self._layouts[lower_only]
+
+    def in_cell_order(self, solve):
+        """``solve`` of the permuted system, as a solver in the mesh's cell order."""
+        order, position = self.order, self.position
+
+        def solve_cells(rhs: np.ndarray) -> np.ndarray:
+            return solve(np.asarray(rhs, dtype=float)[order])[position]
+
+        return solve_cells
+
+
 class TwoPointOperator:
     """Sparse two-point finite-volume operators of one mesh, assembled in numpy.
 
@@ -342,7 +404,7 @@ class TwoPointOperator:
         if not (np.array_equal(transposed.indices, self._indices) and np.array_equal(transposed.indptr, self._indptr)):
             raise RuntimeError("two-point sparsity pattern is not symmetric")
         self._scatter_csc = self._scatter[transposed.data.astype(np.int64) - 1]
-        self._band = None  # banded-Cholesky structure, built on the first factorized() call
+        self._band: _BandOrder | None = None  # built on the first factorized() call
 
     def assemble(
         self,
@@ -411,33 +473,36 @@ class TwoPointOperator:
 
     def factorized(
         self,
-        coefficient: np.ndarray | float,
+        owner_coefficient: np.ndarray | float,
+        neighbour_coefficient: np.ndarray | float | None = None,
         diagonal: np.ndarray | float = 0.0,
         dirichlet_coefficient: np.ndarray | float | None = None,
     ):
-        """Factors of the symmetric matrix ``assemble(coefficient, diagonal=..., dirichlet_coefficient=...)``, as a solver.
+        """Factors of ``assemble(owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient)``, as a solver.
 
-        Diffusion-type matrices (one coefficient per face, non-negative
-        diagonal) are symmetric and, with a Dirichlet face or a positive
-        diagonal in every connected part, positive definite. They are
-        factorised by banded Cholesky (LAPACK ``dpbtrf``, through
-        :func:`scipy.linalg.cholesky_banded`) in the reverse Cuthill–McKee
-        order of the mesh (:func:`scipy.sparse.csgraph.reverse_cuthill_mckee`,
-        computed once per operator): on a layered thin-film mesh the band is
-        a few cells across the thickest layer, and the factorisation costs
-        0.15–0.6 of SuperLU's from 10³ to 10⁵ cells (tests/benchmarks,
-        README). A band wider than :data:`BANDED_MAX_BANDWIDTH` cells, or a
-        matrix that is not positive definite, goes to SuperLU
-        (:func:`factorized`) instead.
+        The unknowns are taken in the reverse Cuthill–McKee order of the mesh
+        (:func:`scipy.sparse.csgraph.reverse_cuthill_mckee`, computed once per
+        operator): on a layered thin-film mesh the matrix is then banded, a
+        few cells across the thickest layer, and LAPACK's banded
+        factorisations beat SuperLU's general sparse LU (tests/benchmarks,
+        README):
+
+        * diffusion (no ``neighbour_coefficient``; symmetric, and positive
+          definite with a Dirichlet face or a positive diagonal in every
+          connected part): banded Cholesky (``dpbtrf``, through
+          :func:`scipy.linalg.cholesky_banded`) for bands up to
+          :data:`BANDED_CHOLESKY_MAX_BANDWIDTH` cells;
+        * drift–diffusion (Scharfetter–Gummel, not symmetric): banded LU
+          with partial pivoting (``dgbtrf``) for bands up to
+          :data:`BANDED_LU_MAX_BANDWIDTH` cells.
+
+        Wider bands, and a symmetric matrix that is not positive definite, go
+        to SuperLU (:func:`factorized`).
 
         Parameters
         ----------
-        coefficient
-            Face coefficient D_f, shape (n_faces,) or scalar (as ``owner_coefficient`` of :meth:`assemble`).
-        diagonal
-            Extra diagonal per cell, shape (n_cells,) or scalar.
-        dirichlet_coefficient
-            c_f on Dirichlet faces; default D_f.
+        owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient
+            As in :meth:`assemble`.
 
         Returns
         -------
@@ -447,35 +512,40 @@ class TwoPointOperator:
         Raises
         ------
         ValueError
-            If the matrix is singular (from SuperLU, after Cholesky found it not positive definite).
+            If the matrix is singular (SuperLU's verdict, or a zero pivot of the banded LU).
         """
         from scipy import linalg
+        from scipy.linalg import lapack
 
-        band = self._band_structure()
-        if band is not None:
-            order, diagonal_at, face_at, width = band
-            n = self.mesh.n_cells
-            diag, _, out_owner = self._entries(coefficient, None, diagonal, dirichlet_coefficient)
-            lower = np.zeros((width + 1, n))  # LAPACK lower band storage: lower[i - j, j] = A[i, j], i >= j
-            flat = lower.reshape(-1)
-            flat[diagonal_at] = diag
-            flat[face_at] = -out_owner
-            try:
-                factor = linalg.cholesky_banded(lower, lower=True, overwrite_ab=True, check_finite=False)
-            except linalg.LinAlgError:  # not positive definite: SuperLU decides (solves it, or calls it singular)
-                pass
+        symmetric = neighbour_coefficient is None
+        band = self._band_order()
+        if band.width <= (BANDED_CHOLESKY_MAX_BANDWIDTH if symmetric else BANDED_LU_MAX_BANDWIDTH):
+            diag, in_owner, out_owner = self._entries(owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient)
+            if symmetric:
+                lower, flat, (at_diagonal, at_face, _) = band.storage(lower_only=True)
+                flat[at_diagonal] = diag
+                flat[at_face] = -out_owner
+                try:
+                    factor = linalg.cholesky_banded(lower, lower=True, overwrite_ab=True, check_finite=False)
+                except linalg.LinAlgError:  # not positive definite: SuperLU decides (solves it, or calls it singular)
+                    factor = None
+                if factor is not None:
+                    return band.in_cell_order(lambda rhs: linalg.cho_solve_banded((factor, True), rhs, check_finite=False))
             else:
-                inverse = np.empty(n, dtype=np.int64)
-                inverse[order] = np.arange(n)
+                general, flat, (at_diagonal, at_owner_row, at_neighbour_row) = band.storage(lower_only=False)
+                flat[at_diagonal] = diag
+                flat[at_owner_row] = -in_owner  # row owner, column neighbour
+                flat[at_neighbour_row] = -out_owner  # row neighbour, column owner
+                factors, pivots, info = lapack.dgbtrf(general, band.width, band.width, overwrite_ab=True)
+                if info > 0:
+                    raise ValueError(f"singular two-point system: zero pivot in banded LU at unknown {info - 1}")
+                return band.in_cell_order(lambda rhs: lapack.dgbtrs(factors, band.width, band.width, rhs, pivots)[0])
+        return factorized(
+            self.assemble(owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient, format="csc")
+        )
 
-                def solve(rhs: np.ndarray) -> np.ndarray:
-                    return linalg.cho_solve_banded((factor, True), np.asarray(rhs, dtype=float)[order], check_finite=False)[inverse]
-
-                return solve
-        return factorized(self.assemble(coefficient, diagonal=diagonal, dirichlet_coefficient=dirichlet_coefficient, format="csc"))
-
-    def _band_structure(self):
-        """(RCM order, flat band positions of the diagonal and of the interior faces, bandwidth), or None if too wide."""
+    def _band_order(self) -> _BandOrder:
+        """The reverse Cuthill–McKee order of the cells (computed on the first call)."""
         if self._band is None:
             from scipy import sparse
             from scipy.sparse.csgraph import reverse_cuthill_mckee
@@ -483,17 +553,7 @@ class TwoPointOperator:
             n = self.mesh.n_cells
             pattern = sparse.csr_matrix((np.ones(len(self._indices)), self._indices, self._indptr), shape=(n, n))
             order = reverse_cuthill_mckee(pattern, symmetric_mode=True).astype(np.int64)
-            position = np.empty(n, dtype=np.int64)
-            position[order] = np.arange(n)
-            first, second = position[self._owner_i], position[self._neighbour_i]
-            row, column = np.maximum(first, second), np.minimum(first, second)
-            width = int(np.max(row - column)) if len(row) else 0
-            if width > BANDED_MAX_BANDWIDTH:
-                self._band = False
-            else:
-                self._band = (order, position, (row - column) * n + column, width)
-        if self._band is False:
-            return None
+            self._band = _BandOrder(order, self._owner_i, self._neighbour_i)
         return self._band
 
     def dirichlet_rhs(self, boundary_values: np.ndarray | float, coefficient: np.ndarray | float) -> np.ndarray:

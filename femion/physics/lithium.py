@@ -306,12 +306,17 @@ class LithiumTransport:
             - np.log1p(-theta)
         )
 
-    def _matrix(self, u: np.ndarray, dt: float):
-        """Implicit-Euler matrix with Scharfetter–Gummel face coefficients for the drift potential ``u``."""
+    def _system(self, u: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+        """Implicit-Euler system with Scharfetter–Gummel face coefficients for the drift potential ``u``.
+
+        Keyword arguments of :meth:`femion.fvm.TwoPointOperator.assemble` and ``factorized``.
+        """
         delta = np.where(self._interior, u[self._neighbour] - u[self._owner], 0.0)
-        owner = self._diffusivity_face * bernoulli(delta)
-        neighbour = self._diffusivity_face * bernoulli(-delta)
-        return self._operator.assemble(owner, neighbour, diagonal=self.mesh.r_volumes / dt, format="csc")
+        return {
+            "owner_coefficient": self._diffusivity_face * bernoulli(delta),
+            "neighbour_coefficient": self._diffusivity_face * bernoulli(-delta),
+            "diagonal": self.mesh.r_volumes / dt,
+        }
 
     def step(
         self, phi: np.ndarray, dt: float, tolerance: float = 1e-10, max_iterations: int = 50, source: np.ndarray | None = None
@@ -344,17 +349,17 @@ class LithiumTransport:
         # matrix at the start of the step is reused, c ← c + A₀⁻¹(gain − A(c) c), one triangular solve per
         # iteration; it is refactorised at the iterate when the change stops shrinking by half. Its fixed
         # point is the fully implicit step (the Picard iteration's).
-        solve = fvm.factorized(self._matrix(self.drift_potential(phi, iterate), dt))
+        solve = self._operator.factorized(**self._system(self.drift_potential(phi, iterate), dt))
         for iterations in range(1, max_iterations + 1):
             if iterations == 1:
                 self._c = solve(gain)
             else:
-                matrix = self._matrix(self.drift_potential(phi, iterate), dt)
+                system = self._system(self.drift_potential(phi, iterate), dt)
                 if change > 0.5 * last_change:
-                    solve = fvm.factorized(matrix)
+                    solve = self._operator.factorized(**system)
                     self._c = solve(gain)
                 else:
-                    self._c = iterate + solve(gain - matrix @ iterate)
+                    self._c = iterate + solve(gain - self._operator.assemble(**system) @ iterate)
             last_change = change
             new = self.concentration
             if not np.all(np.isfinite(new)):

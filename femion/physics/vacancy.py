@@ -90,7 +90,7 @@ Scharfetter–Gummel flux with the exact weight of
 :func:`femion.physics.lithium.scharfetter_gummel_weight`, Péclet number
 P = v_n h / D = (2h/a) sinh(z e a E_n / 2k_BT) per face (E_n the normal field
 from the potential difference across the face). The sparse system is
-assembled here and solved by LU (:func:`femion.fvm.solve_sparse`): FiPy's convection term caches its
+assembled here and solved by LU (:meth:`femion.fvm.TwoPointOperator.factorized`): FiPy's convection term caches its
 upwind weights with the diffusion coefficient of its first build
 (``abstractConvectionTerm._getWeight``), which is wrong when D changes from
 iteration to iteration as it does here (T, N-dependent barrier). Implicit
@@ -318,8 +318,8 @@ class VacancyTransport:
         # r-weighted transmissibility r_f L_f / d_f of interior faces (FiPy's two-point geometry).
         self._operator = fvm.TwoPointOperator(mesh)
 
-    def _matrix(self, diffusivity: np.ndarray, velocity: np.ndarray, dt: float):
-        """Implicit-Euler matrix of the r-weighted balance with Scharfetter–Gummel face fluxes.
+    def _factorized(self, diffusivity: np.ndarray, velocity: np.ndarray, dt: float):
+        """Factors of the implicit-Euler matrix of the r-weighted balance with Scharfetter–Gummel face fluxes, as a solver.
 
         Face flux owner → neighbour per radian, r L [v (α c_o + (1 − α) c_n) + D (c_o − c_n)/d]
         = w_D [(α P + 1) c_o + ((1 − α) P − 1) c_n], with w_D = D r L/d,
@@ -337,7 +337,7 @@ class VacancyTransport:
         owner[faces] = diffusivity[faces] * (alpha * peclet + 1.0)  # D B(−P)
         neighbour[faces] = diffusivity[faces] * (1.0 - (1.0 - alpha) * peclet)  # D B(P)
         storage = self.mesh.r_volumes * (1.0 / dt + self._gen_rate)
-        return self._operator.assemble(owner, neighbour, diagonal=storage, format="csc")
+        return self._operator.factorized(owner, neighbour, diagonal=storage)
 
     def _check(self, density) -> np.ndarray:
         values = np.asarray(density, dtype=float)
@@ -454,7 +454,7 @@ class VacancyTransport:
         iterate, change, iterations = previous, np.inf, 0
         for iterations in range(1, max_iterations + 1):
             diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
-            new = fvm.solve_sparse(self._matrix(diffusivity, velocity, dt), right)
+            new = self._factorized(diffusivity, velocity, dt)(right)
             if not np.all(np.isfinite(new)):
                 raise FloatingPointError("V_O step produced non-finite densities")
             change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))

@@ -105,7 +105,7 @@ class CapturedSystem:
 
 @contextlib.contextmanager
 def capture_linear_systems() -> Iterator[list[CapturedSystem]]:
-    """Record every ``splu``/``spsolve`` call (scipy's, and FiPy's LU solver) and every banded-Cholesky
+    """Record every ``splu``/``spsolve`` call (scipy's, and FiPy's LU solver) and every banded
     factorisation (:meth:`femion.fvm.TwoPointOperator.factorized`) made inside the block.
 
     Yields the list that fills with :class:`CapturedSystem` (matrix and the
@@ -140,11 +140,12 @@ def capture_linear_systems() -> Iterator[list[CapturedSystem]]:
 
     original_factorized = fvm.TwoPointOperator.factorized
 
-    def factorized(self, coefficient, diagonal=0.0, dirichlet_coefficient=None):
-        # femion's banded Cholesky: record the matrix it stands for; a SuperLU fallback inside is the same system
-        record = CapturedSystem(self.assemble(coefficient, diagonal=diagonal, dirichlet_coefficient=dirichlet_coefficient, format="csc"))
+    def factorized(self, owner_coefficient, neighbour_coefficient=None, diagonal=0.0, dirichlet_coefficient=None):
+        # femion's banded factorisations: record the matrix they stand for; a SuperLU fallback inside is the same system
+        arguments = (owner_coefficient, neighbour_coefficient, diagonal, dirichlet_coefficient)
+        record = CapturedSystem(self.assemble(*arguments, format="csc"))
         count = len(captured)
-        solve = original_factorized(self, coefficient, diagonal, dirichlet_coefficient)
+        solve = original_factorized(self, *arguments)
         del captured[count:]
         captured.append(record)
 
@@ -185,7 +186,8 @@ def bare_solvers(matrix: sparse.spmatrix, rhs: np.ndarray) -> dict[str, Callable
 
     ``splu_colamd`` and ``splu_mmd`` (SuperLU with COLAMD and minimum degree
     on AᵀA + A orderings) always; ``banded_cholesky`` (:func:`banded_cholesky`)
-    when the matrix is symmetric with a positive diagonal; ``amg_cg`` (pyamg Ruge–Stüben AMG setup plus
+    when the matrix is symmetric with a positive diagonal, else ``banded_lu``
+    (:func:`banded_lu`); ``amg_cg`` (pyamg Ruge–Stüben AMG setup plus
     preconditioned CG to 1e-10, on the diagonally scaled system) when the
     matrix is symmetric with a one-signed diagonal and pyamg is installed.
     """
@@ -198,6 +200,8 @@ def bare_solvers(matrix: sparse.spmatrix, rhs: np.ndarray) -> dict[str, Callable
     }
     if is_spd_candidate(matrix) and matrix.diagonal()[0] > 0:
         methods["banded_cholesky"] = lambda: banded_cholesky(csc, rhs)
+    else:
+        methods["banded_lu"] = lambda: banded_lu(csc, rhs)
     if is_spd_candidate(matrix):
         try:
             import pyamg
@@ -228,6 +232,23 @@ def banded_cholesky(matrix: sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
     band = np.zeros((width + 1, matrix.shape[0]))
     band[permuted.row - permuted.col, permuted.col] = permuted.data
     solution = linalg.cho_solve_banded((linalg.cholesky_banded(band, lower=True, check_finite=False), True), rhs[order], check_finite=False)
+    result = np.empty_like(solution)
+    result[order] = solution
+    return result
+
+
+def banded_lu(matrix: sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
+    """Bare banded LU (the drift–diffusion method of ``TwoPointOperator.factorized``): RCM order, band, LAPACK dgbtrf/dgbtrs."""
+    from scipy.linalg import lapack
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    order = reverse_cuthill_mckee(matrix, symmetric_mode=True)
+    permuted = matrix[order][:, order].tocoo()
+    width = int(np.max(np.abs(permuted.row - permuted.col)))
+    band = np.zeros((3 * width + 1, matrix.shape[0]))
+    band[2 * width + permuted.row - permuted.col, permuted.col] = permuted.data
+    factors, pivots, _ = lapack.dgbtrf(band, width, width, overwrite_ab=True)
+    solution, _ = lapack.dgbtrs(factors, width, width, rhs[order], pivots)
     result = np.empty_like(solution)
     result[order] = solution
     return result

@@ -101,8 +101,8 @@ def test_banded_cholesky_solves_what_superlu_solves(stack, monkeypatch):
     operator = fvm.TwoPointOperator(mesh, dirichlet)
     reference = fvm.solve_sparse(operator.assemble(face, diagonal=diagonal), rhs)
     banded = operator.factorized(face, diagonal=diagonal)
-    order, _, _, width = operator._band  # the banded path was taken: RCM makes the band a few cells across the stack
-    assert sorted(order) == list(range(mesh.n_cells)) and width < 0.05 * mesh.n_cells
+    order, width = operator._band.order, operator._band.width  # RCM makes the band a few cells across the stack
+    assert sorted(order) == list(range(mesh.n_cells)) and width < 0.05 * mesh.n_cells and width <= fvm.BANDED_CHOLESKY_MAX_BANDWIDTH
     scale = np.max(np.abs(reference))
     assert np.max(np.abs(banded(rhs) - reference)) < 1e-9 * scale
     assert np.max(np.abs(banded(rhs[:, 1]) - reference[:, 1])) < 1e-9 * scale
@@ -111,7 +111,37 @@ def test_banded_cholesky_solves_what_superlu_solves(stack, monkeypatch):
     expected = fvm.solve_sparse(operator.assemble(face, diagonal=indefinite), rhs[:, 0])
     np.testing.assert_allclose(operator.factorized(face, diagonal=indefinite)(rhs[:, 0]), expected, rtol=1e-9, atol=1e-12 * np.max(np.abs(expected)))
     # a band wider than the limit goes to SuperLU as well
-    monkeypatch.setattr(fvm, "BANDED_MAX_BANDWIDTH", width - 1)
+    calls = []
+    superlu = fvm.factorized
+    monkeypatch.setattr(fvm, "factorized", lambda matrix: calls.append(matrix) or superlu(matrix))
+    monkeypatch.setattr(fvm, "BANDED_CHOLESKY_MAX_BANDWIDTH", width - 1)
     wide = fvm.TwoPointOperator(mesh, dirichlet)
     assert np.max(np.abs(wide.factorized(face, diagonal=diagonal)(rhs) - reference)) < 1e-12 * scale
-    assert wide._band is False
+    assert len(calls) == 1
+
+
+def test_banded_lu_solves_drift_diffusion(stack, monkeypatch):
+    _, mesh, _ = stack
+    rng = np.random.default_rng(4)
+    n_faces = len(mesh.faces)
+    peclet = rng.uniform(-30.0, 30.0, n_faces)  # strong drift both ways: Scharfetter-Gummel weights
+    from femion.physics.lithium import bernoulli
+
+    diffusivity = 10.0 ** rng.uniform(-16, -12, n_faces)
+    owner, neighbour = diffusivity * bernoulli(peclet), diffusivity * bernoulli(-peclet)
+    storage = mesh.r_volumes / 1e-3
+    operator = fvm.TwoPointOperator(mesh)
+    rhs = rng.uniform(0.0, 1.0, (mesh.n_cells, 2)) * storage[:, None]
+    reference = fvm.solve_sparse(operator.assemble(owner, neighbour, diagonal=storage), rhs)
+    solve = operator.factorized(owner, neighbour, diagonal=storage)
+    width = operator._band.width
+    assert width <= fvm.BANDED_LU_MAX_BANDWIDTH  # the banded path was taken
+    scale = np.max(np.abs(reference))
+    assert np.max(np.abs(solve(rhs) - reference)) < 1e-12 * scale
+    assert np.max(np.abs(solve(rhs[:, 0]) - reference[:, 0])) < 1e-12 * scale
+    calls = []
+    superlu = fvm.factorized
+    monkeypatch.setattr(fvm, "factorized", lambda matrix: calls.append(matrix) or superlu(matrix))
+    monkeypatch.setattr(fvm, "BANDED_LU_MAX_BANDWIDTH", width - 1)
+    assert np.max(np.abs(operator.factorized(owner, neighbour, diagonal=storage)(rhs) - reference)) < 1e-12 * scale
+    assert len(calls) == 1
