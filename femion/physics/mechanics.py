@@ -504,6 +504,34 @@ class AxisymmetricSolid:
         return solution
 
     # ----------------------------------------------------------------- solve
+    def _energy_line_search(self, evaluate, u: np.ndarray, step: np.ndarray, slope: float, full, sufficient: float = 0.25, evaluations: int = 12):
+        """Step length s with |p·R(u − s p)| ≤ ``sufficient`` × p·R(u), and its evaluation (see :meth:`solve`).
+
+        ``full`` is the evaluation at s = 1. The root of the rising directional
+        derivative is bracketed (doubling s while it is negative) and refined
+        by the Illinois variant of regula falsi; after ``evaluations`` the last
+        iterate is taken.
+        """
+        free = self.free
+        low, g_low, high, g_high, last = 0.0, -slope, None, 0.0, 0
+        length, trial = 1.0, full
+        for _ in range(evaluations):
+            g = -float(step[free] @ trial[3][free])  # dΠ/ds along u − s p
+            if abs(g) <= sufficient * slope:
+                break
+            # Illinois: when the same end moves twice running, the value kept at the other end counts half
+            if g < 0.0:
+                low, g_low = length, g
+                g_high *= 0.5 if last < 0 else 1.0
+                last = -1
+            else:
+                high, g_high = length, g
+                g_low *= 0.5 if last > 0 else 1.0
+                last = 1
+            length = 2.0 * length if high is None else low - g_low * (high - low) / (g_high - g_low)
+            trial = evaluate(u - length * step)
+        return trial, length
+
     def solve(
         self,
         eigenstrain: np.ndarray,
@@ -582,16 +610,21 @@ class AxisymmetricSolid:
 
         strain, stress, mapped, residual, norm = evaluate(u)
         residuals: list[float] = [norm]
+        free = self.free
         while norm > tolerance and scale > 0.0 and len(residuals) <= max_iterations:
             yielding = mapped is not None and bool(mapped.yielding.any())
             step = self._solve_linear(self._plastic_tangent(mapped) if yielding else None, residual)
-            # Backtracking line search on the residual norm (robust start of Newton near
-            # stress singularities, e.g. the electrode corner); full steps near convergence.
-            for _ in range(8):
-                trial = evaluate(u - step)
-                if trial[4] < norm or trial[4] <= tolerance:
-                    break
-                step = 0.5 * step
+            # Line search on the incremental potential Π (associative J2 with linear hardening: convex, its
+            # gradient the residual; Simo & Hughes, Computational Inelasticity (1998) §3.3; Ortiz & Stainier,
+            # CMAME 171, 419 (1999)): the step length s is a root of the directional derivative
+            # g(s) = p·R(u − s p), which rises with s. A residual-norm backtracking crawls here when the
+            # Newton iterates overshoot into plastic states that the solution does not have (the set of
+            # yielding points then changes at every iteration); s = 1 is taken near convergence.
+            slope = float(step[free] @ residual[free])
+            trial = evaluate(u - step)
+            if slope > 0.0 and trial[4] > tolerance:
+                trial, length = self._energy_line_search(evaluate, u, step, slope, trial)
+                step = length * step
             u = u - step
             strain, stress, mapped, residual, norm = trial
             residuals.append(norm)

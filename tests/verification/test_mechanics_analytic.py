@@ -201,6 +201,28 @@ def test_newton_converges_quadratically():
     assert r[-1] < 1e-8 and r[-2] < 1e-3  # last step goes from < 1e-3 to < 1e-8: asymptotically quadratic
 
 
+def test_energy_line_search_is_exact_on_a_quadratic_potential():
+    """Linear elasticity: Π is quadratic, its slope along a 3× too long Newton step vanishes at s = 1/3."""
+    mesh = rectangle_mesh((1e-3, 2e-3), (0.0, 2e-5), (8, 2))
+    solid = AxisymmetricSolid(mesh, MechanicalProperties.uniform(mesh.n_cells, 200e9, 0.3), constraints={"bottom": "z", "top": "z"})
+    load = solid.traction_load("inner", lambda r, z: (np.full_like(r, 1e8), np.zeros_like(r)))
+    u = np.zeros(solid.n_dofs)
+
+    def evaluate(displacement):
+        residual = solid.internal_force(solid.elastic_stress(solid.strain(displacement))) - load
+        return None, None, None, residual, float(np.linalg.norm(residual[solid.free]))
+
+    residual = evaluate(u)[3]
+    newton = solid._solve_linear(None, residual)
+    step = 3.0 * newton
+    slope = float(step[solid.free] @ residual[solid.free])
+    calls = []
+    counted = lambda displacement: calls.append(1) or evaluate(displacement)  # noqa: E731
+    trial, length = solid._energy_line_search(counted, u, step, slope, evaluate(u - step))
+    assert abs(length - 1.0 / 3.0) < 1e-9 and len(calls) == 1  # one regula-falsi step from the bracket [0, 1]
+    assert trial[4] < 1e-9 * np.linalg.norm(load[solid.free])
+
+
 def test_plastic_tangent_from_yielding_points_equals_the_full_assembly():
     """K_e + the yielding points' correction (what Newton factorises) is the element-by-element tangent."""
     solid, solution = _pressurised_hardening_cylinder(2)
