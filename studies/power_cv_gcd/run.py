@@ -101,6 +101,20 @@ def compose_two(time: np.ndarray, voltage: np.ndarray, current: float, kind: str
     raise ValueError(f"kind must be 'series' or 'parallel', got {kind!r}")
 
 
+def _open_circuit_drop(voltage: np.ndarray, current: np.ndarray) -> float:
+    """Self-discharge [V]: the last voltage minus the first one at open circuit (after the last current-carrying sample).
+
+    The rest starts where the charge current is switched off; its first sample
+    is already past the ohmic step, so the drop is the open-circuit decay
+    alone. (Locating the start by time, t_end − hold, fell on either side of
+    that step by round-off of the limit-ended charge's end time.)
+    """
+    carrying = np.flatnonzero(np.abs(current) > 1e-6 * np.max(np.abs(current), initial=0.0))
+    if not len(carrying) or carrying[-1] + 1 >= len(voltage):
+        return float("nan")
+    return float(voltage[-1] - voltage[carrying[-1] + 1])
+
+
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Run the study and write its outputs into ``outdir``; return the summary."""
     from femion.simulation import Simulation, SimulationSettings
@@ -189,7 +203,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "power_uW_cm2": (first["power_W_m2"] * 1e2) if first else float("nan"),
         "series_capacitance_ratio": 0.5,
         "parallel_capacitance_ratio": 2.0,
-        "self_discharge_voltage_drop_V": float(v[-1 - 0] - v[np.searchsorted(t, t[-1] - hold)]) if len(t) else float("nan"),
+        "self_discharge_voltage_drop_V": _open_circuit_drop(v, i),
         "li_consumed_air_mol": float(curves["li_consumed_air"].values[-1]) if "li_consumed_air" in curves else float("nan"),
         "paper": PAPER,
         "notes": notes,
