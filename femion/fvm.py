@@ -14,8 +14,9 @@ transmissibilities FiPy assembles, so contact currents balance to round-off.
 
 For solves repeated every time step, :class:`TwoPointOperator` assembles the
 same discretisation directly as a sparse matrix (numpy, fixed sparsity pattern,
-no FiPy term machinery), and :func:`solve_sparse` solves it with a direct or an
-algebraic-multigrid method. The two-point flux out of cell i through face f
+no FiPy term machinery) and factorises it (:meth:`TwoPointOperator.factorized`:
+banded Cholesky or LU in reverse Cuthill–McKee order, SuperLU for wide bands);
+:func:`solve_sparse` solves a given matrix with SuperLU or algebraic multigrid. The two-point flux out of cell i through face f
 into cell j is
 
     F_f = r_f T_f (a_f u_i − b_f u_j),     T_f = L_f/d_f (FiPy's transmissibility),
