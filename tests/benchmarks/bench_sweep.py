@@ -58,10 +58,11 @@ def timed_sweep(workers: int, sweep: Path = SWEEPS["short"]) -> dict:
 
 _POINT_SCRIPT = """
 import json, sys, time
+from pathlib import Path
 from femion.cli import load_study
 _, module = load_study(sys.argv[1])
 start = time.perf_counter()
-module.run(sys.argv[2], quick=True, overrides=json.loads(sys.argv[3]))
+module.run(Path(sys.argv[2]), quick=True, overrides=json.loads(sys.argv[3]))
 print(json.dumps(time.perf_counter() - start))
 """
 
@@ -81,7 +82,8 @@ def machine_ceiling(sweep: Path, repeats: int = 2) -> dict:
     from femion.sweep import load_sweep
 
     loaded = load_sweep(sweep)
-    point = loaded.points[len(loaded.points) // 2]
+    points = loaded.points()
+    point = points[len(points) // 2]
     overrides = json.dumps(dict(point.parameters), default=str)
 
     def launch(folder: str):
