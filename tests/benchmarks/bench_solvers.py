@@ -16,7 +16,9 @@ Run: ``python tests/benchmarks/bench_solvers.py [--out solvers.json]`` or throug
 2. Growth. Time and peak memory per potential solve and per Li step for meshes
    of ~10³ to ~10⁵ cells (``MeshSettings.refinement``), for femion, the bare
    solves, the SuperLU prototype, (potential) AMG-CG and (Li) the FiPy
-   construction; fitted exponents of time ∝ N^p.
+   construction; fitted exponents of time ∝ N^p. Beside them, femion's
+   potential solve and Li step with the banded factorisations and with
+   SuperLU only (:func:`banded_against_superlu`), timed alternately.
 """
 
 from __future__ import annotations
@@ -258,6 +260,46 @@ def module_overheads(device, settings, repeats: int, dt: float = 1e-4, voltage: 
     return results
 
 
+def banded_against_superlu(device, refinements=DEFAULT_REFINEMENTS, repeats: int = 5) -> list[dict]:
+    """femion's potential solve and Li step with the banded factorisations and with SuperLU only, per mesh size.
+
+    Both paths are timed alternately in one process (``femion.fvm``'s band limits set to −1 for the
+    SuperLU path), so the figures say what the banded factorisations change at each size.
+    """
+    from femion import fvm
+    from femion.physics.lithium import LithiumProperties, LithiumTransport, lithium_regions
+
+    limits = (fvm.BANDED_CHOLESKY_MAX_BANDWIDTH, fvm.BANDED_LU_MAX_BANDWIDTH)
+    rows = []
+    try:
+        for refinement in refinements:
+            settings = femion.MeshSettings(refinement=refinement)
+            stack, kappa, solver, _ = potential_setup(device, settings)
+            films = femion.build_mesh(device, settings=settings).submesh(lithium_regions(device))
+            diffusivity, c_max, partition, temperature, start, phi = lithium_test_problem(films, device)
+            transport = LithiumTransport(films, LithiumProperties(diffusivity, c_max, partition, temperature), start)
+
+            def lithium_step():
+                transport._restore(start)
+                transport.step(phi, 1e-3)
+
+            reps = repeats if refinement <= 2 else max(1, repeats // 2)
+            best = {}
+            for _ in range(2):
+                for banded in (True, False):
+                    fvm.BANDED_CHOLESKY_MAX_BANDWIDTH, fvm.BANDED_LU_MAX_BANDWIDTH = limits if banded else (-1, -1)
+                    for name, function in (("potential", lambda: solver.solve(kappa * 1.0001, 0.1)), ("lithium", lithium_step)):
+                        key = f"{name}_{'banded' if banded else 'superlu'}_s"
+                        best[key] = min(best.get(key, np.inf), best_time(function, reps))
+            rows.append({"refinement": refinement, "potential_cells": stack.n_cells, "lithium_cells": films.n_cells, **best})
+            print(f"  banded vs SuperLU only: potential {stack.n_cells} cells {best['potential_banded_s'] * 1e3:.1f} / "
+                  f"{best['potential_superlu_s'] * 1e3:.1f} ms, Li step {films.n_cells} cells {best['lithium_banded_s'] * 1e3:.1f} / "
+                  f"{best['lithium_superlu_s'] * 1e3:.1f} ms")
+    finally:
+        fvm.BANDED_CHOLESKY_MAX_BANDWIDTH, fvm.BANDED_LU_MAX_BANDWIDTH = limits
+    return rows
+
+
 # ------------------------------------------------------------------------------------------ driver
 
 
@@ -314,6 +356,14 @@ def run(repeats: int = 5, refinements=DEFAULT_REFINEMENTS, growth: bool = True) 
             exponents[name]["peak_memory"] = fit_exponent(cells, [row["peak_MiB"] for row in data])
             print(f"{name:>10} exponents p (time ∝ N^p): " + ", ".join(f"{k} {v:.2f}" for k, v in exponents[name].items()))
         results["growth"] = {"rows": rows, "exponents": exponents}
+        comparison = banded_against_superlu(device, refinements, repeats)
+        exponents_paths = {
+            key[:-2]: fit_exponent([row["potential_cells" if key.startswith("potential") else "lithium_cells"] for row in comparison],
+                                   [row[key] for row in comparison])
+            for key in comparison[0] if key.endswith("_s")
+        }
+        print("  exponents p, banded vs SuperLU-only path: " + ", ".join(f"{k} {v:.2f}" for k, v in exponents_paths.items()))
+        results["growth"]["banded_against_superlu"] = {"rows": comparison, "exponents": exponents_paths}
     return results
 
 
