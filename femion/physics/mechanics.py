@@ -615,9 +615,8 @@ class AxisymmetricSolid:
             yielding = mapped is not None and bool(mapped.yielding.any())
             step = self._solve_linear(self._plastic_tangent(mapped) if yielding else None, residual)
             # Line search on the incremental potential Π (associative J2 with linear hardening: convex, its
-            # gradient the residual; Simo & Hughes, Computational Inelasticity (1998) §3.3; Ortiz & Stainier,
-            # CMAME 171, 419 (1999)): the step length s is a root of the directional derivative
-            # g(s) = p·R(u − s p), which rises with s. A residual-norm backtracking crawls here when the
+            # gradient the residual; Ortiz & Stainier, CMAME 171, 419 (1999)): the step length s is the root
+            # of dΠ/ds = −p·R(u − s p), which rises with s. A residual-norm backtracking crawls here when the
             # Newton iterates overshoot into plastic states that the solution does not have (the set of
             # yielding points then changes at every iteration); s = 1 is taken near convergence.
             slope = float(step[free] @ residual[free])
