@@ -109,14 +109,47 @@ def load_study(study: str | Path) -> tuple[Path, ModuleType]:
     return folder, module
 
 
+def _check_outdir(outdir: Path, study: str) -> None:
+    """Refuse an output folder that holds another study's run (its ``run.json`` names another study).
+
+    Raises
+    ------
+    ValueError
+        One line naming the folder, its ``run.json`` and the study found there.
+    """
+    import json
+
+    record = outdir / "run.json"
+    if not record.is_file():
+        return
+    try:
+        found = json.loads(record.read_text(encoding="utf-8")).get("study")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        found = None
+    if found != study:
+        what = f"study {found!r}" if isinstance(found, str) else "a run that names no study"
+        raise ValueError(
+            f"output folder {outdir} holds {what} ({record}); choose another -o folder, "
+            f"or pass --force to write {study!r} into it anyway"
+        )
+
+
 def _run(arguments: argparse.Namespace) -> int:
     folder, module = load_study(arguments.study)
     outdir = Path(arguments.output) if arguments.output else folder / "output"
     if arguments.quick and not arguments.output:
         outdir = folder / "output" / "quick"
+    study = folder.resolve().name
+    if not arguments.force:
+        _check_outdir(outdir, study)
     start = time.perf_counter()
     print(f"femion run {folder} -> {outdir}{' (quick)' if arguments.quick else ''}")
-    module.run(outdir, quick=arguments.quick)
+    summary = module.run(outdir, quick=arguments.quick)
+    failure = summary.get("failure") if isinstance(summary, dict) else None
+    if failure:
+        # The study wrote what it computed before the failure; no plot of a partial run.
+        print(f"femion: {study}: failed: {' '.join(str(failure).split())}", file=sys.stderr)
+        return 1
     plot_script = folder / "plot.py"
     if plot_script.is_file() and not arguments.no_plot:
         spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}_plot", plot_script)
@@ -192,6 +225,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="coarse, fast variant")
     run.add_argument("-o", "--output", help="output directory (default: STUDY/output, or STUDY/output/quick)")
     run.add_argument("--no-plot", action="store_true", help="skip the study's plot step")
+    run.add_argument("--force", action="store_true",
+                     help="write into an output folder that holds another study's run (files of both mix)")
     run.set_defaults(handler=_run)
 
     sweep = commands.add_parser(

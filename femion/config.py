@@ -40,6 +40,7 @@ __all__ = [
     "load_study_config",
     "override_device",
     "parse_device",
+    "require_layers",
 ]
 
 AMBIENTS = ("air", "vacuum")
@@ -208,6 +209,8 @@ def load_device(path: str | Path | None = None) -> Device:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise DeviceConfigError(f"cannot read device file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise DeviceConfigError(f"{path}: not a UTF-8 text file (byte {error.start}): a device file is TOML text") from None
     return parse_device(text, origin=str(path))
 
 
@@ -548,6 +551,8 @@ def load_study_config(
             data = tomllib.load(handle)
     except OSError as error:
         raise StudyConfigError(f"cannot read study config {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise StudyConfigError(f"{path}: not a UTF-8 text file (byte {error.start}): a study config is TOML text") from None
     except tomllib.TOMLDecodeError as error:
         raise StudyConfigError(f"{path}: not valid TOML: {error}") from None
     allowed = set(keys) | {"device"}
@@ -585,3 +590,34 @@ def load_study_config(
     if device_overrides:
         device = override_device(device, device_overrides, origin=f"overrides of {path}", base=path.parent)
     return data, device
+
+
+def require_layers(device: Device, names: tuple[str, ...] | list[str], origin: str = "") -> None:
+    """Refuse a device that lacks a layer a study addresses by name.
+
+    Studies that read out a named layer (e.g. the LiPON electrolyte or the WO3
+    host of the reference stack, :data:`femion/devices/reference.toml`) call
+    this right after :func:`load_study_config`, before any computation.
+
+    Parameters
+    ----------
+    device
+        The study's device.
+    names
+        Layer names the study needs.
+    origin
+        The study's config file (named in the message, with its ``device`` key).
+
+    Raises
+    ------
+    DeviceConfigError
+        One line naming the missing layer(s), the device file and the config key.
+    """
+    present = {layer.name for layer in device.layers}
+    missing = [name for name in names if name not in present]
+    if missing:
+        where = f"{origin}: 'device'" if origin else "device"
+        raise DeviceConfigError(
+            f"{where}: this study needs layer(s) {', '.join(map(repr, missing))}, which device {device.name!r} "
+            f"({device.source or 'built in code'}) does not have; its layers: {', '.join(sorted(present))}"
+        )

@@ -13,11 +13,11 @@ from functools import lru_cache
 
 import pint
 
-__all__ = ["UnitError", "si_unit", "to_si", "value_unit_to_si"]
+__all__ = ["UnitError", "si_unit", "to_integer", "to_si", "value_unit_to_si"]
 
 
 class UnitError(ValueError):
-    """A quantity with a missing, unknown or dimensionally wrong unit."""
+    """A quantity with a missing, unknown or dimensionally wrong unit, or a value out of its allowed range."""
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +33,15 @@ def si_unit(unit: str) -> str:
     return str(registry.Quantity(1.0, unit).to_base_units().units)
 
 
-def to_si(quantity: str | float | int, expected_unit: str, *, name: str, origin: str = "") -> float:
+def to_si(
+    quantity: str | float | int,
+    expected_unit: str,
+    *,
+    name: str,
+    origin: str = "",
+    positive: bool = False,
+    nonnegative: bool = False,
+) -> float:
     """Convert a quantity to a float in the SI unit ``expected_unit``.
 
     Parameters
@@ -47,6 +55,10 @@ def to_si(quantity: str | float | int, expected_unit: str, *, name: str, origin:
         Dotted key of the quantity (used in error messages).
     origin
         File or context the quantity came from (used in error messages).
+    positive
+        Refuse values <= 0 (durations, rates, sizes, tolerances).
+    nonnegative
+        Refuse values < 0.
 
     Returns
     -------
@@ -56,8 +68,8 @@ def to_si(quantity: str | float | int, expected_unit: str, *, name: str, origin:
     Raises
     ------
     UnitError
-        If the unit is missing, cannot be parsed, has the wrong dimension, or the
-        value is not finite.
+        If the unit is missing, cannot be parsed, has the wrong dimension, the
+        value is not finite, or it violates ``positive`` / ``nonnegative``.
     """
     where = f"{name!r}" + (f" in {origin}" if origin else "")
     registry = _registry()
@@ -90,7 +102,46 @@ def to_si(quantity: str | float | int, expected_unit: str, *, name: str, origin:
         raise UnitError(f"{where}: expected a string like \"200 nm\", got {type(quantity).__name__}")
     if not math.isfinite(value):
         raise UnitError(f"{where}: value {quantity!r} is not finite")
+    if positive and value <= 0.0:
+        raise UnitError(f"{where}: must be positive, got {quantity!r}")
+    if nonnegative and value < 0.0:
+        raise UnitError(f"{where}: must not be negative, got {quantity!r}")
     return value
+
+
+def to_integer(value: int, *, name: str, origin: str = "", minimum: int | None = 1) -> int:
+    """Check that a configuration value is a TOML integer (a count) of at least ``minimum``.
+
+    Counts (time steps, pulses, cycles, pixels, seeds) are plain integers; a
+    string (``"200"``), a float (``200.0``) or a boolean is refused rather than
+    converted, so a quoting mistake cannot slip through.
+
+    Parameters
+    ----------
+    value
+        The value as read from TOML.
+    name
+        Dotted key (used in error messages).
+    origin
+        File or context the value came from (used in error messages).
+    minimum
+        Smallest accepted value (default 1), or None for no bound.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    UnitError
+        If ``value`` is not an integer or is below ``minimum``.
+    """
+    where = f"{name!r}" + (f" in {origin}" if origin else "")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnitError(f"{where}: expected an integer (a count, written without quotes), got {value!r}")
+    if minimum is not None and value < minimum:
+        raise UnitError(f"{where}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def value_unit_to_si(value: float | int, unit: str, expected_unit: str, *, name: str, origin: str = "") -> float:

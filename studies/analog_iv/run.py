@@ -42,7 +42,7 @@ from femion.config import load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.protocols import voltage_sweep
 from femion.simulation import Simulation, SimulationError, SimulationSettings
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {"segment_voltage", "sweep_rate", "amplitudes", "quick_amplitudes", "sweeps_per_polarity", "quick_sweeps_per_polarity"}
@@ -116,20 +116,24 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    rate = to_si(config["sweep_rate"], "V/s", name="sweep_rate", origin=origin)
+    rate = to_si(config["sweep_rate"], "V/s", name="sweep_rate", origin=origin, positive=True)
     key = "quick_amplitudes" if quick else "amplitudes"
     amplitudes = [abs(to_si(value, "V", name=key, origin=origin)) for value in config[key]]
-    sweeps = int(config["quick_sweeps_per_polarity" if quick else "sweeps_per_polarity"])
-    segment = to_si(config["segment_voltage"], "V", name="segment_voltage", origin=origin)
+    if not all(amplitudes):
+        raise ValueError(f"{origin}: {key!r}: a sweep amplitude must not be 0 V, got {config[key]!r}")
+    key = "quick_sweeps_per_polarity" if quick else "sweeps_per_polarity"
+    sweeps = to_integer(config[key], name=key, origin=origin)
+    segment = to_si(config["segment_voltage"], "V", name="segment_voltage", origin=origin, positive=True)
     if sweeps < 1 or not amplitudes:
         raise ValueError(f"{origin}: need at least one amplitude and one sweep per polarity")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     # a sweep whose dt collapses (a host interface cell running out of Li) stops with a SimulationError after dt < 1e-3 of the sweep instead of creeping on
     settings = SimulationSettings(min_step_fraction=1e-3)
     mesh = build_mesh(device, settings=settings.mesh)
     films = mesh.submesh(tuple(layer.name for layer in device.films))
-    summary: dict = {"quick": quick, "sweep_rate_V_per_s": rate, "sweeps_per_polarity": sweeps, "cells": mesh.n_cells}
+    summary: dict = {"quick": quick, "sweep_rate_V_per_s": rate, "sweeps_per_polarity": sweeps, "cells": mesh.n_cells,
+                     "failure": None}
     for magnitude in amplitudes:
         tag = f"{magnitude:g}V"
         out = sweep_amplitude(device, magnitude, rate, sweeps, settings, mesh, segment)
@@ -150,6 +154,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         positive = [row["vertex_current_A"] for row in out["per_sweep"] if row["polarity"] > 0]
         summary[f"completed_{tag}"] = len(out["per_sweep"]) == 2 * sweeps
         summary[f"last_voltage_{tag}_V"] = float(out["rows"][-1][1][-1]) if out["rows"] else 0.0
+        summary["failure"] = summary["failure"] or out["failure"]  # the first amplitude that failed
         summary[tag] = {
             "failure": out["failure"],
             "per_sweep": out["per_sweep"],

@@ -50,7 +50,7 @@ from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
 from femion.protocols import Protocol, Step, pulse_train
 from femion.simulation import Simulation, SimulationError, SimulationSettings
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -122,17 +122,20 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
+    si = lambda key, unit, value=None, **sign: to_si(config[key] if value is None else value, unit, name=key, origin=origin, **sign)  # noqa: E731
+    amplitude = abs(si("amplitude", "V"))
+    if amplitude == 0.0:
+        raise ValueError(f"{origin}: 'amplitude' must not be 0 V")
+    others = [abs(si("other_amplitudes", "V", v)) for v in config["quick_other_amplitudes" if quick else "other_amplitudes"]]
+    width, rest = si("pulse_width", "s", positive=True), si("pulse_rest", "s", nonnegative=True)
+    read_voltage, read_width = si("read_voltage", "V"), si("read_width", "s", positive=True)
+    if read_voltage == 0.0:
+        raise ValueError(f"{origin}: 'read_voltage' must not be 0 V (G = I/V_read)")
+    key_pulses, key_cycles = ("quick_pulses_per_phase", "quick_cycles") if quick else ("pulses_per_phase", "cycles")
+    pulses = to_integer(config[key_pulses], name=key_pulses, origin=origin, minimum=3)  # 3: the nonlinearity fit
+    cycles = to_integer(config[key_cycles], name=key_cycles, origin=origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    si = lambda key, unit, value=None: to_si(config[key] if value is None else value, unit, name=key, origin=origin)  # noqa: E731
-    amplitude = abs(si("amplitude", "V"))
-    others = [abs(si("other_amplitudes", "V", v)) for v in config["quick_other_amplitudes" if quick else "other_amplitudes"]]
-    width, rest = si("pulse_width", "s"), si("pulse_rest", "s")
-    read_voltage, read_width = si("read_voltage", "V"), si("read_width", "s")
-    pulses = int(config["quick_pulses_per_phase" if quick else "pulses_per_phase"])
-    cycles = int(config["quick_cycles" if quick else "cycles"])
-    if pulses < 3 or cycles < 1:
-        raise ValueError(f"{origin}: need at least 3 pulses per phase (nonlinearity fit) and 1 cycle, got {pulses} and {cycles}")
     # a pulse whose dt collapses stops with a SimulationError (dt < 0.5 us) instead of creeping on
     settings = SimulationSettings(min_step_fraction=1e-4)
 

@@ -53,6 +53,7 @@ from femion.cli import load_study
 from femion.config import StudyConfigError, load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, material_variant
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 STUDY = "studies/calibration_analog"
@@ -97,7 +98,7 @@ def parse_knobs(entries: list, device, origin: str) -> list[Knob]:
             raise StudyConfigError(f"{where}: material {entry['material']!r} is not a layer material ({', '.join(materials)})")
         if entry["property"] not in materials[entry["material"]]:
             raise StudyConfigError(f"{where}: {entry['material']} has no property {entry['property']!r}")
-        low, high = float(entry["low"]), float(entry["high"])
+        low, high = (to_si(entry[key], "", name=f"knobs[{index}].{key}", origin=origin, positive=True) for key in ("low", "high"))
         if not (np.isfinite(low) and np.isfinite(high) and 0.0 < low < high):
             raise StudyConfigError(f"{where}: need 0 < low < high, got {low!r}, {high!r}")
         knobs.append(Knob(entry["material"], entry["property"], low, high))
@@ -170,18 +171,22 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     knobs = parse_knobs(config["knobs"], device, origin)
     train, search = config["train"], config["search"]
-    pulses = int(train["quick_pulses_per_phase" if quick else "pulses_per_phase"])
-    points = int(search["quick_grid_points" if quick else "grid_points"])
-    refine = int(search["quick_refine_evaluations" if quick else "refine_evaluations"])
-    label_scale = float(config["label_scale"])
-    if pulses < 3 or points < 1 or refine < 0 or not label_scale > 0:
-        raise StudyConfigError(f"{origin}: need pulses_per_phase >= 3, grid_points >= 1, refine_evaluations >= 0, label_scale > 0")
-    targets = {"G_max_over_G_min": float(config["target_ratio"]), "nonlinearity_label_LTP": float(config["target_label_LTP"]),
-               "nonlinearity_label_LTD": float(config["target_label_LTD"])}
+    if not isinstance(train, dict) or not isinstance(search, dict):
+        raise StudyConfigError(f"{origin}: 'train' and 'search' must be tables")
+    prefix = "quick_" if quick else ""
+    count = lambda table, key, minimum: to_integer(  # noqa: E731
+        table.get(prefix + key), name=f"{'train' if table is train else 'search'}.{prefix}{key}", origin=origin, minimum=minimum)
+    pulses = count(train, "pulses_per_phase", 3)  # 3: the nonlinearity fit of studies/analog_pulses
+    points = count(search, "grid_points", 1)
+    refine = count(search, "refine_evaluations", 0)
+    label_scale = to_si(config["label_scale"], "", name="label_scale", origin=origin, positive=True)
+    targets = {"G_max_over_G_min": to_si(config["target_ratio"], "", name="target_ratio", origin=origin, positive=True),
+               "nonlinearity_label_LTP": to_si(config["target_label_LTP"], "", name="target_label_LTP", origin=origin),
+               "nonlinearity_label_LTD": to_si(config["target_label_LTD"], "", name="target_label_LTD", origin=origin)}
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     device_file = str((HERE / config["device"]).resolve()) if config["device"] else ""
     trials = Trials(outdir, device, device_file, knobs, pulses, targets, label_scale)
 
@@ -243,6 +248,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "quick": quick,
         "trials": len(trials.rows),
         "failed_trials": int(np.sum(~np.isfinite(costs))),
+        "failure": None if found else f"no trial gave a finite cost ({len(trials.rows)} trials); first: "
+                                      f"{next((r['failure'] for r in trials.rows if r['failure']), 'non-monotonic branches')}",
         "best_cost": row["cost"],
         **{f"best_{k.name}": float(v) for k, v in zip(knobs, row["values"])},
         **{f"best_{name}": row[name] for name in METRICS},

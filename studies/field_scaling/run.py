@@ -142,11 +142,15 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     origin = str(HERE / "config.toml")
     base = device
     key = "quick_electrode_radii" if quick else "electrode_radii"
-    radii = [to_si(value, "m", name=key, origin=origin) for value in config[key]]
+    radii = [to_si(value, "m", name=key, origin=origin, positive=True) for value in config[key]]
+    if not radii:
+        raise ValueError(f"{origin}: {key!r} must list at least one radius")
     voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)
-    render_radius = to_si(config["render_radius"], "m", name="render_radius", origin=origin)
+    if voltage == 0.0:
+        raise ValueError(f"{origin}: 'read_voltage' must not be 0 V (G = I/V_read)")
+    render_radius = to_si(config["render_radius"], "m", name="render_radius", origin=origin, positive=True)
     d = base.film_stack_thickness
-    margin = float(config["film_margin_stack_thicknesses"]) * d
+    margin = to_si(config["film_margin_stack_thicknesses"], "", name="film_margin_stack_thicknesses", origin=origin, positive=True) * d
     settings = femion.QUICK_MESH if quick else femion.MeshSettings()
 
     rows = []

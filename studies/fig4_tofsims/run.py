@@ -76,13 +76,13 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study_config
+from femion.config import load_study_config, require_layers
 from femion.constants import AVOGADRO
 from femion.io import write_dataset, write_run_metadata
 from femion.protocols import forming_ramp, pulse_train, rest, voltage_sweep
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.simulation import Simulation, SimulationSettings
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -321,6 +321,30 @@ def o_panel(path: Path, grid, signal: np.ndarray, change: np.ndarray) -> Path:
     return path
 
 
+def check_config(config: dict, device, origin: str, quick: bool) -> None:
+    """Validate every key and the device's layers before the first simulation (one-line errors naming ``origin`` and the key).
+
+    Raises
+    ------
+    ValueError
+        A non-positive duration, rate, compliance, tolerance or field of view, a count that is not a positive
+        integer, a zero forming stop voltage, or a device without the WO3 and LiPON layers read out here.
+    """
+    require_layers(device, ("WO3", "LiPON"), origin)
+    prefix = "quick_" if quick else ""
+    for key in ("pulses", "pixels"):
+        to_integer(config[prefix + key], name=prefix + key, origin=origin)
+    for key, unit in (("pulse_width", "s"), ("program_rate", "V/s"), ("forming_compliance", "A"), ("forming_rate", "V/s"),
+                      ("rest_time", "s"), ("field_of_view", "m"), ("forming_error_tolerance", "")):
+        to_si(config[key], unit, name=key, origin=origin, positive=True)
+    to_si(config["pulse_rest"], "s", name="pulse_rest", origin=origin, nonnegative=True)
+    to_si(config["pulse_amplitude"], "V", name="pulse_amplitude", origin=origin)
+    for value in config[prefix + "program_vertices"]:
+        to_si(value, "V", name=prefix + "program_vertices", origin=origin)
+    if to_si(config[prefix + "forming_stop"], "V", name=prefix + "forming_stop", origin=origin) == 0.0:
+        raise ValueError(f"{origin}: {prefix + 'forming_stop'!r} must not be 0 V")
+
+
 def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Path, quick: bool):
     """Forming with a small I_cc from ``start`` (the power state) on ``mesh``, then open circuit; returns (forming run, rest result, simulation)."""
     from femion.switching import VacancySimulation, run_vacancy
@@ -356,6 +380,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     outdir = Path(outdir)
+    check_config(config, device, origin, quick)
     pulses = int(config["quick_pulses" if quick else "pulses"])
     pixels = int(config["quick_pixels" if quick else "pixels"])
     protocol = pulse_train(

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study_config
+from femion.config import load_study_config, require_layers
 from femion.geometry import MeshSettings
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
@@ -58,19 +58,19 @@ def label(compliance: float) -> str:
     return f"{compliance * 1e6:g}uA"
 
 
-def settings_for(config: dict, quick: bool) -> SimulationSettings:
+def settings_for(config: dict, quick: bool, origin: str = "") -> SimulationSettings:
     """Simulation settings of a V_O study: mesh refinement and local-error tolerance from ``config``; 40 coupling iterations under compliance.
 
     Raises
     ------
     ValueError
-        A non-positive mesh refinement or error tolerance.
+        A non-positive mesh refinement or error tolerance (the message names the key and ``origin``, the config file).
     """
-    refinement = float(config["quick_mesh_refinement" if quick else "mesh_refinement"])
-    if not refinement > 0.0:
-        raise ValueError(f"mesh refinement must be positive, got {refinement!r}")
+    key = "quick_mesh_refinement" if quick else "mesh_refinement"
+    refinement = to_si(config[key], "", name=key, origin=origin, positive=True)
+    tolerance = to_si(config["error_tolerance"], "", name="error_tolerance", origin=origin, positive=True)
     return SimulationSettings(mesh=MeshSettings(refinement=refinement), max_iterations=40, min_step_fraction=1e-7,
-                              error_tolerance=float(config["error_tolerance"]))
+                              error_tolerance=tolerance)
 
 
 def form(device, mesh, settings, compliance: float, rate: float, stop: float, **disorder):
@@ -124,16 +124,19 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Form the pristine device at every compliance; write the outputs; return the summary."""
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
+    require_layers(device, ("LiPON",), origin)  # the filament profile is read out in LiPON
+    rate = to_si(config["ramp_rate"], "V/s", name="ramp_rate", origin=origin, positive=True)
+    stop = to_si(config["stop_voltage"], "V", name="stop_voltage", origin=origin)
+    if stop == 0.0:
+        raise ValueError(f"{origin}: 'stop_voltage' must not be 0 V")
+    key = "quick_compliances" if quick else "compliances"
+    compliances = [to_si(value, "A", name=key, origin=origin, positive=True) for value in config[key]]
+    tolerance = to_si(config["compliance_tolerance"], "", name="compliance_tolerance", origin=origin, nonnegative=True)
+    if not compliances:
+        raise ValueError(f"{origin}: {key} must list positive currents")
+    settings = settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    rate = to_si(config["ramp_rate"], "V/s", name="ramp_rate", origin=origin)
-    stop = to_si(config["stop_voltage"], "V", name="stop_voltage", origin=origin)
-    key = "quick_compliances" if quick else "compliances"
-    compliances = [to_si(value, "A", name=key, origin=origin) for value in config[key]]
-    tolerance = float(config["compliance_tolerance"])
-    if not compliances or min(compliances) <= 0.0:
-        raise ValueError(f"{origin}: {key} must list positive currents")
-    settings = settings_for(config, quick)
     mesh = build_mesh(device, settings=settings.mesh)
     summary: dict = {"quick": quick, "cells": mesh.n_cells, "ramp_rate_V_per_s": rate, "stop_voltage_V": stop,
                      "physics": ["electrostatics", "vacancy", "thermal"], "deformed_electrode": "left out (no mechanics state)",

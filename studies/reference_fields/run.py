@@ -32,7 +32,7 @@ from tqdm import tqdm
 import femion
 from femion import fvm
 from femion.constants import FARADAY
-from femion.config import load_study_config
+from femion.config import StudyConfigError, load_study_config, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.physics.electrostatics import (
     conduction_regions,
@@ -41,7 +41,7 @@ from femion.physics.electrostatics import (
     layer_conductivity,
     solve_potential,
 )
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {"read_voltage", "dose", "rest_time", "time_steps", "first_step"}
@@ -72,11 +72,14 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
+    require_layers(device, ("LiPON",), origin)  # the series-resistance share it reports
     read_voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)
-    dose = to_si(config["dose"], "C/m^2", name="dose", origin=origin)
-    rest_time = to_si(config["rest_time"], "s", name="rest_time", origin=origin)
-    first_step = to_si(config["first_step"], "s", name="first_step", origin=origin)
-    steps = int(config["time_steps"]) // (2 if quick else 1)
+    dose = to_si(config["dose"], "C/m^2", name="dose", origin=origin, positive=True)
+    rest_time = to_si(config["rest_time"], "s", name="rest_time", origin=origin, positive=True)
+    first_step = to_si(config["first_step"], "s", name="first_step", origin=origin, positive=True)
+    if first_step >= rest_time:
+        raise StudyConfigError(f"{origin}: 'first_step' ({config['first_step']}) must be shorter than 'rest_time' ({config['rest_time']})")
+    steps = max(to_integer(config["time_steps"], name="time_steps", origin=origin, minimum=2) // (2 if quick else 1), 2)
 
     mesh = femion.build_mesh(device, settings=femion.QUICK_MESH if quick else femion.MeshSettings())
 
