@@ -144,7 +144,14 @@ def _run(arguments: argparse.Namespace) -> int:
         _check_outdir(outdir, study)
     start = time.perf_counter()
     print(f"femion run {folder} -> {outdir}{' (quick)' if arguments.quick else ''}")
-    summary = module.run(outdir, quick=arguments.quick)
+    from femion.simulation import SimulationError
+
+    try:
+        summary = module.run(outdir, quick=arguments.quick)
+    except SimulationError as error:  # a run that could not advance and that the study does not record itself
+        if arguments.traceback:
+            raise
+        summary = {"failure": str(error)}
     failure = summary.get("failure") if isinstance(summary, dict) else None
     if failure:
         # The study wrote what it computed before the failure; no plot of a partial run.

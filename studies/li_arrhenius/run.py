@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from femion.constants import BOLTZMANN, EV
-from femion.config import load_study_config, override_device
+from femion.config import load_study_config, override_device, require_layers
 from femion.mesh import build_mesh
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import arrhenius_fit
@@ -97,15 +97,18 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    require_layers(device, (ELECTROLYTE,), origin)
     key = "quick_temperatures" if quick else "temperatures"
-    temperatures = np.array([to_si(value, "K", name=key, origin=origin) for value in config[key]])
+    temperatures = np.array([to_si(value, "K", name=key, origin=origin, positive=True) for value in config[key]])
     if temperatures.size < 2:
         raise ValueError(f"{origin}: {key!r} needs at least two temperatures for an Arrhenius fit")
     step_voltage = to_si(config["step_voltage"], "V", name="step_voltage", origin=origin)
-    step_duration = to_si(config["step_duration"], "s", name="step_duration", origin=origin)
-    paper_energy = to_si(config["paper_activation_energy"], "eV", name="paper_activation_energy", origin=origin)
+    if step_voltage == 0.0:
+        raise ValueError(f"{origin}: 'step_voltage' must not be 0 V")
+    step_duration = to_si(config["step_duration"], "s", name="step_duration", origin=origin, positive=True)
+    paper_energy = to_si(config["paper_activation_energy"], "eV", name="paper_activation_energy", origin=origin, positive=True)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     material = paper_material(device, paper_energy, outdir / "LiPON_paper.toml")
     inputs = {
         "database": device,

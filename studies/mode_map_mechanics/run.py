@@ -120,18 +120,25 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    rates = [to_si(rate, "V/s", name="rates", origin=origin) for rate in config["rates"]]
+    rates = [to_si(rate, "V/s", name="rates", origin=origin, positive=True) for rate in config["rates"]]
     start = to_si(config["start_voltage"], "V", name="start_voltage", origin=origin)
     vertices = [to_si(v, "V", name="vertices", origin=origin) for v in config["vertices"]]
-    increment = to_si(config["quick_voltage_increment" if quick else "voltage_increment"], "V", name="voltage_increment", origin=origin)
-    gauge = to_si(config["gauge_width"], "m", name="gauge_width", origin=origin)
+    key = "quick_voltage_increment" if quick else "voltage_increment"
+    increment = to_si(config[key], "V", name=key, origin=origin, positive=True)
+    gauge = to_si(config["gauge_width"], "m", name="gauge_width", origin=origin, positive=True)
     settings = {
-        "toughness": to_si(config["interface_toughness"], "J/m^2", name="interface_toughness", origin=origin),
-        "f0": float(config["initial_porosity"]),
+        "toughness": to_si(config["interface_toughness"], "J/m^2", name="interface_toughness", origin=origin, positive=True),
+        "f0": to_si(config["initial_porosity"], "", name="initial_porosity", origin=origin, positive=True),
     }
+    if not settings["f0"] < 1.0:
+        raise ValueError(f"{origin}: 'initial_porosity' must be below 1, got {config['initial_porosity']!r}")
+    if not rates:
+        raise ValueError(f"{origin}: 'rates' must list at least one sweep rate")
     electrodes = list(config["electrodes"])
+    for electrode in electrodes:  # an unknown or non-conducting electrode material fails here, not after the first runs
+        override_device(device, {f"device.layers.{device.top_electrode.name}.material": electrode}, origin=f"{origin}: 'electrodes'")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     mesh = femion.build_mesh(device, settings=femion.QUICK_MESH if quick else femion.MeshSettings())
 
     shape = (len(electrodes), len(rates), len(MECHANISMS))

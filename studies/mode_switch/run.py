@@ -41,7 +41,7 @@ from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
 from femion.protocols import cyclic_voltammetry, pulse_train, voltage_sweep
 from femion.simulation import available_physics
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -55,6 +55,34 @@ def segment(curves: xr.Dataset, start: float, end: float) -> xr.Dataset:
     """Rows of ``curves`` with start ≤ t ≤ end (time-step records)."""
     time = curves.time.values
     return curves.isel(time=np.flatnonzero((time >= start - 1e-12) & (time <= end + 1e-12)))
+
+
+def check_config(config: dict, base, origin: str) -> None:
+    """Validate the keys :func:`characterise` and :func:`run` read, and every case's device, before the first simulation.
+
+    Raises
+    ------
+    ValueError
+        A non-positive pulse width, sweep rate or CV rate, a negative rest, a zero pulse amplitude or read
+        voltage, a pulse count that is not a positive integer, an empty or reversed CV window, or an
+        ambient / electrode material the device cannot take (the message names ``origin`` and the key).
+    """
+    for key, unit in (("pulse_width", "s"), ("cv_rate", "V/s")):
+        to_si(config[key], unit, name=key, origin=origin, positive=True)
+    to_si(config["pulse_rest"], "s", name="pulse_rest", origin=origin, nonnegative=True)
+    for key in ("pulse_amplitude", "read_voltage"):
+        if to_si(config[key], "V", name=key, origin=origin) == 0.0:
+            raise ValueError(f"{origin}: {key!r} must not be 0 V")
+    to_integer(config["pulses"], name="pulses", origin=origin)
+    lower, upper = (to_si(v, "V", name="cv_window", origin=origin) for v in config["cv_window"])
+    if not lower < upper:
+        raise ValueError(f"{origin}: 'cv_window' must be [lower, upper] with lower < upper, got {config['cv_window']!r}")
+    for value in config["rates"]:
+        to_si(value, "V/s", name="rates", origin=origin, positive=True)
+    for ambient in config["ambients"]:
+        for electrode in config["electrodes"]:
+            override_device(base, {"device.ambient": ambient, f"device.layers.{base.top_electrode.name}.material": electrode},
+                            f"{origin}: 'ambients'/'electrodes'")
 
 
 def characterise(device, protocol_head, settings, physics, mesh, config, origin):
@@ -102,10 +130,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     from femion.simulation import SimulationSettings
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     origin = str(HERE / "config.toml")
     config, base = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
+    check_config(config, base, origin)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["program_vertices"]]
     rates = [to_si(v, "V/s", name="rates", origin=origin) for v in config["rates"]]
     if quick:  # small sweep window and few pulses: the same cases, a fraction of the cost

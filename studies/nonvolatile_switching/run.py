@@ -41,7 +41,7 @@ from femion.mesh import build_mesh
 from femion.observables import cycle_to_cycle_variation
 from femion.protocols import voltage_sweep
 from femion.switching import bipolar_cycle, run_vacancy
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -95,19 +95,21 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     _, forming = load_study(HERE.parent / "forming")
-    si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
+    si = {key: to_si(config[key], unit, name=key, origin=origin, positive=True) for key, unit in (
         ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_stop", "V"), ("set_max", "V"), ("reset_max", "V"),
         ("sweep_rate", "V/s"), ("set_compliance", "A"), ("reset_compliance", "A"), ("read_voltage", "V"),
         ("hysteresis_voltage", "V"))}
-    cycles = int(config["quick_cycles" if quick else "cycles"])
-    discard = int(config["discard_cycles"])
-    level, drop = float(config["switch_level"]), float(config["reset_drop"])
+    key = "quick_cycles" if quick else "cycles"
+    cycles = to_integer(config[key], name=key, origin=origin)
+    discard = to_integer(config["discard_cycles"], name="discard_cycles", origin=origin, minimum=0)
+    level = to_si(config["switch_level"], "", name="switch_level", origin=origin, positive=True)
+    drop = to_si(config["reset_drop"], "", name="reset_drop", origin=origin, positive=True)
     if not 0 <= discard < cycles or not (0.0 < si["read_voltage"] < min(si["set_max"], si["reset_max"])):
         raise ValueError(f"{origin}: need 0 <= discard_cycles < cycles and 0 < read_voltage < min(set_max, reset_max) (both positive magnitudes)")
-    settings = forming.settings_for(config, quick)
+    settings = forming.settings_for(config, quick, origin)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     mesh = build_mesh(device, settings=settings.mesh)
     formed = forming.form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
     cycle = (voltage_sweep(0.0, [si["set_max"], 0.0], si["sweep_rate"], compliance=si["set_compliance"])

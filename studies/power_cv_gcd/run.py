@@ -35,7 +35,7 @@ from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, areal_capacitance_gcd
 from femion.protocols import cyclic_voltammetry, galvanostatic_cycles, rest, voltage_sweep
 from femion.simulation import available_physics
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -119,19 +119,24 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     from femion.simulation import Simulation, SimulationSettings
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     origin = str(HERE / "config.toml")
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    si = lambda value, unit, key: to_si(value, unit, name=key, origin=origin)  # noqa: E731
+    si = lambda value, unit, key, **sign: to_si(value, unit, name=key, origin=origin, **sign)  # noqa: E731
     vertices = [si(v, "V", "program_vertices") for v in config["program_vertices"]]
-    program_rate = si(config["program_rate"], "V/s", "program_rate")
+    program_rate = si(config["program_rate"], "V/s", "program_rate", positive=True)
     cv_low, cv_high = (si(v, "V", "cv_window") for v in config["cv_window"])
-    cv_rates = [si(v, "V/s", "cv_rates") for v in config["cv_rates"]]
+    cv_rates = [si(v, "V/s", "cv_rates", positive=True) for v in config["cv_rates"]]
     gcd_low, gcd_high = (si(v, "V", "gcd_window") for v in config["gcd_window"])
-    densities = [si(v, "A/m^2", "gcd_current_densities") for v in config["gcd_current_densities"]]
-    cycles = int(config["gcd_cycles"])
-    hold = si(config["self_discharge_time"], "s", "self_discharge_time")
+    densities = [si(v, "A/m^2", "gcd_current_densities", positive=True) for v in config["gcd_current_densities"]]
+    cycles = to_integer(config["gcd_cycles"], name="gcd_cycles", origin=origin)
+    hold = si(config["self_discharge_time"], "s", "self_discharge_time", positive=True)
+    for key, (low, high) in (("cv_window", (cv_low, cv_high)), ("gcd_window", (gcd_low, gcd_high))):
+        if not low < high:
+            raise ValueError(f"{origin}: {key!r} must be [lower, upper] with lower < upper, got {config[key]!r}")
+    if not cv_rates or not densities:
+        raise ValueError(f"{origin}: 'cv_rates' and 'gcd_current_densities' must each list at least one value")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     if quick:
         vertices = [0.1 * v for v in vertices]
         cv_low, cv_high, cv_rates = 0.1 * cv_low, 0.1 * cv_high, cv_rates[-1:]

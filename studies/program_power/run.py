@@ -32,7 +32,7 @@ from femion.config import load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.protocols import voltage_sweep
 from femion.simulation import available_physics
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {"vertices", "rate", "sweeps"}
@@ -42,15 +42,13 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     from femion.simulation import Simulation, SimulationSettings
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     origin = str(HERE / "config.toml")
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     vertices = [to_si(v, "V", name="vertices", origin=origin) for v in config["vertices"]]
-    rate = to_si(config["rate"], "V/s", name="rate", origin=origin)
-    sweeps = int(config["sweeps"])
-    if sweeps < 2:
-        raise ValueError(f"{origin}: 'sweeps' must be at least 2 (the peak must be compared with a later sweep)")
+    rate = to_si(config["rate"], "V/s", name="rate", origin=origin, positive=True)
+    sweeps = to_integer(config["sweeps"], name="sweeps", origin=origin, minimum=2)  # the peak is compared with a later sweep
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     if quick:
         vertices = [0.1 * v for v in vertices]
     present, missing = available_physics(("lithium", "mechanics", "air"))

@@ -56,7 +56,7 @@ from femion.mesh import build_mesh
 from femion.protocols import Protocol, Step, hold, voltage_sweep
 from femion.simulation import SimulationSettings
 from femion.switching import VacancySimulation, run_vacancy
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -170,22 +170,27 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     _, forming = load_study(HERE.parent / "forming")
-    si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
+    si = {key: to_si(config[key], unit, name=key, origin=origin, positive=key not in ("reset_voltage", "read_voltage")) for key, unit in (
         ("large_compliance", "A"), ("small_compliance", "A"), ("forming_rate", "V/s"), ("reset_voltage", "V"), ("reset_rate", "V/s"),
         ("read_voltage", "V"), ("read_duration", "s"), ("first_read", "s"), ("retention_time", "s"))}
+    if not si["first_read"] < si["retention_time"]:
+        raise ValueError(f"{origin}: 'first_read' ({config['first_read']}) must be shorter than 'retention_time' ({config['retention_time']})")
     stop_large = to_si(config["forming_stop"], "V", name="forming_stop", origin=origin)
     stop_small = to_si(config["quick_forming_stop_small" if quick else "forming_stop"], "V", name="forming_stop", origin=origin)
     key = "quick_temperatures" if quick else "temperatures"
-    temperatures = [to_si(value, "K", name=key, origin=origin) for value in config[key]]
-    ratio = float(config["failure_ratio"])
+    temperatures = [to_si(value, "K", name=key, origin=origin, positive=True) for value in config[key]]
+    ratio = to_si(config["failure_ratio"], "", name="failure_ratio", origin=origin)
     if not ratio > 1.0 or not temperatures or si["read_voltage"] == 0.0:
         raise ValueError(f"{origin}: need failure_ratio > 1, at least one temperature and a non-zero read_voltage")
-    times = read_times(si["first_read"], si["retention_time"], int(config["quick_reads_per_decade" if quick else "reads_per_decade"]))
-    protocol = retention_protocol(times, si["read_voltage"], si["read_duration"], int(config["quick_steps_per_rest" if quick else "steps_per_rest"]))
-    settings = forming.settings_for(config, quick)
+    counts = {key: to_integer(config[key], name=key, origin=origin) for key in (
+        ("quick_reads_per_decade", "quick_steps_per_rest") if quick else ("reads_per_decade", "steps_per_rest"))}
+    reads_per_decade, steps_per_rest = counts.values()
+    settings = forming.settings_for(config, quick, origin)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    times = read_times(si["first_read"], si["retention_time"], reads_per_decade)
+    protocol = retention_protocol(times, si["read_voltage"], si["read_duration"], steps_per_rest)
     mesh = build_mesh(device, settings=settings.mesh)
     lrs = forming.form(device, mesh, settings, si["large_compliance"], si["forming_rate"], stop_large)
     reset = run_vacancy(device, voltage_sweep(0.0, [si["reset_voltage"], 0.0], si["reset_rate"], compliance=si["large_compliance"]),

@@ -74,15 +74,19 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     """Run the study and write its outputs into ``outdir``; return the summary."""
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    device = override_device(device, {f"device.layers.{device.top_electrode.name}.material": config["electrode"]})
-    rates = [to_si(rate, "V/s", name="rates", origin=origin) for rate in config["rates"]]
+    device = override_device(device, {f"device.layers.{device.top_electrode.name}.material": config["electrode"]},
+                             origin=f"{origin}: 'electrode'")
+    rates = [to_si(rate, "V/s", name="rates", origin=origin, positive=True) for rate in config["rates"]]
     start = to_si(config["start_voltage"], "V", name="start_voltage", origin=origin)
     vertices = [to_si(v, "V", name="vertices", origin=origin) for v in config["vertices"]]
-    increment = to_si(config["quick_voltage_increment" if quick else "voltage_increment"], "V", name="voltage_increment", origin=origin)
-    toughness = to_si(config["interface_toughness"], "J/m^2", name="interface_toughness", origin=origin)
-    f0 = float(config["initial_porosity"])
+    key = "quick_voltage_increment" if quick else "voltage_increment"
+    increment = to_si(config[key], "V", name=key, origin=origin, positive=True)
+    toughness = to_si(config["interface_toughness"], "J/m^2", name="interface_toughness", origin=origin, positive=True)
+    f0 = to_si(config["initial_porosity"], "", name="initial_porosity", origin=origin, positive=True)
+    if not f0 < 1.0 or not rates:
+        raise ValueError(f"{origin}: need 'initial_porosity' below 1 and at least one of 'rates'")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     mesh = femion.build_mesh(device, settings=femion.QUICK_MESH if quick else femion.MeshSettings())
     electrode = mesh.region_mask(device.top_electrode.name)
 

@@ -29,7 +29,7 @@ import xarray as xr
 
 import femion
 from femion.cli import load_study
-from femion.config import load_study_config
+from femion.config import load_study_config, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import arrhenius_fit
 from femion.physics.electrostatics import conduction_regions, electrode_interface, layer_conductivity, solve_potential
@@ -65,8 +65,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     outdir = Path(outdir)
-    temperatures = [to_si(t, "K", name="arrhenius_temperatures", origin=origin) for t in config["arrhenius_temperatures"]]
+    require_layers(device, ("LiPON",), origin)
+    temperatures = [to_si(t, "K", name="arrhenius_temperatures", origin=origin, positive=True) for t in config["arrhenius_temperatures"]]
     voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)
+    if voltage == 0.0 or len(temperatures) < 2:
+        raise ValueError(f"{origin}: need a non-zero 'read_voltage' and at least two 'arrhenius_temperatures'")
 
     studies = {}
     for name in ("field_scaling", "fig4_tofsims"):

@@ -65,7 +65,7 @@ from femion.physics.mechanics import LithiumHistoryRecorder, MechanicsModule, Me
 from femion.protocols import voltage_sweep
 from femion.simulation import Simulation
 from femion.switching import backward_resistance, run_vacancy, switching_sweep
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -152,27 +152,28 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     _, forming = load_study(HERE.parent / "forming")
     pick = (lambda key: config[f"quick_{key}"] if quick else config[key])
-    si = {key: to_si(value, unit, name=key, origin=origin) for key, value, unit in (
+    si = {key: to_si(value, unit, name=key, origin=origin, nonnegative=key == "barrier_disorder",
+                     positive=key != "barrier_disorder") for key, value, unit in (
         ("barrier_disorder", config["barrier_disorder"], "eV"), ("forming_compliance", config["forming_compliance"], "A"),
         ("forming_rate", config["forming_rate"], "V/s"), ("forming_stop", pick("forming_stop"), "V"),
         ("sweep_max", pick("sweep_max"), "V"), ("sweep_compliance", config["sweep_compliance"], "A"),
         ("read_voltage", config["read_voltage"], "V"), ("sweep_rate", pick("sweep_rate"), "V/s"),
         ("program_rate", config["program_rate"], "V/s"), ("program_increment", pick("program_increment"), "V"))}
     vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["program_vertices"]]
-    cycles = int(pick("cycles"))
-    discard = int(config["discard_cycles"])
-    level = float(config["switch_level"])
+    cycles = to_integer(pick("cycles"), name="quick_cycles" if quick else "cycles", origin=origin)
+    discard = to_integer(config["discard_cycles"], name="discard_cycles", origin=origin, minimum=0)
+    level = to_si(config["switch_level"], "", name="switch_level", origin=origin, positive=True)
     if discard < 0 or cycles - discard < 2:
         raise ValueError(f"{origin}: variation needs at least 2 cycles after the {discard} discarded ones, got {cycles} cycles")
     if not 0.0 < si["read_voltage"] < si["sweep_max"]:
         raise ValueError(f"{origin}: read_voltage must lie in (0, sweep_max), got {si['read_voltage']} V and {si['sweep_max']} V")
-    disorder = {"seed": int(config["seed"]), "barrier_disorder": si["barrier_disorder"],
-                "density_fluctuation": float(config["density_fluctuation"])}
-    settings = forming.settings_for(config, quick)
+    disorder = {"seed": to_integer(config["seed"], name="seed", origin=origin, minimum=0), "barrier_disorder": si["barrier_disorder"],
+                "density_fluctuation": to_si(config["density_fluctuation"], "", name="density_fluctuation", origin=origin, nonnegative=True)}
+    settings = forming.settings_for(config, quick, origin)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     vmax, rate = si["sweep_max"], si["sweep_rate"]
     protocol = voltage_sweep(0.0, [vmax, 0.0, -vmax, 0.0], rate, cycles, compliance=si["sweep_compliance"])
     duration = 4.0 * vmax / rate

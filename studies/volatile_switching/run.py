@@ -39,7 +39,7 @@ from femion.mesh import build_mesh
 from femion.protocols import hold, voltage_sweep
 from femion.simulation import SimulationSettings
 from femion.switching import run_vacancy, switching_sweep
-from femion.units import to_si
+from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
@@ -76,18 +76,20 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     _, forming = load_study(HERE.parent / "forming")
-    si = {key: to_si(config[key], unit, name=key, origin=origin) for key, unit in (
+    si = {key: to_si(config[key], unit, name=key, origin=origin, positive=key != "relax_voltage") for key, unit in (
         ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_stop", "V"), ("sweep_max", "V"),
         ("sweep_rate", "V/s"), ("sweep_compliance", "A"), ("relax_voltage", "V"))}
-    relax_time = to_si(config["quick_relax_time" if quick else "relax_time"], "s", name="relax_time", origin=origin)
-    cycles = int(config["quick_cycles" if quick else "cycles"])
-    level = float(config["switch_level"])
-    if cycles < 1 or not 0.0 < level <= 1.0 or not relax_time > 0.0:
-        raise ValueError(f"{origin}: need cycles >= 1, 0 < switch_level <= 1 and relax_time > 0")
-    settings = forming.settings_for(config, quick)
+    key = "quick_relax_time" if quick else "relax_time"
+    relax_time = to_si(config[key], "s", name=key, origin=origin, positive=True)
+    key = "quick_cycles" if quick else "cycles"
+    cycles = to_integer(config[key], name=key, origin=origin)
+    level = to_si(config["switch_level"], "", name="switch_level", origin=origin)
+    if not 0.0 < level <= 1.0:
+        raise ValueError(f"{origin}: 'switch_level' must lie in (0, 1], got {config['switch_level']!r}")
+    settings = forming.settings_for(config, quick, origin)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     mesh = build_mesh(device, settings=settings.mesh)
     formed = forming.form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
     protocol = voltage_sweep(0.0, [si["sweep_max"], 0.0], si["sweep_rate"], cycles, compliance=si["sweep_compliance"])
