@@ -115,7 +115,29 @@ def read_fields(path: str | Path) -> tuple[AxisymmetricMesh, dict[str, np.ndarra
 
 
 def write_dataset(path: str | Path, dataset: Any) -> Path:
-    """Write an :class:`xarray.Dataset` to netCDF atomically (netCDF4 engine)."""
+    """Write an :class:`xarray.Dataset` to netCDF atomically (netCDF4 engine).
+
+    Every numeric or boolean data variable and coordinate must carry a
+    non-empty ``units`` attribute (CF conventions: ``"1"`` for a dimensionless
+    number, a count or an index); text variables (labels, messages) need none,
+    and date-times get theirs from xarray's encoding.
+    This is the one place where femion's netCDF outputs are checked.
+
+    Raises
+    ------
+    ValueError
+        A numeric variable or coordinate without ``units``, named with the file.
+    """
+    missing = sorted(
+        str(name)
+        for name, variable in (*dataset.data_vars.items(), *dataset.coords.items())
+        if variable.dtype.kind in "biufc" and not str(variable.attrs.get("units", "")).strip()
+    )
+    if missing:
+        raise ValueError(
+            f"{path}: variable(s) {', '.join(missing)} have no 'units' attribute; give each one "
+            "(\"1\" for dimensionless numbers, counts and indices)"
+        )
     return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="netcdf4"))
 
 

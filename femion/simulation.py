@@ -498,7 +498,8 @@ class Simulation:
             if records.reads
             else {},
         )
-        for name, unit in (("time", "s"), ("G", "S"), ("read_voltage", "V")):
+        for name, unit in (("time", "s"), ("G", "S"), ("read_voltage", "V"), ("pulse_number", "1"), ("pulse_index", "1"),
+                           ("polarity", "1"), ("cycle", "1")):
             if name in reads:
                 reads[name].attrs["units"] = unit
         return Result(curves=curves, reads=reads, state=state, mesh=self.mesh, resumed_steps=resumed)

@@ -1155,7 +1155,7 @@ def _coordinate(key: str, values: list[Any]) -> tuple[np.ndarray, dict[str, str]
     if unit is not None:
         return np.array([to_si(value, unit, name=key) for value in values]), {**attrs, "units": unit}
     if all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
-        return np.array(values), attrs
+        return np.array(values), {**attrs, "units": "1"}  # a bare TOML number is dimensionless (to_si wants units otherwise)
     if all(isinstance(value, str) for value in values):
         matches = [_NUMBER.match(value) for value in values]
         if all(matches) and all(match.group(2) for match in matches):
@@ -1233,7 +1233,8 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
             raise SweepError(f"{sweep.path}: observable {name!r} holds different kinds of values across points: {kinds}")
         kind = kinds.pop() if kinds else "float"
         unit = _observable_unit(name, sweep)
-        attrs = {"units": unit} if unit else {}
+        # numbers without a unit suffix or [observable_units] entry are stored as dimensionless (netCDF needs units)
+        attrs = {"units": unit} if unit else {} if kind == "str" else {"units": "1"}
         if kind == "list":
             length = max((len(row[name]) for row in values.values()), default=0)
             array = np.full((n, length), np.nan)
@@ -1284,14 +1285,14 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
         "outdir": ("point", np.array([str(Path(outdir) / "points" / p.name) for p in points], dtype=object),
                    {"long_name": "the point's output directory"}),
         "seed": ("point", np.array([p.seed for p in points], dtype=np.int64),
-                 {"long_name": "seed of random and numpy.random in the point's process"}),
+                 {"units": "1", "long_name": "seed of random and numpy.random in the point's process"}),
         "femion_version": ("point", column("femion_version", ""), {}),
         "git_revision": ("point", column("git_revision", ""), {}),
         "parameters": ("point", np.array([_canonical(dict(p.parameters)) for p in points], dtype=object),
                        {"long_name": "JSON text of the point's overrides (swept and fixed)"}),
     })
     coords: dict[str, Any] = {
-        "point": ("point", np.arange(n), {"long_name": "point index"}),
+        "point": ("point", np.arange(n), {"units": "1", "long_name": "point index"}),
         "point_id": ("point", np.array([p.name for p in points], dtype=object), {"long_name": "<index>-<hash> directory name"}),
     }
     for key in sweep.swept:

@@ -790,6 +790,8 @@ class MechanicsModule:
 
     name = "mechanics"
     reads = ("c_li",)
+    units = {"mech_sigma_vm_max": "Pa", "mech_eps_p_max": "1", "mech_porosity_max": "1", "mech_blister_height": "m"}
+    """Units of :meth:`observables` (read by the Simulation for its outputs)."""
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, settings: MechanicsSettings = MechanicsSettings()):
         from femion.physics.porosity import laminate

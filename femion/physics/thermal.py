@@ -265,6 +265,8 @@ class ThermalModule:
 
     name = "thermal"
     owns = ("T",)
+    units = {"T_max": "K", "joule_power": "W"}
+    """Units of :meth:`observables` (read by the Simulation for its outputs)."""
     reads = ("phi", "kappa")
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_ambient: bool = True):

@@ -141,7 +141,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             t, v, i, s, p = (np.concatenate(part) for part in zip(*out["rows"]))
             data = xr.Dataset(
                 {"voltage": ("time", v, {"units": "V"}), "current": ("time", i, {"units": "A"}),
-                 "sweep": ("time", s), "polarity": ("time", p)},
+                 "sweep": ("time", s, {"units": "1"}), "polarity": ("time", p, {"units": "1"})},
                 coords={"time": ("time", t, {"units": "s"})},
             )
             write_dataset(outdir / f"iv_{tag}.nc", data)

@@ -211,13 +211,13 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     data = xr.Dataset(
         {
             **{k.name: ("trial", [r["values"][i] for r in trials.rows], {"units": load_unit(k)}) for i, k in enumerate(knobs)},
-            **{name: ("trial", [r[name] for r in trials.rows]) for name in METRICS},
-            "residual": (("trial", "target"), np.array([r["residual"] for r in trials.rows])),
-            "cost": ("trial", costs),
+            **{name: ("trial", [r[name] for r in trials.rows], {"units": "1"}) for name in METRICS},
+            "residual": (("trial", "target"), np.array([r["residual"] for r in trials.rows]), {"units": "1"}),
+            "cost": ("trial", costs, {"units": "1"}),
             "stage": ("trial", [r["stage"] for r in trials.rows]),
             "failure": ("trial", [r["failure"] for r in trials.rows]),
         },
-        coords={"trial": np.arange(len(trials.rows)), "target": list(METRICS)},
+        coords={"trial": ("trial", np.arange(len(trials.rows)), {"units": "1"}), "target": list(METRICS)},
         attrs={"targets": json.dumps(targets), "label_scale": label_scale, "cost": "0.5 * sum(residual**2)"},
     )
     write_dataset(outdir / "trials.nc", data)

@@ -193,7 +193,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             "areal_capacitance_after": ("case", [row["areal_capacitance_F_m2"] for row in rows], {"units": "F/m^2"}),
             "areal_capacitance_before": ("case", [row["areal_capacitance_before_F_m2"] for row in rows], {"units": "F/m^2"}),
         },
-        coords={"case": ("case", np.arange(len(rows)))},
+        coords={"case": ("case", np.arange(len(rows)), {"units": "1"})},
         attrs={"title": "femion mode_switch", "device": base.name, "notes": " | ".join(notes)},
     )
     write_dataset(outdir / "mode_switch.nc", table)

@@ -126,7 +126,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     write_dataset(outdir / "forming.nc", formed.dataset())
     write_dataset(outdir / "sweeps.nc", sweeps.dataset())
     write_dataset(outdir / "cycles.nc", xr.Dataset({key: ("cycle", values[key], {"units": "Ohm" if key in ("lrs", "hrs") else "V"})
-                                                    for key in FIGURES}, coords={"cycle": np.arange(1, cycles + 1)}))
+                                                    for key in FIGURES}, coords={"cycle": ("cycle", np.arange(1, cycles + 1), {"units": "1"})}))
     write_fields(outdir / "fields_after_cycles.vtu", mesh, {"n_vo [1/m^3]": sweeps.state.fields["n_vo"], "T [K]": sweeps.state.fields["T"]})
     set_leg = sweeps.source >= 0.0
     excess = float(np.max(np.abs(sweeps.current[set_leg])) / si["set_compliance"] - 1.0)

@@ -216,9 +216,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     write_dataset(outdir / "cv.nc", xr.Dataset({"capacitance": ("rate", summary["cv_capacitance_F_m2"], {"units": "F/m^2"})},
                                              coords={"rate": ("rate", cv_rates, {"units": "V/s"})}))
     if gcd_rows:
+        units = {"capacitance_F_m2": "F/m^2", "energy_J_m2": "J/m^2", "power_W_m2": "W/m^2", "duration_s": "s", "window_V": "V",
+                 "current_A": "A"}
         write_dataset(outdir / "gcd.nc", xr.Dataset(
-            {key: ("discharge", [row[key] for row in gcd_rows]) for key in gcd_rows[0]},
-            attrs={"units": "capacitance F/m^2, energy J/m^2, power W/m^2, duration s, window V, current A"}))
+            {key: ("discharge", [row[key] for row in gcd_rows], {"units": units[key]}) for key in gcd_rows[0]}))
     findings = [
         "# power_cv_gcd findings", "", *[f"- {note}" for note in notes], "",
         "| quantity | femion | paper |", "|---|---|---|",

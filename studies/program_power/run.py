@@ -70,7 +70,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     consumed_per_sweep = np.diff(np.interp(np.arange(sweeps + 1) * period, t, consumed))
     write_dataset(outdir / "sweeps.nc", xr.Dataset(
         {"current": (("sweep", "phase"), per_sweep, {"units": "A"}), "voltage": ("phase", voltage, {"units": "V"})},
-        coords={"sweep": ("sweep", np.arange(1, sweeps + 1)), "phase": ("phase", grid, {"units": "s", "long_name": "time within the sweep"})},
+        coords={"sweep": ("sweep", np.arange(1, sweeps + 1), {"units": "1"}), "phase": ("phase", grid, {"units": "s", "long_name": "time within the sweep"})},
     ))
     excess = float(np.max(np.abs(per_sweep[0] - per_sweep[1])))
     scale = float(np.max(np.abs(per_sweep)))

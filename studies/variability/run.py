@@ -189,7 +189,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         means[history] = {key: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for key, v in values.items()}
         forming_voltages[history] = forming.forming_voltage(formed.source, formed.current, si["forming_compliance"])
         data[history] = xr.Dataset({key: ("cycle", values[key], {"units": "Ohm" if key in ("lrs", "hrs") else "V"}) for key in QUANTITIES},
-                                   coords={"cycle": np.arange(discard + 1, cycles + 1)})
+                                   coords={"cycle": ("cycle", np.arange(discard + 1, cycles + 1), {"units": "1"})})
         write_dataset(outdir / f"sweeps_{history}.nc", sweeps.dataset())
     write_dataset(outdir / "cycles.nc", xr.concat([data[h] for h in HISTORIES], dim=xr.DataArray(list(HISTORIES), dims="history", name="history")))
     (outdir / "variation.json").write_text(json.dumps({"femion": table, "paper": PAPER}, indent=2, default=float))

@@ -87,6 +87,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     level = to_si(config["switch_level"], "", name="switch_level", origin=origin)
     if not 0.0 < level <= 1.0:
         raise ValueError(f"{origin}: 'switch_level' must lie in (0, 1], got {config['switch_level']!r}")
+    if si["relax_voltage"] == 0.0:
+        raise ValueError(f"{origin}: 'relax_voltage' must not be 0 V (G = I/V)")
     settings = forming.settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         figures = switching_sweep(v, i, si["sweep_compliance"], level)
         per_cycle.append({"cycle": index, **figures.__dict__})
     cycle_index = np.minimum((sweeps.time / cycle_duration).astype(int) + 1, cycles)
-    data = sweeps.dataset().assign(cycle=("time", cycle_index))
+    data = sweeps.dataset().assign(cycle=("time", cycle_index, {"units": "1"}))
     write_dataset(outdir / "sweeps.nc", data)
     write_fields(outdir / "fields_after_sweeps.vtu", mesh, {"n_vo [1/m^3]": sweeps.state.fields["n_vo"], "T [K]": sweeps.state.fields["T"]})
     # relaxation at the read bias, and the pristine device at the same bias
