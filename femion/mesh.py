@@ -725,7 +725,8 @@ def read_mesh(path: str | Path, device: Device | None = None) -> AxisymmetricMes
     Raises
     ------
     MeshError
-        Missing or unreadable file, 3D mesh, non-quadrilateral cells, missing groups.
+        Missing or unreadable file, 3D mesh, non-quadrilateral cells, missing
+        groups, or an extent implausible in micrometres (a mesh written in metres).
     """
     import gmsh
 
@@ -741,9 +742,29 @@ def read_mesh(path: str | Path, device: Device | None = None) -> AxisymmetricMes
             mesh = AxisymmetricMesh.from_gmsh(source=str(path))
         finally:
             gmsh.model.remove()
+    _check_extent(mesh, path)
     if device is not None:
         mesh.require_device(device)
     return mesh
+
+
+def _check_extent(mesh: AxisymmetricMesh, path: Path) -> None:
+    """Refuse a mesh whose size is implausible for coordinates in µm (a file written in metres or nm).
+
+    The radial extent must lie in the device radius range and the height in
+    the range from one thinnest layer to the largest radius
+    (:data:`femion.config.RADIUS_RANGE`, :data:`femion.config.THICKNESS_RANGE`).
+    """
+    from femion.config import RADIUS_RANGE, THICKNESS_RANGE
+
+    width = float(np.ptp(mesh.nodes[:, 0]))
+    height = float(np.ptp(mesh.nodes[:, 1]))
+    if not (RADIUS_RANGE[0] <= width <= RADIUS_RANGE[1] and THICKNESS_RANGE[0] <= height <= RADIUS_RANGE[1]):
+        raise MeshError(
+            f"{path}: mesh extent {width / GMSH_LENGTH_UNIT:.4g} x {height / GMSH_LENGTH_UNIT:.4g} (r x z) in file units is "
+            f"implausible for micrometres (expected r between {RADIUS_RANGE[0] / GMSH_LENGTH_UNIT:g} and "
+            f"{RADIUS_RANGE[1] / GMSH_LENGTH_UNIT:g} um); femion meshes are written in um, was this one written in metres?"
+        )
 
 
 def _signed_areas(nodes: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -160,3 +160,21 @@ def test_skewed_mesh_is_refused():
     assert skewed.nonorthogonality() > 30
     with pytest.raises(MeshError, match="non-orthogonality"):
         skewed.fipy
+
+
+def test_mesh_written_in_metres_is_refused(tmp_path):
+    """The reference device's 150 um x 21 um section written in metres would read as 1e-6 times too small."""
+
+    def square_in_metres(gmsh):
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, 150e-6, 21.1e-6)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(2, [surface], name="WO3")
+        gmsh.option.setNumber("Mesh.RecombineAll", 1)
+        gmsh.model.mesh.setTransfiniteAutomatic()
+        gmsh.model.mesh.generate(2)
+
+    path = tmp_path / "metres.msh"
+    _write_gmsh(path, square_in_metres)
+    with pytest.raises(MeshError, match=r"metres\.msh: mesh extent 0\.00015 x 2\.11e-05 .*implausible for micrometres") as error:
+        read_mesh(path)
+    assert "\n" not in str(error.value)
