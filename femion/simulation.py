@@ -50,6 +50,11 @@ breakpoint) is accepted on convergence alone. Operator splitting inside a step (
 generation rate lagged to the start of the step, :mod:`femion.physics.vacancy`)
 is first-order too and is covered by the same estimate.
 
+Progress. ``run(progress=None)`` shows a tqdm bar (stage label, simulated
+time, voltage, time-step count) on a terminal and, when stderr is not a
+terminal (logs, sweeps, CI), writes one line per :data:`PROGRESS_INTERVAL`
+seconds of wall time to stderr; ``stage`` names the run in both.
+
 Physics. ``physics`` lists the modules after electrostatics by name
 (:data:`PHYSICS`, in that operator order); each is built as
 ``Module(mesh, device)``. Modules with a ``conductivity(state, kappa)`` hook
@@ -63,6 +68,8 @@ import hashlib
 import importlib
 import json
 import math
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +92,51 @@ PHYSICS: dict[str, str] = {
     "thermal": "femion.physics.thermal:ThermalModule",
 }
 """Physics modules by name, in operator order (after electrostatics), as ``module:Class``."""
+
+PROGRESS_INTERVAL = 10.0
+"""Wall time [s] between progress lines when stderr is not a terminal."""
+
+
+class _Progress:
+    """Progress of one :meth:`Simulation.run`: a tqdm bar on a terminal, else a line every :data:`PROGRESS_INTERVAL` s.
+
+    ``mode`` True forces the bar, False shows nothing, None picks the bar on a
+    terminal and the periodic lines elsewhere. Lines go to stderr as
+    ``femion: <stage>: t = ... s (x % of the protocol), V = ... V, time step n, protocol step i/N, w s wall``.
+    """
+
+    def __init__(self, stage: str | None, total: float, done: float, steps: int, mode: bool | None):
+        from tqdm import tqdm
+
+        self.stage, self.total, self.done, self.steps = stage or "femion", total, done, steps
+        self.count = 0
+        self.start = self.last = time.monotonic()
+        terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.bar = tqdm(total=total, unit="s", desc=self.stage, initial=done) if mode or (mode is None and terminal) else None
+        self.lines = mode is None and not terminal
+
+    def update(self, amount: float, state: State, index: int) -> None:
+        """One accepted time step that advanced the timed protocol by ``amount`` [s], ending in ``state``."""
+        self.done += amount
+        self.count += 1
+        if self.bar is not None:
+            self.bar.update(amount)
+            self.bar.set_postfix(V=f"{state.voltage:.3g}", step=self.count, refresh=False)
+        elif self.lines:
+            now = time.monotonic()
+            if now - self.last >= PROGRESS_INTERVAL:
+                self.last = now
+                share = f" ({100.0 * self.done / self.total:.0f} % of the protocol)" if self.total > 0 else ""
+                print(
+                    f"femion: {self.stage}: t = {state.time:.4g} s{share}, V = {state.voltage:.4g} V, time step {self.count}, "
+                    f"protocol step {index + 1}/{self.steps}, {now - self.start:.0f} s wall",
+                    file=sys.stderr, flush=True,
+                )
+
+    def close(self) -> None:
+        """Close the bar (if any)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 
@@ -296,7 +348,9 @@ class Simulation:
         text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def run(self, outdir: str | Path | None = None, *, resume: bool = True, progress: bool | None = None) -> Result:
+    def run(
+        self, outdir: str | Path | None = None, *, resume: bool = True, progress: bool | None = None, stage: str | None = None
+    ) -> Result:
         """Run the protocol; write outputs to ``outdir`` if given.
 
         Parameters
@@ -307,15 +361,16 @@ class Simulation:
         resume
             Continue from a compatible ``checkpoint.npz`` in ``outdir``.
         progress
-            Show a progress bar (default: only on a terminal).
+            True: a progress bar; False: no progress output; None (default): the
+            bar on a terminal, else a line on stderr every :data:`PROGRESS_INTERVAL` s.
+        stage
+            Label of this run in the progress output (e.g. ``"forming"``; default ``"femion"``).
 
         Raises
         ------
         SimulationError
             If a step cannot be completed even at the smallest dt.
         """
-        from tqdm import tqdm
-
         outdir = Path(outdir) if outdir is not None else None
         state, records, first = self.initial_state(), _Records(), 0
         if outdir is not None and resume and (outdir / "checkpoint.npz").is_file():
@@ -327,8 +382,7 @@ class Simulation:
         durations = [step.duration for step in self.protocol]
         timed = float(sum(d for d in durations if math.isfinite(d)))
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
-        bar = tqdm(total=timed, unit="s", desc="femion", disable=(not progress) if progress is not None else None)
-        bar.update(done)
+        bar = _Progress(stage, timed, done, len(self.protocol), progress)
         for index in range(first, len(self.protocol)):
             state = self._run_step(index, self.protocol[index], state, records, bar)
             if self.protocol[index].kind == "read":
@@ -400,15 +454,13 @@ class Simulation:
             if step.limits is not None and step.crossed(new.voltage):
                 new = self._land_on_limit(step, index, state, new, local, trial, records)
                 records.rows.append(self._row(new))
-                if not unbounded:
-                    bar.update(step.duration - local)
+                bar.update(0.0 if unbounded else step.duration - local, new, index)
                 return new
             change = abs(new.voltage - state.voltage)
             previous, state = (state, trial), new
             local = local + trial if trial != target - local else target
             records.rows.append(self._row(state))
-            if not unbounded:
-                bar.update(trial)
+            bar.update(0.0 if unbounded else trial, state, index)
             growth = settings.growth
             if step.control == "current" and change > 0.0:
                 growth = min(growth, settings.max_voltage_change / change)

@@ -520,9 +520,10 @@ class SwitchingRun:
 
 
 def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings, mesh: AxisymmetricMesh,
-                start: State | None = None, **disorder) -> SwitchingRun:
+                start: State | None = None, stage: str | None = None, **disorder) -> SwitchingRun:
     """Run ``protocol`` with :class:`VacancySimulation` and collect the curves.
 
+    ``stage`` labels the run's progress output (:meth:`femion.simulation.Simulation.run`).
     ``disorder`` goes to :class:`VacancySimulation` (``seed``, ``barrier_disorder``,
     ``density_fluctuation``). The protocol time starts at 0 for every run
     (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``;
@@ -537,7 +538,7 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
         start = start.copy()
         start.time = 0.0
     simulation = VacancySimulation(device, protocol, settings, mesh=mesh, start=start, **disorder)
-    result = simulation.run(None, progress=None)
+    result = simulation.run(None, progress=None, stage=stage)
     curves = result.curves
     # A start state carries the voltage and current of the previous run's last step, not of this protocol at t = 0.
     keep = slice(1, None) if start is not None else slice(None)

@@ -361,10 +361,10 @@ def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Pat
     settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7,
                                   error_tolerance=si["forming_error_tolerance"])
     protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"])
-    formed = run_vacancy(device, protocol, settings, mesh, start=start)
+    formed = run_vacancy(device, protocol, settings, mesh, start=start, stage="fig4 volatile: forming")
     write_dataset(outdir / "volatile" / "forming.nc", formed.dataset())
     relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state)
-    relaxed = relaxation.run(outdir / "volatile", progress=None)
+    relaxed = relaxation.run(outdir / "volatile", progress=None, stage="fig4 volatile: rest")
     return si, formed, relaxed, relaxation
 
 
@@ -391,14 +391,14 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     )
     settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings())
     simulation = Simulation(device, protocol, settings)
-    result = simulation.run(outdir / "analog", progress=None)
+    result = simulation.run(outdir / "analog", progress=None, stage="fig4 analog: pulses")
     print(f"  analog: {pulses} pulses, G {float(result.reads.G.values[0]):.4g} -> {float(result.reads.G.values[-1]):.4g} S")
 
     vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["quick_program_vertices" if quick else "program_vertices"]]
     rate = to_si(config["program_rate"], "V/s", name="program_rate", origin=origin)
     programming = Simulation(device, voltage_sweep(0.0, vertices, rate), settings, mesh=simulation.mesh,
                              physics=POWER_PHYSICS, start=result.state)
-    power = programming.run(outdir / "power", progress=None)
+    power = programming.run(outdir / "power", progress=None, stage="fig4 power: programming sweep")
     mechanics = next(module for module in programming.modules if module.name == "mechanics")
     displacement = mechanics.displacement(power.state)
     profiles = mechanics.interface_profiles(power.state)

@@ -75,7 +75,8 @@ def settings_for(config: dict, quick: bool, origin: str = "") -> SimulationSetti
 
 def form(device, mesh, settings, compliance: float, rate: float, stop: float, **disorder):
     """Run the forming ramp 0 → ``stop`` [V] at ``rate`` [V/s] under ``compliance`` [A]; return the run."""
-    return run_vacancy(device, forming_ramp(0.0, stop, rate, compliance), settings, mesh, **disorder)
+    return run_vacancy(device, forming_ramp(0.0, stop, rate, compliance), settings, mesh, stage=f"forming at I_cc = {label(compliance)}",
+                       **disorder)
 
 
 def describe(run, compliance: float) -> dict:
