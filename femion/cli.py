@@ -109,24 +109,38 @@ def load_study(study: str | Path) -> tuple[Path, ModuleType]:
     return folder, module
 
 
-def _check_outdir(outdir: Path, study: str) -> None:
-    """Refuse an output folder that holds another study's run (its ``run.json`` names another study).
+def _read_run_record(outdir: Path) -> dict | None:
+    """The ``run.json`` of ``outdir`` as a dict, {} if unreadable, None if absent."""
+    import json
+
+    record = outdir / "run.json"
+    if not record.is_file():
+        return None
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _check_outdir(outdir: Path, study: str, folder: Path) -> None:
+    """Refuse an output folder that holds another study's run.
+
+    The run in ``outdir`` is this study's if its ``run.json`` names ``study``
+    (the study folder's name) or was written by ``femion run`` of the same
+    study folder (``study_folder``).
 
     Raises
     ------
     ValueError
         One line naming the folder, its ``run.json`` and the study found there.
     """
-    import json
-
-    record = outdir / "run.json"
-    if not record.is_file():
+    data = _read_run_record(outdir)
+    if data is None:
         return
-    try:
-        found = json.loads(record.read_text(encoding="utf-8")).get("study")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        found = None
-    if found != study:
+    found = data.get("study")
+    record = outdir / "run.json"
+    if found != study and data.get("study_folder") != str(folder.resolve()):
         what = f"study {found!r}" if isinstance(found, str) else "a run that names no study"
         raise ValueError(
             f"output folder {outdir} holds {what} ({record}); choose another -o folder, "
@@ -141,7 +155,7 @@ def _run(arguments: argparse.Namespace) -> int:
         outdir = folder / "output" / "quick"
     study = folder.resolve().name
     if not arguments.force:
-        _check_outdir(outdir, study)
+        _check_outdir(outdir, study, folder)
     start = time.perf_counter()
     print(f"femion run {folder} -> {outdir}{' (quick)' if arguments.quick else ''}")
     from femion.simulation import SimulationError
@@ -152,6 +166,12 @@ def _run(arguments: argparse.Namespace) -> int:
         if arguments.traceback:
             raise
         summary = {"failure": str(error)}
+    data = _read_run_record(outdir)
+    if data is not None:  # mark the run as this study folder's, for the next _check_outdir
+        import json
+
+        data["study_folder"] = str(folder.resolve())
+        (outdir / "run.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     failure = summary.get("failure") if isinstance(summary, dict) else None
     if failure:
         # The study wrote what it computed before the failure; no plot of a partial run.

@@ -213,6 +213,18 @@ def test_output_folder_of_another_study_is_refused_unless_forced(tmp_path, capsy
     assert json.loads((out / "run.json").read_text())["study"] == "second"
 
 
+def test_renamed_study_copy_may_rerun_into_its_output_folder(tmp_path, capsys):
+    """A copy of a study in a folder of another name writes the study's own name into run.json: still its run."""
+    copy = _fake_study(tmp_path, "copy", "    return {'failure': None}\n")
+    (copy / "run.py").write_text((copy / "run.py").read_text().replace("'study': 'copy'", "'study': 'original'"))
+    out = tmp_path / "out"
+    assert main(["run", str(copy), "-o", str(out)]) == 0
+    assert main(["run", str(copy), "-o", str(out)]) == 0
+    other = _fake_study(tmp_path, "original", "    return {'failure': None}\n")
+    capsys.readouterr()
+    assert main(["run", str(other), "-o", str(out)]) == 0  # names the same study: accepted
+
+
 # ---------------------------------------------------------------------------------------------- netCDF units
 
 
