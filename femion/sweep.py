@@ -361,6 +361,8 @@ def load_sweep(path: str | Path) -> Sweep:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SweepError(f"cannot read sweep file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SweepError(f"{path}: not a UTF-8 text file (byte {error.start}): a sweep file is TOML text") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -580,7 +582,7 @@ def validate_sweep(sweep: Sweep) -> None:
     try:
         with open(config_path, "rb") as handle:
             keys = set(tomllib.load(handle)) - {"device"}
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise SweepError(f"{sweep.path}: cannot read the study config {config_path}: {error}") from None
     for point in sweep.points():
         try:

@@ -260,6 +260,8 @@ def _load_material_file(path: str) -> Material:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise MaterialError(f"material file not found: {path}") from None
+    except UnicodeDecodeError as error:
+        raise MaterialError(f"material file {path} is not a UTF-8 text file (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
         raise MaterialError(f"material file {path} is not valid TOML: {error}") from None
 

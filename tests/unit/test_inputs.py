@@ -284,3 +284,21 @@ def test_mesh_extent_check_accepts_femion_meshes(tmp_path, device):
     femion.build_mesh(device, path, settings=TINY)
     mesh = femion.read_mesh(path)
     assert np.isclose(np.ptp(mesh.nodes[:, 0]), device.film_radius)
+
+
+def test_binary_sweep_file_is_named(tmp_path, capsys):
+    path = tmp_path / "sweep.toml"
+    path.write_bytes(b"\x80 binary \xff")
+    assert main(["sweep", str(path)]) == 2
+    error = _one_line_error(capsys)
+    assert str(path) in error and "not a UTF-8 text file" in error
+
+
+def test_binary_material_file_is_named(tmp_path):
+    material = tmp_path / "binary_material.toml"
+    material.write_bytes(b"\xff\xfe\x00")
+    text = REFERENCE.read_text(encoding="utf-8").replace('material = "WO3"', f'material = "{material}"')
+    device = tmp_path / "device.toml"
+    device.write_text(text, encoding="utf-8")
+    with pytest.raises(DeviceConfigError, match=r"binary_material\.toml is not a UTF-8 text file"):
+        load_device(device)
