@@ -302,3 +302,21 @@ def test_binary_material_file_is_named(tmp_path):
     device.write_text(text, encoding="utf-8")
     with pytest.raises(DeviceConfigError, match=r"binary_material\.toml is not a UTF-8 text file"):
         load_device(device)
+
+
+LAYER_STUDIES = ("fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch", "power_cv_gcd", "program_power",
+                 "reference_fields", "stress_maps", "validation", "variability")
+"""Studies that read out LiPON by name or run the mechanics with its WO3|LiPON debond interface."""
+
+
+@pytest.mark.parametrize("study", LAYER_STUDIES)
+def test_studies_refuse_a_device_without_lipon_before_computing(tmp_path, study):
+    text = REFERENCE.read_text(encoding="utf-8").replace('[[layers]]\nname = "LiPON"\nmaterial = "LiPON"\nthickness = "500 nm"\n', "")
+    device = tmp_path / "no_lipon.toml"
+    device.write_text(text, encoding="utf-8")
+    _, module = load_study(STUDIES / study)
+    out = tmp_path / "out"
+    with pytest.raises(DeviceConfigError, match=r"'device': this study needs layer\(s\) .*'LiPON'") as error:
+        module.run(out, quick=True, overrides={"config.device": str(device)})
+    assert str(STUDIES / study / "config.toml") in str(error.value) and "\n" not in str(error.value)
+    assert not out.exists()
