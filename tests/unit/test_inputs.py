@@ -320,3 +320,18 @@ def test_studies_refuse_a_device_without_lipon_before_computing(tmp_path, study)
         module.run(out, quick=True, overrides={"config.device": str(device)})
     assert str(STUDIES / study / "config.toml") in str(error.value) and "\n" not in str(error.value)
     assert not out.exists()
+
+
+def test_solver_benchmark_runs_without_pyamg(device, monkeypatch):
+    """tests/benchmarks/bench_solvers.py: the AMG columns are optional (skipped with a note when pyamg is absent)."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    monkeypatch.setitem(sys.modules, "pyamg", None)  # an import of pyamg now fails as if it were not installed
+    import bench_solvers
+
+    monkeypatch.setattr(bench_solvers, "have_pyamg", lambda: False)
+    result = bench_solvers.potential_case(device, TINY, repeats=1)
+    assert result["amg_note"] == bench_solvers.AMG_NOTE
+    assert "prototype_amg_s" not in result and "prototype_direct_s" in result
+    assert result["agreement"]["prototype_direct"]["current_relative_difference"] < 1e-6
