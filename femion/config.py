@@ -596,8 +596,10 @@ def require_layers(device: Device, names: tuple[str, ...] | list[str], origin: s
     """Refuse a device that lacks a layer a study addresses by name.
 
     Studies that read out a named layer (e.g. the LiPON electrolyte or the WO3
-    host of the reference stack, :data:`femion/devices/reference.toml`) call
-    this right after :func:`load_study_config`, before any computation.
+    host of the reference stack, ``femion/devices/reference.toml``) call this
+    right after :func:`load_study_config`, before any computation. A device
+    without them is valid (``femion info`` and ``femion mesh`` accept it); only
+    such a study refuses it.
 
     Parameters
     ----------
