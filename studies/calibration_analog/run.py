@@ -210,7 +210,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     data = xr.Dataset(
         {
-            **{k.name: ("trial", [r["values"][i] for r in trials.rows], {"units": load_unit(k)}) for i, k in enumerate(knobs)},
+            **{k.name: ("trial", [r["values"][i] for r in trials.rows], {"units": load_unit(k) or "1"}) for i, k in enumerate(knobs)},
             **{name: ("trial", [r[name] for r in trials.rows], {"units": "1"}) for name in METRICS},
             "residual": (("trial", "target"), np.array([r["residual"] for r in trials.rows]), {"units": "1"}),
             "cost": ("trial", costs, {"units": "1"}),
