@@ -28,7 +28,7 @@ __all__ = [
 
 
 def read_conductance(current: float, read_voltage: float, open_circuit_voltage: float = 0.0) -> float:
-    """Emf-corrected read conductance G = I/(V_read − V_oc) [S] (MODEL.md §5).
+    """Emf-corrected read conductance G = I/(V_read − V_oc) [S].
 
     The read current of an electrochemical cell is driven by the read voltage
     minus the cell's own emf: in the linear (small-signal) regime
