@@ -50,6 +50,11 @@ def plot(outdir: Path) -> None:
         left.set_title("read-time dependence (same states)")
         left.legend(title="read time")
     labels = list(summary["sensitivity"])
+    if not labels:
+        right.set_axis_off()
+        figure.savefig(outdir / "read_time.png", dpi=120)
+        plt.close(figure)
+        return
     values = [summary["sensitivity"][k]["G_max_over_G_min"] for k in labels]
     raw = [summary["sensitivity"][k]["G_raw_max_over_G_min"] for k in labels]
     y = np.arange(len(labels))

@@ -245,9 +245,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     pulses = int(config["quick_pulses_per_phase" if quick else "pulses_per_phase"])
     cycles = int(config["quick_cycles" if quick else "cycles"])
     sensitivity_pulses = int(config["sensitivity_pulses_per_phase"])
-    if pulses < 3 or cycles < 1 or sensitivity_pulses < 1:
-        raise ValueError(f"{origin}: need at least 3 pulses per phase (nonlinearity fit), 1 cycle and 1 sensitivity pulse, "
-                         f"got {pulses}, {cycles} and {sensitivity_pulses}")
+    if pulses < 3 or cycles < 1 or sensitivity_pulses < 0:
+        raise ValueError(f"{origin}: need at least 3 pulses per phase (nonlinearity fit), 1 cycle and 0 sensitivity pulses (0: no "
+                         f"sensitivity runs), got {pulses}, {cycles} and {sensitivity_pulses}")
     if any(t <= 0.0 for t in read_times):
         raise ValueError(f"{origin}: {sweep_key!r} read times must be positive")
     # a pulse whose dt collapses stops with a SimulationError (dt < 0.5 us) instead of creeping on
@@ -366,8 +366,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         summary[f"G_raw_max_over_G_min_read_{read_time_key(t)}"] = window(sweep_raw[:, j])
         summary[f"G_pristine_read_{read_time_key(t)}_S"] = float(sweep_g[0, j])
 
-    varied = sensitivity(device, settings, amplitude, width, rest, read_voltage, read_width, sensitivity_pulses, outdir / "sensitivity")
-    baseline = window(varied["baseline"]["G"])
+    varied = {}
+    if sensitivity_pulses > 0:
+        varied = sensitivity(device, settings, amplitude, width, rest, read_voltage, read_width, sensitivity_pulses, outdir / "sensitivity")
+    baseline = window(varied["baseline"]["G"]) if varied else float("nan")
     table = {}
     for label, result in varied.items():
         w = window(result["G"])
@@ -382,7 +384,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     summary["window_most_sensitive_to"] = max(changes, key=changes.get) if changes else None
     size = max((r["G"].size for r in varied.values()), default=0)
     pad = lambda a: np.concatenate([a, np.full(size - a.size, np.nan)])  # noqa: E731
-    write_dataset(outdir / "sensitivity.nc", xr.Dataset(
+    write_dataset(outdir / "sensitivity.nc", xr.Dataset(  # empty without sensitivity runs
         {"G": (("variant", "read"), np.array([pad(r["G"]) for r in varied.values()]).reshape(len(varied), size), {"units": "S"}),
          "G_raw": (("variant", "read"), np.array([pad(r["G_raw"]) for r in varied.values()]).reshape(len(varied), size), {"units": "S"})},
         coords={"variant": ("variant", list(varied))}))
@@ -448,6 +450,11 @@ def findings(summary: dict) -> str:
         lines.append(f"| {label} | {row['G_max_over_G_min']:.4g} | {row['G_raw_max_over_G_min']:.4g} | {row['G_max_S']:.3g} | "
                      f"{row['G_min_S']:.3g} | {row['log_window_change']:+.3f} |" + (f" failed: {row['failure']}" if row["failure"] else ""))
     table = summary["sensitivity"]
+    if not table:
+        lines[-5:] = ["- No sensitivity runs (sensitivity_pulses_per_phase = 0)."]
+        if summary["failure"]:
+            lines.append(f"- The simulation stopped early: {summary['failure']}")
+        return "\n".join(lines) + "\n"
     base = table["baseline"]
     ratio = lambda label, key: table[label][key] / base[key]  # noqa: E731
     lines += [
