@@ -179,7 +179,29 @@ def host_variant(device, factors: dict[str, float], folder: Path):
 
 
 def sensitivity(device, settings, amplitude, width, rest, read_voltage, read_width, pulses, folder: Path) -> dict:
-    """Window of one LTP/LTD cycle for each variant of :data:`SENSITIVITY`: {label: {"G": array, "G_raw": array, "failure": str or None}}."""
+    """Reads of one LTP/LTD cycle for each variant of :data:`SENSITIVITY` (the analog window's sensitivity study).
+
+    Parameters
+    ----------
+    device
+        The base device; each variant scales host properties (:func:`host_variant`).
+    settings
+        Time-loop settings.
+    amplitude, read_voltage
+        Pulse magnitude and read voltage [V].
+    width, rest, read_width
+        Pulse, rest and read durations [s].
+    pulses
+        Pulses per LTP and per LTD branch.
+    folder
+        Where the variant material files go.
+
+    Returns
+    -------
+    dict
+        {label: {"G": ndarray (n_reads,) [S] (emf-corrected), "G_raw": ndarray (n_reads,) [S] (I/V_read),
+        "failure": str or None}}; a variant that stops early keeps its completed reads and names the error.
+    """
     results = {}
     for index, (label, factors) in enumerate(SENSITIVITY.items()):
         variant = host_variant(device, factors, folder / f"variant_{index}") if factors else device
