@@ -582,7 +582,7 @@ _FILAMENT_CHAIN = ("V_O generation under field and heat", "localisation on the a
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("analog_gradual", "−5 V pulses raise G gradually and saturate; +5 V pulses lower it (Fig. 3b)", "gradual, saturating",
-          ("analog_pulses",), "first-cycle LTP reads rise and LTD reads fall monotonically, no step > 50 % of the branch, last step < first",
+          ("analog_pulses",), "first-cycle LTP reads (from the read before the first pulse) rise and LTD reads fall monotonically, no step > 50 % of the branch, last step < first",
           ("Li transfer per pulse", "host doping σ_e(θ)", "emf-corrected read"), _LI, _analog_gradual),
     Claim("analog_window", "G_max/G_min over LTP/LTD (Fig. 3b)", "≈ 57.5", ("analog_pulses",),
           "G_max/G_min within ±25 % of 57.5", ("Li transfer per pulse", "host doping σ_e(θ)", "emf-corrected read"), _LI, _analog_window),

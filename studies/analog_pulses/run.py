@@ -332,6 +332,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     g_pristine = float(g[0])
     ltp_a, ltd_a, ltp_rms, ltd_rms, g_high, g_low, rises, falls = [], [], [], [], [], [], [], []
     ltp_label, ltd_label = [], []
+    first_branches: dict[str, list[float]] = {}
     previous = g_pristine
     for c in range(1, int(cycle.max()) + 1):
         for name in ("LTP", "LTD"):
@@ -348,6 +349,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             else:
                 falls.append(bool(branch[-1] < previous))
                 g_low.append(branch[-1])
+            if c == 1:  # the first cycle's branches, each from the read before its first pulse
+                first_branches[name] = [float(previous), *map(float, branch)]
             previous = branch[-1]
     summary.update({
         "failure": failure_main,
@@ -358,6 +361,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "G_pristine_S": g_pristine,
         "G_end_first_LTP_S": float(g_high[0]) if g_high else float("nan"),
         "G_end_first_LTD_S": float(g_low[0]) if g_low else float("nan"),
+        "G_LTP_first_cycle_S": first_branches.get("LTP", []),
+        "G_LTD_first_cycle_S": first_branches.get("LTD", []),
         "G_max_S": float(g.max()),
         "G_min_S": float(g.min()),
         "G_max_over_G_min": window(g),
