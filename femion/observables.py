@@ -23,7 +23,49 @@ __all__ = [
     "cycle_to_cycle_variation",
     "fit_nonlinearity",
     "nonlinearity_label",
+    "read_conductance",
 ]
+
+
+def read_conductance(current: float, read_voltage: float, open_circuit_voltage: float = 0.0) -> float:
+    """Emf-corrected read conductance G = I/(V_read − V_oc) [S].
+
+    The read current of an electrochemical cell is driven by the read voltage
+    minus the cell's own emf: in the linear (small-signal) regime
+    I = G (V_read − V_oc), so I/V_read mixes the conductance with the emf and
+    can even change sign when |V_oc| approaches V_read. G is the chord
+    conductance of the read from the open-circuit point to the read point,
+    which equals the small-signal conductance where I(V) is linear over that
+    span (Bard & Faulkner, *Electrochemical Methods*, 2nd ed., §1.3: an
+    electrochemical cell as an emf in series with its impedance). With
+    ``open_circuit_voltage = 0`` it is the raw I/V_read.
+
+    Parameters
+    ----------
+    current
+        Device current at the end of the read [A] (positive into the top electrode).
+    read_voltage
+        Read voltage V_read [V], non-zero.
+    open_circuit_voltage
+        The cell's emf V_oc [V] in the same sign convention (top minus bottom).
+
+    Returns
+    -------
+    float
+        G [S]; negative when the current flows against V_read − V_oc.
+
+    Raises
+    ------
+    ValueError
+        If any input is not finite or V_read − V_oc is zero.
+    """
+    values = (float(current), float(read_voltage), float(open_circuit_voltage))
+    if not all(np.isfinite(v) for v in values):
+        raise ValueError(f"read current, voltage and open-circuit voltage must be finite, got {values}")
+    drive = values[1] - values[2]
+    if drive == 0.0 or values[1] == 0.0:
+        raise ValueError(f"the read voltage ({values[1]!r} V) must be non-zero and differ from the open-circuit voltage ({values[2]!r} V)")
+    return values[0] / drive
 
 
 def conductance_ratio(conductance: np.ndarray) -> float:

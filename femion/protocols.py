@@ -45,9 +45,11 @@ every step, and must:
    fixed only up to the first limited step (:attr:`Protocol.n_timed`). A step
    whose limit is already met when it starts ends immediately.
 6. **Record reads.** Steps with ``kind == "read"`` hold a small voltage V_read
-   (``step.end_value``); the loop records the conductance G = I / V_read with I
-   the total device current at the end of the read (after the capacitive
-   transient), together with the step's ``pulse_number``, ``pulse_index``,
+   (``step.end_value``) for the read time ``step.duration``; the loop records
+   the emf-corrected conductance G = I / (V_read − V_oc)
+   (:func:`femion.observables.read_conductance`) with I the total device
+   current at the end of the read and V_oc the cell's emf just before it, and
+   the raw I / V_read, together with the step's ``pulse_number``, ``pulse_index``,
    ``polarity``, ``phase`` ("LTP"/"LTD") and ``cycle``. Counts start at 1, as on
    a plot axis.
 
@@ -890,7 +892,8 @@ def pulse_train(
     One period is pulse (``width``) → rest at 0 V (``rest``) → read at
     ``read_voltage`` (``read_width``), so the k-th read (k = 0, 1, …) starts at
     ``k (width + rest + read_width) + width + rest``. The read step (kind
-    "read") is where G = I / V_read is measured; it and the pulse and rest
+    "read") is where G = I / (V_read − V_oc) is measured at the end of
+    ``read_width`` (contract item 6 of this module); it and the pulse and rest
     steps carry ``pulse_number``, ``pulse_index``, ``polarity``, ``phase`` and
     ``cycle``. Paper Fig. 3b: −5 V, 5 ms pulses (LTP), then +5 V (LTD).
 

@@ -237,8 +237,13 @@ class Result:
         Per accepted time step (dimension ``time``): ``voltage`` [V],
         ``current`` [A] and module observables (e.g. ``li_inventory_WO3`` [mol]).
     reads : xarray.Dataset
-        Per read step (dimension ``read``): ``G`` [S], ``pulse_number``,
-        ``pulse_index``, ``polarity``, ``cycle``, ``phase``, ``time`` [s].
+        Per read step (dimension ``read``): ``G`` [S], the emf-corrected read
+        conductance I/(V_read − V_oc) (:func:`femion.observables.read_conductance`);
+        ``G_raw`` [S], I/V_read; ``current`` [A] at the end of the read;
+        ``open_circuit_voltage`` [V], the emf V_oc just before the read
+        (:meth:`Simulation.open_circuit_voltage`); ``read_time`` [s], the read
+        duration; ``read_voltage`` [V]; ``pulse_number``, ``pulse_index``,
+        ``polarity``, ``cycle``, ``phase``, ``time`` [s] (end of the read).
     state : State
         Final state (fields on the full mesh).
     mesh : AxisymmetricMesh
@@ -384,9 +389,11 @@ class Simulation:
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
         bar = _Progress(stage, timed, done, len(self.protocol), progress)
         for index in range(first, len(self.protocol)):
-            state = self._run_step(index, self.protocol[index], state, records, bar)
-            if self.protocol[index].kind == "read":
-                records.reads.append(self._read(self.protocol[index], state))
+            step = self.protocol[index]
+            emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
+            state = self._run_step(index, step, state, records, bar)
+            if step.kind == "read":
+                records.reads.append(self._read(step, state, emf))
             if outdir is not None:
                 self._save_checkpoint(outdir / "checkpoint.npz", state, records, index + 1)
         bar.close()
@@ -515,12 +522,44 @@ class Simulation:
                 row.update(module.observables(state))
         return row
 
+    def open_circuit_voltage(self, state: State) -> float:
+        """The cell's emf V_oc [V] in ``state``: the sum of the modules' ``open_circuit_voltage(state)``, 0 without any.
+
+        With the Li electrochemistry this is the host OCV difference
+        Ū_top − Ū_bottom of :meth:`femion.physics.lithium.LithiumModule.open_circuit_voltage`:
+        the voltage the top electrode reads at zero current once the double
+        layers have relaxed, computed from the state without perturbing it.
+        """
+        return float(sum(module.open_circuit_voltage(state) for module in self.modules if hasattr(module, "open_circuit_voltage")))
+
     @staticmethod
-    def _read(step, state: State) -> dict:
+    def _read(step, state: State, emf: float) -> dict:
+        """One read record: the emf-corrected G of :func:`femion.observables.read_conductance` and the raw I/V_read.
+
+        V_oc is the emf of the state just before the read (the end of the
+        preceding step), taken from the model state rather than from an
+        open-circuit step: the terminal voltage of a real open-circuit step
+        relaxes towards the emf with the double-layer time constant
+        R_ct C_dl (ms, and far longer on a Li-depleted host surface where
+        i0 → 0), so it would depend on how long one waits, and the relaxation
+        itself would move Li. A two-level read (the chord of I(V) through
+        two read voltages) was not used: Butler–Volmer makes the read I–V
+        curved on the scale RT/F = 26 mV, below V_read = 0.1 V, so its
+        intercept is not the emf and its slope depends on the chosen pair.
+        G is read at the end of the read step, whose duration (the read
+        time, recorded as ``read_time``) is part of the definition: the
+        double layers are still charging during a ms read.
+        """
+        from femion.observables import read_conductance
+
         voltage = float(step.end_value)
         return {
             "time": state.time,
-            "G": state.current / voltage,
+            "G": read_conductance(state.current, voltage, emf),
+            "G_raw": read_conductance(state.current, voltage),
+            "current": state.current,
+            "open_circuit_voltage": emf,
+            "read_time": float(step.duration),
             "read_voltage": voltage,
             "pulse_number": step.pulse_number or 0,
             "pulse_index": step.pulse_index or 0,
@@ -542,15 +581,15 @@ class Simulation:
             units.update(getattr(module, "units", {}))
         for name in curves.data_vars:
             curves[name].attrs["units"] = units.get(name, "")
+        keys = ("time", "G", "G_raw", "current", "open_circuit_voltage", "read_time", "read_voltage",
+                "pulse_number", "pulse_index", "polarity", "cycle", "phase")
         reads = xr.Dataset(
-            {
-                key: ("read", np.array([read[key] for read in records.reads]))
-                for key in ("time", "G", "read_voltage", "pulse_number", "pulse_index", "polarity", "cycle", "phase")
-            }
+            {key: ("read", np.array([read.get(key, np.nan) for read in records.reads])) for key in keys}
             if records.reads
             else {},
         )
-        for name, unit in (("time", "s"), ("G", "S"), ("read_voltage", "V"), ("pulse_number", "1"), ("pulse_index", "1"),
+        for name, unit in (("time", "s"), ("G", "S"), ("G_raw", "S"), ("current", "A"), ("open_circuit_voltage", "V"),
+                           ("read_time", "s"), ("read_voltage", "V"), ("pulse_number", "1"), ("pulse_index", "1"),
                            ("polarity", "1"), ("cycle", "1")):
             if name in reads:
                 reads[name].attrs["units"] = unit

@@ -56,6 +56,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "relative_permittivity": "",
         "electronic_conductivity": "S/m",
         "polaron_conductivity": "S/m",
+        "polaron_activation_energy": "eV",
         "li_ionic_conductivity": "S/m",
         "li_activation_energy": "eV",
         "li_diffusivity": "m^2/s",

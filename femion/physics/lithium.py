@@ -55,6 +55,7 @@ from femion.mesh import AxisymmetricMesh
 from femion.physics import arrhenius
 
 __all__ = [
+    "HOST_ELECTRONIC_REFERENCE_TEMPERATURE",
     "HostInterface",
     "LithiumModule",
     "LithiumProperties",
@@ -477,26 +478,66 @@ class LithiumTransport:
         return result
 
 
-def host_electronic_conductivity(theta: np.ndarray, pristine: float, polaron: float) -> np.ndarray:
+HOST_ELECTRONIC_REFERENCE_TEMPERATURE = 300.0
+"""Temperature [K] at which the database's host electronic conductivities are quoted."""
+
+
+def host_electronic_conductivity(
+    theta: np.ndarray,
+    pristine: float | np.ndarray,
+    polaron: float | np.ndarray,
+    activation_energy: float | np.ndarray = 0.0,
+    temperature: float | np.ndarray = HOST_ELECTRONIC_REFERENCE_TEMPERATURE,
+) -> np.ndarray:
     """Electronic conductivity of a lithiated host [S/m] (small-polaron hopping).
 
-    σ_e(θ) = σ_0 + σ_p θ(1 − θ): a Li⁺ inserted into WO3/MoO3 reduces one
-    metal site (W⁶⁺ → W⁵⁺), whose electron hops as a small polaron between
-    reduced and unreduced sites, so the hopping conductivity is proportional
-    to the product of their fractions, θ(1 − θ) (Austin & Mott, Adv. Phys. 18,
-    41 (1969), Eq. 5.1 form, with x = θ for one electron per inserted Li).
+    σ_e(θ, T) = [σ_0 + σ_p θ(1 − θ)] (T_0/T) exp[−(W/k_B)(1/T − 1/T_0)],
+    T_0 = :data:`HOST_ELECTRONIC_REFERENCE_TEMPERATURE` (300 K, where σ_0 and
+    σ_p are quoted, so values at 300 K do not depend on W).
+
+    θ dependence: a Li⁺ inserted into WO3/MoO3 reduces one metal site
+    (W⁶⁺ → W⁵⁺), whose electron hops as a small polaron between reduced and
+    unreduced sites, so the hopping conductivity is proportional to the
+    product of their fractions, θ(1 − θ). T dependence: the adiabatic
+    small-polaron hopping law σ = (A/T) exp(−W/k_B T) with hopping energy W
+    (Austin & Mott, Adv. Phys. 18, 41 (1969), Eq. 5.1 form, with x = θ for one
+    electron per inserted Li). The same W is applied to σ_0, the conduction
+    of the as-deposited film, whose electrons (from oxygen vacancies) hop
+    between the same metal sites.
 
     Parameters
     ----------
-    theta : ndarray
+    theta : ndarray, shape (n,)
         Site occupancy c/c_max, in [0, 1).
-    pristine : float
-        σ_0 of the Li-free film [S/m] (``electronic_conductivity``).
-    polaron : float
-        σ_p [S/m] (``polaron_conductivity``).
+    pristine : float or ndarray, shape (n,)
+        σ_0 of the Li-free film at T_0 [S/m] (``electronic_conductivity``).
+    polaron : float or ndarray, shape (n,)
+        σ_p at T_0 [S/m] (``polaron_conductivity``).
+    activation_energy : float or ndarray, shape (n,)
+        Polaron hopping energy W [eV] (``polaron_activation_energy``), >= 0;
+        0 with T = T_0 gives the 300 K law.
+    temperature : float or ndarray, shape (n,)
+        T [K], positive.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        σ_e [S/m].
+
+    Raises
+    ------
+    ValueError
+        If a temperature is not positive and finite or W is negative.
     """
     theta = np.asarray(theta, dtype=float)
-    return pristine + polaron * theta * (1.0 - theta)
+    temperature = np.asarray(temperature, dtype=float)
+    if not np.all(np.isfinite(temperature) & (temperature > 0.0)):
+        raise ValueError("temperature must be positive and finite for the host electronic conductivity")
+    if np.any(np.asarray(activation_energy) < 0.0):
+        raise ValueError("the polaron hopping energy must not be negative")
+    reference = HOST_ELECTRONIC_REFERENCE_TEMPERATURE
+    factor = reference / temperature * arrhenius(1.0, activation_energy, temperature, reference)
+    return (pristine + polaron * theta * (1.0 - theta)) * factor
 
 
 def open_circuit_potential(theta: np.ndarray, standard_potential: float, interaction: float, temperature: float) -> np.ndarray:
@@ -787,6 +828,7 @@ class LithiumModule:
       surface blocks charge transfer and the double layer takes the voltage,
       as in a cell whose electrode runs out of Li at the interface.
     * **Doping**: electronic conductivity of the hosts from the Li content
+      and the temperature, activated small-polaron hopping
       (:func:`host_electronic_conductivity`).
 
     The interface law is linearised at the current iterate (Newton tangent of
@@ -859,13 +901,15 @@ class LithiumModule:
         full = np.zeros(mesh.n_cells)
         full[self._film_cells] = self._initial
         self.transport = LithiumTransport(self.hosts, self.properties, full[self._host_cells])
-        pristine, polaron = [], []
+        pristine, polaron, hopping = [], [], []
         for region in self.hosts.region_names:
             material = device.material(region)
             pristine.append(material.value("electronic_conductivity"))
             polaron.append(material.value("polaron_conductivity"))
+            hopping.append(material.value("polaron_activation_energy"))
         self._pristine = np.array(pristine)[self.hosts.cell_regions]
         self._polaron = np.array(polaron)[self.hosts.cell_regions]
+        self._hopping = np.array(hopping)[self.hosts.cell_regions]
         self._laws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._response: tuple | None = None  # (dt, start c, iterate c, step map, θ_free, S) of the host step
         unit = np.zeros(mesh.n_cells)
@@ -887,9 +931,15 @@ class LithiumModule:
         return np.where(self._c_max > 0.0, c / np.where(self._c_max > 0.0, self._c_max, 1.0), 0.0)
 
     def conductivity(self, state, kappa: np.ndarray) -> None:
-        """Overwrite κ [S/m] in the host cells with the Li-doped electronic conductivity (in place)."""
+        """Overwrite κ [S/m] in the host cells with the Li-doped electronic conductivity (in place).
+
+        :func:`host_electronic_conductivity` at the host cells' occupancy and
+        temperature: the field ``T`` where a thermal module provides it, else
+        the device temperature.
+        """
         theta = self.occupancy(state)[self._host_cells]
-        kappa[self._host_cells] = host_electronic_conductivity(theta, self._pristine, self._polaron)
+        temperature = state.fields["T"][self._host_cells] if "T" in state.fields else self.temperature
+        kappa[self._host_cells] = host_electronic_conductivity(theta, self._pristine, self._polaron, self._hopping, temperature)
 
     # -------------------------------------------------------- interfaces
     def _kinetics(self, interface: HostInterface, state) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -145,7 +145,8 @@ class Trials:
         values = 10.0 ** np.asarray(log_values, dtype=float)
         folder = self.outdir / "trials" / f"{len(self.rows):03d}"
         paths = self.materials(values, folder, "assumed")
-        overrides = {"config.pulses_per_phase": self.pulses, "config.cycles": 1, "config.other_amplitudes": []}
+        overrides = {"config.pulses_per_phase": self.pulses, "config.cycles": 1, "config.other_amplitudes": [],
+                     "config.read_time_sweep": [], "config.sensitivity_pulses_per_phase": 0}  # the main train only
         if self.device_file:
             overrides["config.device"] = self.device_file
         for layer in self.device.layers:

@@ -1,4 +1,4 @@
-"""Arrhenius plot ln σ vs 1000/T of the measured LiPON conductivity with the fitted lines."""
+"""Arrhenius plot ln G vs 1000/T of the stack's small-signal conductance, per read time, with the fitted lines."""
 
 from __future__ import annotations
 
@@ -19,16 +19,17 @@ def plot(outdir: Path) -> None:
     summary = json.loads((outdir / "summary.json").read_text())
     with xr.open_dataset(outdir / "arrhenius.nc") as data:
         t = data.temperature.values
-        figure, axis = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
-        for name, marker in (("database", "o"), ("paper", "s")):
-            sigma = data[f"sigma_{name}"].values
-            slope, intercept = np.polyfit(1.0 / t, np.log(sigma), 1)
-            axis.semilogy(1000.0 / t, sigma, marker, label=f"{name}: input {summary[f'E_A_input_{name}_eV']:.3g} eV, "
-                          f"fit {summary[f'E_A_fit_{name}_eV']:.4g} eV")
+        figure, axis = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
+        for index, t_read in enumerate(data.read_time.values):
+            g = data.G.values[index]
+            tag = "" if index == 0 else f"_read_{t_read * 1e3:g}ms"
+            slope, intercept = np.polyfit(1.0 / t, np.log(g), 1)
+            axis.semilogy(1000.0 / t, g, "o", label=f"read {t_read * 1e3:g} ms: fit E_A {summary[f'activation_energy{tag}_eV']:.3g} eV"
+                          + ("" if summary[f"arrhenius_linear{tag}"] else " (not Arrhenius)"))
             axis.semilogy(1000.0 / t, np.exp(intercept + slope / t), "-", color="0.4")
     axis.set_xlabel("1000 / T (1/K)")
-    axis.set_ylabel("σ_Li of LiPON (S/m), measured on the stack")
+    axis.set_ylabel("small-signal stack conductance G (S)")
     axis.legend()
-    axis.set_title("LiPON Li⁺ conductivity from small-signal steps")
+    axis.set_title(f"Stack conductance vs T (paper: E_A = {summary['paper_activation_energy_eV']:g} eV)")
     figure.savefig(outdir / "arrhenius.png", dpi=120)
     plt.close(figure)

@@ -1,143 +1,191 @@
-"""Validation report: the paper's claims next to what femion computes today.
+"""Validation report: every claim of the paper with femion's value and its computed status.
 
-Runs every study that maps to a claim of the paper (MODEL.md §2, §5) — in quick
-mode with ``--quick`` — and writes one table (``validation.md``,
-``validation.nc``): claim, paper value, femion value, status
-(``reproduced`` / ``not reproduced`` / ``not yet modelled``) and the study
-output it comes from. Statuses are decided from the numbers by the stated
-criterion, never set by hand; claims whose physics is not implemented yet say
-so. Studies run into sub-folders of the output directory.
+The claims, their threshold rules, their mechanism chains and the material
+values they depend on live in :mod:`femion.claims`; this study only gathers the
+outputs of the studies that measure them and writes the scoreboard:
 
-Arrhenius (paper §2.2, E_A = 0.5 eV of Li⁺ conduction): the read conductance of
-the pristine stack G(T) = I(V_read)/V_read from the current continuity with the
-layer conductivities at each T (:func:`femion.physics.electrostatics.layer_conductivity`),
-fitted as ln G vs 1/T, the convention of the database's LiPON law
-σ(T) = σ(T₀) exp[−(E_a/k)(1/T − 1/T₀)] — computed here. The hosts' electronic
-conduction is temperature independent in the present model, which dilutes the
-apparent activation energy of the stack; the report gives the local slopes
-between neighbouring temperatures and calls the curve "not Arrhenius" when
-they change by more than 20 %.
+* ``validation.md``: one row per claim (paper, femion, status, the link that
+  breaks for a claim not reproduced, the assumed values it depends on), the
+  counts by status, and the counts of assumed, sourced and calibrated values the
+  claims depend on;
+* ``validation.json``: claim id → paper value, femion value, status (one of
+  :data:`femion.claims.STATUSES`), breaking link, rule, scenario inputs;
+* ``summary.json`` with the counts, and the usual run provenance.
+
+Each study runs into ``<output>/<study>`` (in quick mode with ``--quick``).
+With ``reuse_outputs = true`` a study folder there that already holds a
+``summary.json`` from a run of the same mode is read instead of re-run (its
+revision and date are listed in the report): the report can be rebuilt after
+one study changed. A study that fails (raises, or reports a ``failure``) leaves
+its claims ``not_yet_modelled`` with the reason, and the validation itself then
+reports a failure (exit 1 from ``femion run``).
 """
 
 from __future__ import annotations
 
 import json
+import traceback
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import xarray as xr
-
-import femion
+from femion.claims import CLAIMS, STATUSES, assess, load_study_output, parameter_provenance
 from femion.cli import load_study
-from femion.config import load_study_config, require_layers
-from femion.io import write_dataset, write_run_metadata
-from femion.observables import arrhenius_fit
-from femion.physics.electrostatics import conduction_regions, electrode_interface, layer_conductivity, solve_potential
-from femion.units import to_si
+from femion.config import load_study_config
+from femion.io import write_run_metadata
 
 HERE = Path(__file__).resolve().parent
-CONFIG_KEYS = {"arrhenius_temperatures", "read_voltage"}
-NOT_MODELLED = "not yet modelled"
+CONFIG_KEYS = {"reuse_outputs"}
+
+LABELS = {
+    "reproduced": "reproduced",
+    "reproduced_calibrated": "reproduced, calibrated",
+    "reproduced_under_scenario": "reproduced under a scenario",
+    "not_reproduced": "not reproduced",
+    "not_yet_modelled": "not yet modelled",
+}
 
 
-def _arrhenius(device: femion.Device, temperatures: list[float], voltage: float, quick: bool) -> dict:
-    mesh = femion.build_mesh(device, settings=femion.QUICK_MESH if quick else femion.MeshSettings())
-    stack = mesh.submesh(conduction_regions(device))
-    conductance = [
-        solve_potential(stack, layer_conductivity(stack, device, t), voltage, electrode=electrode_interface(device)).conductance
-        for t in temperatures
-    ]
-    fit = arrhenius_fit(np.array(temperatures), np.array(conductance))
-    local = [
-        arrhenius_fit(np.array(temperatures[i : i + 2]), np.array(conductance[i : i + 2])).activation_energy
-        for i in range(len(temperatures) - 1)
-    ]
-    return {
-        "temperatures_K": temperatures,
-        "conductance_S": conductance,
-        "activation_energy_eV": fit.activation_energy,
-        "local_activation_energy_eV": local,
-    }
+def studies_needed() -> list[str]:
+    """The studies the claims read, in the order of :data:`femion.claims.CLAIMS`."""
+    names: list[str] = []
+    for c in CLAIMS:
+        names.extend(name for name in c.studies if name not in names)
+    return names
+
+
+def _reusable(folder: Path, quick: bool) -> bool:
+    run = folder / "run.json"
+    if not (folder / "summary.json").is_file() or not run.is_file():
+        return False
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return bool(summary.get("quick", False)) == quick and not summary.get("failure")
+
+
+def _provenance(folder: Path) -> str:
+    try:
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "—"
+    return f"{run.get('git_revision') or '?'} ({run.get('created', '?')})"
+
+
+def gather(outdir: Path, quick: bool, reuse: bool) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
+    """Run or read every needed study; return outputs, failures and provenance by study name."""
+    outputs, failures, provenance = {}, {}, {}
+    for name in studies_needed():
+        folder = outdir / name
+        if not (reuse and _reusable(folder, quick)):
+            print(f"validation: running studies/{name}{' (quick)' if quick else ''} -> {folder}", flush=True)
+            try:
+                _, module = load_study(HERE.parent / name)
+                summary = module.run(folder, quick=quick)
+            except Exception as error:  # a study that fails is reported, and the others still run
+                failures[name] = f"{type(error).__name__}: {error}".splitlines()[0]
+                (outdir / f"{name}.traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
+                continue
+            if isinstance(summary, dict) and summary.get("failure"):
+                failures[name] = str(summary["failure"])
+                continue
+        else:
+            print(f"validation: reading studies/{name} from {folder}", flush=True)
+        output = load_study_output(folder)
+        if output is not None:
+            outputs[name] = output
+            provenance[name] = _provenance(folder)
+    return outputs, failures, provenance
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
-    """Run the mapped studies and write the validation table into ``outdir``; return the summary."""
+    """Gather the studies' outputs, compute every claim's status and write the report into ``outdir``.
+
+    Parameters
+    ----------
+    outdir : Path
+        Output folder; each study runs (or is read) in a sub-folder of it.
+    quick : bool
+        Run the studies in their quick mode.
+    overrides : dict, optional
+        ``config.reuse_outputs`` (see :func:`femion.config.load_study_config`).
+
+    Returns
+    -------
+    dict
+        Counts by status, the per-claim statuses and ``failure`` (None, or the
+        studies that failed).
+    """
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    origin = str(HERE / "config.toml")
+    if not isinstance(config["reuse_outputs"], bool):
+        raise ValueError(f"{HERE / 'config.toml'}: reuse_outputs must be true or false, got {config['reuse_outputs']!r}")
     outdir = Path(outdir)
-    require_layers(device, ("LiPON",), origin)
-    temperatures = [to_si(t, "K", name="arrhenius_temperatures", origin=origin, positive=True) for t in config["arrhenius_temperatures"]]
-    voltage = to_si(config["read_voltage"], "V", name="read_voltage", origin=origin)
-    if voltage == 0.0 or len(temperatures) < 2:
-        raise ValueError(f"{origin}: need a non-zero 'read_voltage' and at least two 'arrhenius_temperatures'")
+    outdir.mkdir(parents=True, exist_ok=True)
+    outputs, failures, provenance = gather(outdir, quick, config["reuse_outputs"])
 
-    studies = {}
-    for name in ("field_scaling", "fig4_tofsims"):
-        _, module = load_study(HERE.parent / name)
-        studies[name] = module.run(outdir / name, quick=quick)
-    arrhenius = _arrhenius(device, temperatures, voltage, quick)
-    (outdir / "arrhenius.json").write_text(json.dumps(arrhenius, indent=2))
+    assessments = []
+    for c in CLAIMS:
+        a = assess(c.id, outputs)
+        failed = [f"{name}: {failures[name]}" for name in c.studies if name in failures]
+        if failed and a.status == "not_yet_modelled":
+            a = replace(a, breaking_link="study failed: " + "; ".join(failed))
+        assessments.append(a)
+    counts = Counter(a.status for a in assessments)
+    parameters = sorted({p for c in CLAIMS for p in c.parameters})
+    sources = parameter_provenance(parameters)
+    kinds = Counter(info["kind"] for info in sources.values())
 
-    scaling, fig4 = studies["field_scaling"], studies["fig4_tofsims"]
-    radii = np.array(scaling["electrode_radii_m"])
-    large, small = int(np.argmax(radii)), int(np.argmin(radii))
-    g_change = fig4["G_last_read_S"] / fig4["G_first_read_S"]
-    ea, local = arrhenius["activation_energy_eV"], arrhenius["local_activation_energy_eV"]
-    rows = [
-        ("fringe effect vs size (§2.6)", "not obvious at 200 µm, severe when shrunk",
-         f"edge current share {scaling['edge_current_fraction'][large]:.1%} at R_e = {radii[large] * 1e6:g} µm, "
-         f"C/C_pp−1 = {scaling['capacitance_excess'][small]:.0%} at {radii[small] * 1e6:g} µm",
-         "reproduced" if scaling["edge_current_fraction"][large] < 0.05 and scaling["capacitance_excess"][small] > 0.5 else "not reproduced",
-         "field_scaling"),
-        ("Li laterally homogeneous, analog (Fig. 4g)", "homogeneous",
-         f"Li⁻ lateral CV in WO3 = {fig4['li_lateral_uniformity_WO3_analog']:.2g}",
-         "reproduced" if fig4["li_lateral_uniformity_WO3_analog"] < 0.01 else "not reproduced", "fig4_tofsims"),
-        ("analog potentiation raises G (Fig. 3b)", "G rises under −5 V pulses",
-         f"G_last/G_first = {g_change:.4f} after {fig4['pulses']} pulses",
-         "reproduced" if g_change > 1 else "not reproduced", "fig4_tofsims"),
-        ("G_max/G_min over LTP/LTD (Fig. 3b)", "≈ 57.5", "—", NOT_MODELLED + " (no calibrated LTP/LTD study yet)", ""),
-        ("nonlinearity LTP/LTD (Fig. 3c)", "0.6 / −7.7", "—", NOT_MODELLED, ""),
-        ("cycle-to-cycle variation, analog (Fig. 3c)", "≈ 1 %", "—", NOT_MODELLED, ""),
-        ("E_A of Li⁺ conduction (§2.2)", "0.5 eV", f"{ea:.3f} eV (ln G vs 1/T of the pristine stack, {temperatures[0]:g}–{temperatures[-1]:g} K; "
-         + ("not Arrhenius: " if abs(local[-1] - local[0]) > 0.2 * abs(local[0]) else "")
-         + f"local slopes {local[0]:.2f} → {local[-1]:.2f} eV; LiPON input "
-         f"{device.material('LiPON').value('li_activation_energy'):.2f} eV)",
-         "reproduced" if abs(ea - 0.5) <= 0.05 else "not reproduced", "validation/arrhenius.json"),
-        ("power mode only after a slow sweep in air with Pt/Ag (§2.6)", "rate × ambient × electrode map", "—", NOT_MODELLED, ""),
-        ("porosity at the Pt centre (Fig. 2d)", "centre", "—", NOT_MODELLED, ""),
-        ("reaction products at the Pt centre, power mode (Fig. 4e)", "centre; none in analog", "—", NOT_MODELLED, ""),
-        ("areal capacitance / Ragone (Fig. 3e, S3)", "4.1 mF/cm²; 7.0 µWh/cm² at 27.9 µW/cm²", "—", NOT_MODELLED, ""),
-        ("O localised under the centre, volatile (Fig. 4i)", "localised", "—", NOT_MODELLED, ""),
-        ("volatile below 100 µA, non-volatile at ≥ 500 µA I_cc (Fig. 3h, 3k)", "by I_cc", "—", NOT_MODELLED, ""),
-        ("variability with vs without deformation (§2.5)", "V_th 4 % vs 6 %, HRS 7 % vs 77 %", "—", NOT_MODELLED, ""),
-    ]
     lines = [
-        "# femion validation report" + (" (quick)" if quick else ""),
+        "# femion validation report" + (" (quick studies)" if quick else ""),
         "",
-        "| claim | paper | femion | status | from |",
-        "|---|---|---|---|---|",
-        *[f"| {c} | {p} | {f} | {s} | {src} |" for c, p, f, s, src in rows],
+        "Each status is computed from the studies' outputs by the rule of `femion.claims` (the column 'rule').",
         "",
-        "Statuses follow from the numbers: fringe reproduced if the 100 µm edge share < 5 % and the smallest device's",
-        "capacitance excess > 50 %; homogeneity if the lateral CV < 1 %; E_A if within 0.05 eV of 0.5 eV.",
+        "| claim | paper | femion | status | breaking link | rule | assumed values it depends on |",
+        "|---|---|---|---|---|---|---|",
     ]
-    (outdir / "validation.md").write_text("\n".join(lines) + "\n")
-    columns = list(zip(*rows))
-    dataset = xr.Dataset(
-        {name: ("claim", np.array(values, dtype=str)) for name, values in zip(("paper", "femion", "status", "source"), columns[1:])},
-        coords={"claim": ("claim", np.array(columns[0], dtype=str))},
-        attrs={"title": "femion validation report", "quick": int(quick)},
-    )
-    write_dataset(outdir / "validation.nc", dataset)
+    for a in assessments:
+        assumed = [p for p in a.claim.parameters if sources.get(p, {}).get("kind") == "assumed"]
+        link = a.breaking_link or ""
+        if a.scenario:
+            link = (link + "; " if link else "") + "hypotheses: " + "; ".join(a.scenario)
+        if a.calibrated:
+            link = (link + "; " if link else "") + "fitted/out of range: " + ", ".join(a.calibrated)
+        lines.append(
+            f"| `{a.claim.id}`: {_cell(a.claim.statement)} | {_cell(a.claim.paper_value)} | {_cell(a.value)} | "
+            f"{LABELS[a.status]} | {_cell(link)} | {_cell(a.claim.rule)} | "
+            f"{', '.join(assumed) if a.status != 'reproduced' else ''} |"
+        )
+    lines += [
+        "",
+        "Counts by status: " + ", ".join(f"{LABELS[s]} {counts.get(s, 0)}" for s in STATUSES) + f" (of {len(assessments)}).",
+        "",
+        f"Material values the claims depend on: {len(sources)} — assumed {kinds.get('assumed', 0)}, "
+        f"sourced {kinds.get('sourced', 0)}, calibrated {kinds.get('calibrated', 0)}.",
+        "",
+        "Study outputs used (git revision, date):",
+        "",
+        *[f"- `{name}`: {provenance[name]}" for name in provenance],
+        *[f"- `{name}`: FAILED ({reason})" for name, reason in failures.items()],
+    ]
+    report = "\n".join(lines) + "\n"
+    (outdir / "validation.md").write_text(report, encoding="utf-8")
+    table = {a.claim.id: a.as_dict() for a in assessments}
+    (outdir / "validation.json").write_text(json.dumps(table, indent=2, ensure_ascii=False), encoding="utf-8")
     summary = {
         "quick": quick,
-        "claims": len(rows),
-        "reproduced": sum(row[3] == "reproduced" for row in rows),
-        "not_reproduced": sum(row[3] == "not reproduced" for row in rows),
-        "not_yet_modelled": sum(row[3].startswith(NOT_MODELLED) for row in rows),
-        "activation_energy_eV": ea,
+        "claims": len(assessments),
+        **{status: counts.get(status, 0) for status in STATUSES},
+        "statuses": {a.claim.id: a.status for a in assessments},
+        "parameters": {"assumed": kinds.get("assumed", 0), "sourced": kinds.get("sourced", 0), "calibrated": kinds.get("calibrated", 0)},
+        "studies_failed": failures,
+        "failure": ("studies failed: " + ", ".join(failures)) if failures else None,
     }
-    (outdir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (outdir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_run_metadata(outdir, device, {"study": "validation", "summary": summary})
-    print("\n".join(lines))
+    print(report)
     return summary

@@ -31,6 +31,26 @@ def test_read_step_is_a_single_read():
     assert len(protocol) == 1 and protocol[0].kind == "read" and protocol[0].end_value == 0.1
 
 
+def test_read_time_key_and_window():
+    _, module = load_study(STUDY)
+    assert module.read_time_key(1e-4) == "0.1ms" and module.read_time_key(1e-2) == "10ms"
+    assert module.window(np.array([1e-6, 4e-6])) == pytest.approx(4.0)
+    assert math.isnan(module.window(np.array([1e-6, -1e-7])))  # a read current against V_read - V_oc: no ratio
+
+
+def test_host_variant_scales_both_hosts(tmp_path):
+    _, module = load_study(STUDY)
+    from femion.config import load_device
+
+    device = load_device()
+    variant = module.host_variant(device, {"double_layer_capacitance": 0.1, "polaron_conductivity": 0.0}, tmp_path)
+    for host in module.HOSTS:
+        before, after = device.material(host), variant.material(host)
+        assert after.value("double_layer_capacitance") == pytest.approx(0.1 * before.value("double_layer_capacitance"), rel=1e-12)
+        assert after.value("polaron_conductivity") == 0.0
+        assert after.value("exchange_current_density") == before.value("exchange_current_density")
+
+
 @pytest.mark.slow
 def test_quick_run(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
@@ -40,7 +60,15 @@ def test_quick_run(tmp_path, assert_matches_expected):
     assert summary["ltp_rises"]
     assert summary["ltd_falls"]
     with xr.open_dataset(tmp_path / "pulses.nc") as data:
-        assert {"G", "pulse_number", "open_circuit_voltage", "phase", "cycle", "amplitude"} <= set(data.variables)
+        assert {"G", "G_raw", "current", "pulse_number", "open_circuit_voltage", "phase", "cycle", "amplitude"} <= set(data.variables)
         assert data.G.attrs["units"] == "S"
-    for name in ("curves.nc", "li_maps.npz", "li_after_LTP.vtu", "summary.json", "findings.md", "run.json"):
+        # G is I/(V_read - V_oc), G_raw is I/V_read, from the stored current and emf
+        np.testing.assert_allclose(data.G.values, data.current.values / (data.read_voltage.values - data.open_circuit_voltage.values), rtol=1e-12)
+        np.testing.assert_allclose(data.G_raw.values, data.current.values / data.read_voltage.values, rtol=1e-12)
+    with xr.open_dataset(tmp_path / "read_times.nc") as data:
+        main = int(np.argmin(np.abs(data.read_time.values - 1e-3)))
+        with xr.open_dataset(tmp_path / "pulses.nc") as pulses:
+            np.testing.assert_array_equal(data.G.values[:, main], pulses.G.values)  # the 1 ms column is the main read
+    assert set(summary["sensitivity"]) == set(module.SENSITIVITY)
+    for name in ("curves.nc", "read_times.nc", "sensitivity.nc", "li_maps.npz", "li_after_LTP.vtu", "summary.json", "findings.md", "run.json"):
         assert (tmp_path / name).is_file(), name

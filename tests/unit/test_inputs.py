@@ -112,7 +112,7 @@ BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of e
     "field_scaling": ({"config.render_radius": "-2 um"}, "render_radius"),
     "fig4_tofsims": ({"config.rest_time": "0 s"}, "rest_time"),
     "forming": ({"config.ramp_rate": "0 V/s"}, "ramp_rate"),
-    "li_arrhenius": ({"config.step_duration": "-1 ms"}, "step_duration"),
+    "li_arrhenius": ({"config.read_times": ["-1 ms"]}, "read_times"),
     "mode_map_mechanics": ({"config.voltage_increment": "0 V"}, "voltage_increment"),
     "mode_switch": ({"config.pulse_width": "0 s"}, "pulse_width"),
     "nonvolatile_switching": ({"config.cycles": 0}, "cycles"),
@@ -121,7 +121,7 @@ BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of e
     "reference_fields": ({"config.time_steps": 0}, "time_steps"),
     "retention": ({"config.steps_per_rest": 0}, "steps_per_rest"),
     "stress_maps": ({"config.voltage_increment": "-0.05 V"}, "voltage_increment"),
-    "validation": ({"config.arrhenius_temperatures": ["0 K", "300 K"]}, "arrhenius_temperatures"),
+    "validation": ({"config.reuse_outputs": "yes"}, "config.reuse_outputs"),
     "variability": ({"config.cycles": 2.5}, "cycles"),
     "volatile_switching": ({"config.relax_time": "0 s"}, "relax_time"),
 }
@@ -305,7 +305,7 @@ def test_binary_material_file_is_named(tmp_path):
 
 
 LAYER_STUDIES = ("fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch", "power_cv_gcd", "program_power",
-                 "reference_fields", "stress_maps", "validation", "variability")
+                 "reference_fields", "stress_maps", "variability")
 """Studies that read out LiPON by name or run the mechanics with its WO3|LiPON debond interface."""
 
 

@@ -14,6 +14,7 @@ from femion.observables import (
     cycle_to_cycle_variation,
     fit_nonlinearity,
     nonlinearity_label,
+    read_conductance,
 )
 
 
@@ -77,3 +78,19 @@ def test_capacitance_of_an_ideal_capacitor():
     assert areal_capacitance_cv(voltage, current, rate, area) == pytest.approx(capacitance, rel=1e-12)
     current_gcd = 1e-6
     assert areal_capacitance_gcd(current_gcd, capacitance * area * 1.0 / current_gcd, 1.0, area) == pytest.approx(capacitance)
+
+
+def test_read_conductance_removes_the_emf_of_a_linear_cell():
+    # a cell = emf E in series with a conductance g: I = g (V - E) at every read voltage
+    g, emf = 3.0e-6, -0.135
+    for v_read in (0.05, 0.1, 0.2):
+        current = g * (v_read - emf)
+        assert read_conductance(current, v_read, emf) == pytest.approx(g, rel=1e-14)
+    # the raw I/V_read carries the emf: (1 - E/V_read) g = 2.35 g at 0.1 V
+    assert read_conductance(g * (0.1 - emf), 0.1) == pytest.approx(2.35 * g, rel=1e-14)
+
+
+@pytest.mark.parametrize("args", [(1e-6, 0.0, 0.0), (1e-6, 0.1, 0.1), (np.nan, 0.1, 0.0), (1e-6, 0.1, np.inf)])
+def test_read_conductance_rejects_bad_input(args):
+    with pytest.raises(ValueError):
+        read_conductance(*args)

@@ -1,0 +1,105 @@
+"""femion.claims: ids, rules on synthetic study outputs, status computation, parameter provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from femion import claims
+from femion.claims import CLAIMS, STATUSES, assess, load_study_output, mode_after_programming, parameter_provenance
+
+IDS = [
+    "analog_gradual", "analog_window", "analog_nonlinearity", "analog_c2c", "li_activation_energy", "rate_selects_mode",
+    "vacuum_keeps_analog", "electrode_selects_mode", "porosity_at_centre", "products_at_centre", "li_homogeneous",
+    "capacitance", "ragone", "cycling", "series_parallel", "volatile_threshold", "icc_selects_volatility", "retention",
+    "o_localised", "variability_deformation", "fringe_scaling",
+]
+
+
+def test_claim_ids_are_the_stable_list():
+    assert [c.id for c in CLAIMS] == IDS
+    assert STATUSES == ("reproduced", "reproduced_calibrated", "reproduced_under_scenario", "not_reproduced", "not_yet_modelled")
+
+
+def test_every_dependency_names_a_database_value():
+    names = sorted({p for c in CLAIMS for p in c.parameters})
+    table = parameter_provenance(names)
+    assert sorted(table) == names  # none of them is a typo
+    assert {info["kind"] for info in table.values()} <= {"assumed", "sourced", "calibrated"}
+
+
+def test_without_outputs_every_claim_is_not_yet_modelled():
+    for c in CLAIMS:
+        a = assess(c.id, {})
+        assert a.status == "not_yet_modelled" and "no output of studies/" in a.breaking_link
+
+
+def test_unknown_claim_names_the_known_ones():
+    with pytest.raises(KeyError, match="analog_window"):
+        assess("no_such_claim", {})
+
+
+def _pulses(window, **extra):
+    return {"analog_pulses": {"G_max_over_G_min": window, **extra}}
+
+
+def test_window_rule_and_statuses():
+    assert assess("analog_window", _pulses(57.5 * 1.2)).status == "reproduced"
+    failed = assess("analog_window", _pulses(6.0))
+    assert failed.status == "not_reproduced" and "6" in failed.breaking_link
+    scenario = assess("analog_window", _pulses(57.5, scenario={"li_inventory": "reduced by 60 %"}))
+    assert scenario.status == "reproduced_under_scenario" and scenario.scenario == ("analog_pulses: li_inventory = reduced by 60 %",)
+    assert assess("analog_window", _pulses(float("nan"))).status == "not_reproduced"
+
+
+def test_calibrated_dependency_gives_reproduced_calibrated(monkeypatch):
+    monkeypatch.setattr(claims, "parameter_provenance", lambda names: {names[0]: {"kind": "calibrated", "in_range": True}})
+    a = assess("analog_window", _pulses(57.5))
+    assert a.status == "reproduced_calibrated" and a.calibrated[0].endswith("(calibrated)")
+
+
+def test_gradual_rule():
+    ltp = [1.0, 2.0, 2.6, 2.9]  # monotonic, saturating, largest step 1/1.9 of the total ... > 50 %
+    ltd = [2.9, 2.4, 2.0, 1.7]  # steps 0.5, 0.4, 0.3: gradual and saturating
+    out = {"analog_pulses": {"G_LTP_first_cycle_S": ltp, "G_LTD_first_cycle_S": ltd}}
+    assert assess("analog_gradual", out).status == "not_reproduced"
+    out["analog_pulses"]["G_LTP_first_cycle_S"] = [1.0, 1.8, 2.4, 2.8]
+    assert assess("analog_gradual", out).status == "reproduced"
+    out["analog_pulses"]["G_LTP_first_cycle_S"] = [1.0, 1.2, 1.5, 2.8]  # accelerating: not saturating
+    assert assess("analog_gradual", out).status == "not_reproduced"
+
+
+def _case(ambient, rate, electrode, fraction, window):
+    return {"ambient": ambient, "rate_V_s": rate, "electrode": electrode, "li_consumed_fraction": fraction, "g_ratio": window}
+
+
+def test_mode_rules_on_a_map_that_holds_and_one_that_does_not():
+    assert mode_after_programming(_case("air", 0.05, "Pt", 0.5, 1.2)) == "power"
+    assert mode_after_programming(_case("air", 0.05, "Pt", 0.5, 10.0)) == "analog"
+    holds = [_case("air", 0.05, "Pt", 0.5, 1.2), _case("air", 1.0, "Pt", 0.0, 20.0), _case("vacuum", 0.05, "Pt", 0.0, 20.0),
+             _case("air", 0.05, "Ti", 0.01, 20.0)]
+    for claim_id in ("rate_selects_mode", "vacuum_keeps_analog", "electrode_selects_mode"):
+        assert assess(claim_id, {"mode_switch": {"rows": holds}}).status == "reproduced", claim_id
+    none = [dict(row, li_consumed_fraction=0.0) for row in holds]
+    for claim_id in ("rate_selects_mode", "vacuum_keeps_analog", "electrode_selects_mode"):
+        a = assess(claim_id, {"mode_switch": {"rows": none}})
+        assert a.status == "not_reproduced" and "air consumes no Li" in a.breaking_link, claim_id
+
+
+def test_volatile_rule_names_what_fails():
+    out = {"volatile_switching": {"v_th_mean_V": 0.66, "v_hold_mean_V": 1.57, "selectivity_mean": 100.0, "i_off_first_A": 1e-7}}
+    a = assess("volatile_threshold", out)
+    assert a.status == "not_reproduced" and "V_th > V_hold" in a.breaking_link and "selectivity" not in a.breaking_link
+
+
+def test_load_study_output_merges_readouts(tmp_path):
+    assert load_study_output(tmp_path) is None
+    (tmp_path / "summary.json").write_text(json.dumps({"quick": True, "x": float("nan")}))
+    (tmp_path / "readouts.json").write_text(json.dumps({"y": 1.0}))
+    output = load_study_output(tmp_path)
+    assert output["readouts"] == {"y": 1.0} and math.isnan(output["x"])
+    (tmp_path / "summary.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="summary.json"):
+        load_study_output(tmp_path)
