@@ -415,7 +415,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     write_dataset(outdir / "sensitivity.nc", xr.Dataset(  # empty without sensitivity runs
         {"G": (("variant", "read"), np.array([pad(r["G"]) for r in varied.values()]).reshape(len(varied), size), {"units": "S"}),
          "G_raw": (("variant", "read"), np.array([pad(r["G_raw"]) for r in varied.values()]).reshape(len(varied), size), {"units": "S"})},
-        coords={"variant": ("variant", list(varied))}))
+        coords={"variant": ("variant", np.array(list(varied), dtype=str))}))  # text labels, also when empty
 
     if maps:
         films = main_chain.mesh.submesh(tuple(layer.name for layer in device.films))
