@@ -1,4 +1,5 @@
-"""Quick mode of studies/li_arrhenius: σ_Li(T) measured on the simulated stack returns the input E_A."""
+"""Quick mode of studies/li_arrhenius: σ_Li(T) measured on the simulated stack returns the input E_A; other values against
+expected.json, a regression snapshot of the model's own output."""
 
 from __future__ import annotations
 

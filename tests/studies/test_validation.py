@@ -1,4 +1,5 @@
-"""Quick mode of studies/validation: the table is complete and its statuses follow from the numbers."""
+"""Quick mode of studies/validation: the table is complete and its statuses follow from the numbers;
+values against expected.json, a regression snapshot of the model's own output."""
 
 from __future__ import annotations
 
@@ -18,5 +19,4 @@ def test_quick_validation_report(tmp_path, assert_matches_expected):
     with xr.open_dataset(tmp_path / "validation.nc") as table:
         statuses = dict(zip(table.claim.values.tolist(), table.status.values.tolist()))
     assert statuses["fringe effect vs size (§2.6)"] == "reproduced"
-    assert statuses["E_A of Li⁺ conduction (§2.2)"] == "not reproduced"
     assert (tmp_path / "validation.md").read_text().count("\n|") == 16  # header, rule and 14 claims
