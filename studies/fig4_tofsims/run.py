@@ -5,7 +5,7 @@ Problem
 The paper's Fig. 4 shows ToF-SIMS of the device in three modes: (a)–(c) 3D
 layer morphology, (d)–(f) 3D maps of Li⁻, OH⁻, LiO⁻, CO3⁻, CO3Li⁻, (g)/(h) 2D Li
 depth maps and (i) a 2D O depth map, for the analog, power and volatile modes
-(MODEL.md §4). femion computes each mode's state with the coupled model along
+(paper §2.6). femion computes each mode's state with the coupled model along
 the paper's histories and passes its fields through the synthetic ToF-SIMS of
 :mod:`femion.tofsims` (revolution into voxels, species → ions with assumed
 sensitivity factors, Hofmann MRI depth resolution).

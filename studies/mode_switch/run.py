@@ -12,8 +12,9 @@ exists, air):
 
 1. the programming sweep from the pristine state;
 2. on the carried-over state, a potentiation/depression pulse train with reads
-   → G_max/G_min after programming (MODEL.md §5);
-3. one CV cycle → areal capacitance C = ∮|i|dV/(2νΔV A) (MODEL.md §5).
+   → G_max/G_min after programming (:func:`femion.observables.conductance_ratio`);
+3. one CV cycle → areal capacitance C = ∮|i|dV/(2νΔV A)
+   (:func:`femion.observables.areal_capacitance_cv`).
 
 A reference pulse train and CV on the pristine device (no programming) give the
 "before" numbers. Li consumed is the Li bound in the air products at the end of

@@ -1,4 +1,4 @@
-"""Power-mode characterisation on the programmed state (paper Fig. 3e, 3f, S3; MODEL.md §5).
+"""Power-mode characterisation on the programmed state (paper Fig. 3e, 3f, S3).
 
 Problem
 -------
@@ -45,7 +45,7 @@ WH = 3600.0  # J per Wh
 
 
 def discharge_metrics(time: np.ndarray, voltage: np.ndarray, current: np.ndarray, area: float) -> dict[str, float]:
-    """Capacitance, energy and power of one galvanostatic discharge (MODEL.md §5).
+    """Capacitance, energy and power of one galvanostatic discharge (:mod:`femion.observables`).
 
     ΔV = V(start) − V(end) of the discharge (the first point after the current
     reversal, so an ohmic IR drop is excluded), Δt its duration,
