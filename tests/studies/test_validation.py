@@ -1,5 +1,9 @@
 """Quick mode of studies/validation: the table is complete and its statuses follow from the numbers;
-values against expected.json, a regression snapshot of the model's own output."""
+values against expected.json, a regression snapshot of the model's own output.
+
+Default tier, the longest test in it: it runs the field_scaling and fig4_tofsims quick variants (the latter with the
+full programming window since 2026-12-04), about 135 s of CPU.
+"""
 
 from __future__ import annotations
 
