@@ -5,7 +5,7 @@ Problem
 The paper's Fig. 4 shows ToF-SIMS of the device in three modes: (a)–(c) 3D
 layer morphology, (d)–(f) 3D maps of Li⁻, OH⁻, LiO⁻, CO3⁻, CO3Li⁻, (g)/(h) 2D Li
 depth maps and (i) a 2D O depth map, for the analog, power and volatile modes
-(MODEL.md §4). femion computes each mode's state with the coupled model along
+(paper §2.6). femion computes each mode's state with the coupled model along
 the paper's histories and passes its fields through the synthetic ToF-SIMS of
 :mod:`femion.tofsims` (revolution into voxels, species → ions with assumed
 sensitivity factors, Hofmann MRI depth resolution).
@@ -86,7 +86,7 @@ from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
-    "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices", "quick_program_vertices",
+    "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices",
     "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_error_tolerance", "rest_time", "pixels", "quick_pixels", "field_of_view",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
@@ -134,7 +134,9 @@ def findings(summary: dict, readouts: dict) -> str:
     )
     lines.append(
         f"- (b) deformed layers in the power mode (paper: obvious deformation): largest interface displacement "
-        f"{summary['max_interface_displacement_power_m']:.3g} m, peak porosity growth in the electrode {summary['porosity_growth_max_power']:.3g}."
+        f"{summary['max_interface_displacement_power_m']:.3g} m, peak von Mises stress {summary['sigma_vm_max_power_Pa']:.3g} Pa, "
+        f"plastic strain {summary['eps_p_max_power']:.3g} and porosity growth {summary['porosity_growth_max_power']:.3g} in the electrode, "
+        f"blister height {summary['blister_height_max_power_m']:.3g} m (largest over the programming sweep)."
     )
     lines.append(
         f"- Analog history: {summary['pulses']} potentiation pulses moved {summary['li_inventory_WO3_change_mol']:.3g} mol of Li into WO3; "
@@ -394,7 +396,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     result = simulation.run(outdir / "analog", progress=None, stage="fig4 analog: pulses")
     print(f"  analog: {pulses} pulses, G {float(result.reads.G.values[0]):.4g} -> {float(result.reads.G.values[-1]):.4g} S")
 
-    vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["quick_program_vertices" if quick else "program_vertices"]]
+    vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["program_vertices"]]  # quick too: the stressing window
     rate = to_si(config["program_rate"], "V/s", name="program_rate", origin=origin)
     programming = Simulation(device, voltage_sweep(0.0, vertices, rate), settings, mesh=simulation.mesh,
                              physics=POWER_PHYSICS, start=result.state)
@@ -467,6 +469,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "max_interface_displacement_power_m": float(max(np.max(np.hypot(ur, uz)) for _, ur, uz in profiles.values())),
         "porosity_growth_max_power": float(np.max(power.state.fields["porosity"][electrode]) - f0),
         "porosity_max_power": float(np.max(power.state.fields["porosity"][electrode])),
+        "sigma_vm_max_power_Pa": float(np.max(power.curves.mech_sigma_vm_max.values)),
+        "eps_p_max_power": float(np.max(power.curves.mech_eps_p_max.values)),
+        "blister_height_max_power_m": float(np.max(power.curves.mech_blister_height.values)),
         "pore_percolation_threshold": device.material(device.top_electrode.name).value("pore_percolation_threshold"),
         "forming_compliance_A": forming["forming_compliance"],
         "forming_rate_V_per_s": forming["forming_rate"],

@@ -12,8 +12,9 @@ exists, air):
 
 1. the programming sweep from the pristine state;
 2. on the carried-over state, a potentiation/depression pulse train with reads
-   → G_max/G_min after programming (MODEL.md §5);
-3. one CV cycle → areal capacitance C = ∮|i|dV/(2νΔV A) (MODEL.md §5).
+   → G_max/G_min after programming (:func:`femion.observables.conductance_ratio`);
+3. one CV cycle → areal capacitance C = ∮|i|dV/(2νΔV A)
+   (:func:`femion.observables.areal_capacitance_cv`).
 
 A reference pulse train and CV on the pristine device (no programming) give the
 "before" numbers. Li consumed is the Li bound in the air products at the end of
@@ -36,7 +37,7 @@ import numpy as np
 import xarray as xr
 
 import femion
-from femion.config import load_study_config, override_device, require_layers
+from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
 from femion.physics.porosity import BlisterSettings
@@ -47,9 +48,16 @@ from femion.units import to_integer, to_si
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "ambients", "rates", "electrodes", "program_vertices", "pulse_amplitude", "pulse_width", "pulse_rest",
-    "pulses", "read_voltage", "cv_window", "cv_rate",
+    "pulses", "read_voltage", "cv_window", "cv_rate", "quick",
 }
 WANTED_PHYSICS = ("lithium", "mechanics", "air")
+MECHANICS_PEAKS = {
+    "sigma_vm_max_Pa": "mech_sigma_vm_max", "eps_p_max": "mech_eps_p_max", "porosity_max": "mech_porosity_max",
+    "blister_height_max_m": "mech_blister_height",
+}
+"""Row key -> mechanics observable (:meth:`femion.physics.mechanics.MechanicsModule.observables`): its largest value
+over the programming sweep (von Mises stress, equivalent plastic strain and porosity in the plastic electrode, blister
+crest height); NaN without programming or without mechanics."""
 
 
 def segment(curves: xr.Dataset, start: float, end: float) -> xr.Dataset:
@@ -118,6 +126,8 @@ def characterise(device, protocol_head, settings, physics, mesh, config, origin)
     programmed = segment(curves, 0.0, head)
     consumed = float(programmed["li_consumed_air"].values[-1]) if "li_consumed_air" in programmed else float("nan")
     li_films = sum(float(curves[name].values[0]) for name in curves.data_vars if name.startswith("li_inventory_"))
+    peak = {key: float(np.max(programmed[name].values)) if name in programmed and protocol_head is not None else float("nan")
+            for key, name in MECHANICS_PEAKS.items()}
     return {
         "li_consumed_mol": consumed,
         "li_consumed_fraction": consumed / li_films if li_films > 0 else float("nan"),
@@ -125,6 +135,7 @@ def characterise(device, protocol_head, settings, physics, mesh, config, origin)
         "areal_capacitance_F_m2": capacitance,
         "porosity_field": "porosity" in result.state.fields,
         "initial_porosity_max": initial_porosity,
+        **peak,
     }, curves
 
 
@@ -134,14 +145,18 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     origin = str(HERE / "config.toml")
     config, base = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
+    if not isinstance(config["quick"], dict):
+        raise StudyConfigError(f"{origin}: quick: must be a table of the keys the quick variant replaces")
+    unknown = sorted(set(config["quick"]) - (CONFIG_KEYS - {"quick"}))
+    if unknown:
+        raise StudyConfigError(f"{origin}: quick.{unknown[0]}: not a key of the study (keys: {sorted(CONFIG_KEYS - {'quick'})})")
+    if quick:  # the full protocol shape (same programming window and rates), the [quick] table's keys replaced
+        config = {**config, **config["quick"]}
     check_config(config, base, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["program_vertices"]]
     rates = [to_si(v, "V/s", name="rates", origin=origin) for v in config["rates"]]
-    if quick:  # small sweep window and few pulses: the same cases, a fraction of the cost
-        vertices = [0.1 * v for v in vertices]
-        config = {**config, "pulses": 1, "pulse_amplitude": "1 V", "cv_window": ["-0.05 V", "0.05 V"], "cv_rate": "0.1 V/s"}
     cases = [
         (ambient, rate, electrode)
         for electrode in config["electrodes"]
@@ -177,7 +192,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         program = voltage_sweep(0.0, vertices, rate)
         numbers, curves = characterise(device, program, settings, present, mesh, config, origin)
         label = f"{ambient}_{rate:g}Vps_{electrode}"
-        print(f"  {label}: Li consumed {numbers['li_consumed_mol']:.3g} mol, G_max/G_min {numbers['g_ratio']:.4g}", flush=True)
+        print(f"  {label}: Li consumed {numbers['li_consumed_mol']:.3g} mol, peak eps_p {numbers['eps_p_max']:.3g}, "
+              f"porosity {numbers['porosity_max']:.4g}, G_max/G_min {numbers['g_ratio']:.4g}", flush=True)
         write_dataset(outdir / f"curves_{label}.nc", curves)
         rows.append({"ambient": ambient, "rate_V_s": rate, "electrode": electrode, **numbers,
                      "g_ratio_before": before[electrode]["g_ratio"],
@@ -209,11 +225,12 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             f"electrode's voids ({'isolated voids: closed at t = 0' if seeded <= threshold else 'open from t = 0'})"
         )
     lines = ["# Mode switch table (femion)", "", *[f"- {note}" for note in notes], "",
-             "| ambient | rate [V/s] | electrode | Li consumed [mol] | fraction of film Li | G_max/G_min before | after | C_areal before [mF/cm²] | after [mF/cm²] |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| ambient | rate [V/s] | electrode | peak ε_p | peak porosity | Li consumed [mol] | fraction of film Li | G_max/G_min before | after | C_areal before [mF/cm²] | after [mF/cm²] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(
-            f"| {row['ambient']} | {row['rate_V_s']:g} | {row['electrode']} | {row['li_consumed_mol']:.3g} | "
+            f"| {row['ambient']} | {row['rate_V_s']:g} | {row['electrode']} | {row['eps_p_max']:.3g} | {row['porosity_max']:.4g} | "
+            f"{row['li_consumed_mol']:.3g} | "
             f"{row['li_consumed_fraction']:.3g} | {row['g_ratio_before']:.4g} | {row['g_ratio']:.4g} | "
             f"{row['areal_capacitance_before_F_m2'] * 0.1:.3g} | {row['areal_capacitance_F_m2'] * 0.1:.3g} |"
         )
@@ -232,6 +249,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "programming_g_ratio_after": programmed["g_ratio"],
         "programming_g_ratio_before": programmed["g_ratio_before"],
         "programming_areal_capacitance_F_m2": programmed["areal_capacitance_F_m2"],
+        **{f"programming_{key}": programmed[key] for key in MECHANICS_PEAKS},
         "max_li_consumed_mol": max(row["li_consumed_mol"] for row in rows),
         "rows": rows,
         "notes": notes,

@@ -1,4 +1,5 @@
-"""studies/analog_iv: helper checks (fast) and the quick run against expected.json (slow: minutes)."""
+"""studies/analog_iv: helper checks (fast) and the quick run against expected.json,
+a regression snapshot of the model's own output (slow: minutes)."""
 
 from __future__ import annotations
 

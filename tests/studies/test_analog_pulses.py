@@ -1,4 +1,5 @@
-"""studies/analog_pulses: helper checks (fast) and the quick run against expected.json (slow: minutes)."""
+"""studies/analog_pulses: helper checks (fast) and the quick run against expected.json,
+a regression snapshot of the model's own output (slow: minutes)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_quick_run(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
     assert_matches_expected(summary, STUDY)
-    # issue 4 acceptance: G rises under negative pulses and falls under positive ones
+    # paper Fig. 3b: G rises under negative pulses and falls under positive ones
     assert summary["ltp_rises"]
     assert summary["ltd_falls"]
     with xr.open_dataset(tmp_path / "pulses.nc") as data:

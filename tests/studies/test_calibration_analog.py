@@ -1,4 +1,5 @@
-"""studies/calibration_analog: residuals and knob validation (fast), the quick fit against expected.json (slow)."""
+"""studies/calibration_analog: residuals and knob validation (fast), the quick fit against expected.json,
+a regression snapshot of the model's own output (slow)."""
 
 from __future__ import annotations
 

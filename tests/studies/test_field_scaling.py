@@ -1,4 +1,5 @@
-"""Quick mode of studies/field_scaling: stored values and the physics they must show."""
+"""Quick mode of studies/field_scaling: stored values (expected.json,
+a regression snapshot of the model's own output) and the physics they must show."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""studies/forming: helper checks (fast) and the quick run against expected.json (slow: ~2 min)."""
+"""studies/forming: helper checks (fast) and the quick run against expected.json,
+a regression snapshot of the model's own output (slow: ~2 min)."""
 
 from __future__ import annotations
 

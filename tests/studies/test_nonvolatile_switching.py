@@ -1,4 +1,5 @@
-"""studies/nonvolatile_switching: the bipolar-cycle figures (fast) and the quick run against expected.json (slow)."""
+"""studies/nonvolatile_switching: the bipolar-cycle figures (fast) and the quick run against expected.json,
+a regression snapshot of the model's own output (slow)."""
 
 from __future__ import annotations
 

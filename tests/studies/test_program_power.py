@@ -1,4 +1,4 @@
-"""Quick mode of studies/program_power against its expected.json."""
+"""Quick mode of studies/program_power against its expected.json, a regression snapshot of the model's own output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""studies/retention: read schedule, failure criterion, Arrhenius extrapolation (fast); the quick run (slow)."""
+"""studies/retention: read schedule, failure criterion, Arrhenius extrapolation (fast); the quick run against
+expected.json, a regression snapshot of the model's own output (slow)."""
 
 from __future__ import annotations
 

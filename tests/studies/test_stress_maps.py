@@ -1,4 +1,4 @@
-"""Quick mode of studies/stress_maps against its expected.json."""
+"""Quick mode of studies/stress_maps against its expected.json, a regression snapshot of the model's own output."""
 
 from __future__ import annotations
 

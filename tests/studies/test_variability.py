@@ -1,4 +1,5 @@
-"""studies/variability: seed reproducibility and cycle analysis (fast); the quick run against expected.json (slow: ~14 min)."""
+"""studies/variability: seed reproducibility and cycle analysis (fast); the quick run against expected.json,
+a regression snapshot of the model's own output (slow: ~14 min)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""studies/volatile_switching: helper checks (fast) and the quick run against expected.json (slow: ~17 min, forming and sweeps under compliance at local-error tolerance 1e-2)."""
+"""studies/volatile_switching: helper checks (fast) and the quick run against expected.json,
+a regression snapshot of the model's own output (slow: ~17 min, forming and sweeps under compliance at local-error tolerance 1e-2)."""
 
 from __future__ import annotations
 
