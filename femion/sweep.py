@@ -64,9 +64,12 @@ written atomically when the point finishes, done or failed). A re-run of the
 same sweep reuses every finished point (``retry_failed`` recomputes the
 failed ones) and recomputes only the rest, so a sweep killed mid-way resumes.
 ``OUTDIR/results.nc`` is rebuilt from the per-point records whenever
-:func:`run_sweep` ends, normally, with an error or interrupted (:func:`build_store`): dimension ``point``, the swept parameters as
+:func:`run_sweep` ends, normally, with an error or interrupted
+(:func:`build_store`): dimension ``point``, the swept parameters as
 coordinates (SI floats with a ``units`` attribute when the values are
-quantities), the observables as variables, and per-point provenance.
+quantities), the observables as variables, and per-point provenance. Off a
+terminal (output to a file), progress is one line every
+``PROGRESS_INTERVAL`` seconds instead of a progress bar.
 """
 
 from __future__ import annotations
@@ -921,8 +924,8 @@ def dask_setup(worker: Any) -> None:
 
     Ctrl-C in a terminal signals the whole process group; the sweep's main
     process stops the sweep, so the workers must not die on their own (a
-    worker dying under a point would record a failure instead of leaving the
-    point pending). Called by Dask in the worker process's main thread before
+    point whose worker dies may be recorded as failed instead of staying
+    pending for the resume). Called by Dask in the worker process's main thread before
     it accepts tasks (``preload=["femion.sweep"]``); a no-op in other threads.
 
     Parameters
