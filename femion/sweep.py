@@ -33,7 +33,15 @@ key of the study's ``config.toml`` (the value written as that TOML holds it),
 ``device.<field>`` changes the study's device (``device.temperature``,
 ``device.electrode_radius``, ``device.layers.<LayerName>.thickness``, ...; see
 :func:`femion.config.device_override_keys`). Observables are keys of the
-study's summary (``a.b`` reaches into a nested table), scalars or 1-D lists.
+study's summary (``a.b`` reaches into a nested table): numbers, strings or
+1-D lists of numbers; an observable whose values are of other or differing
+kinds across points (e.g. ``None`` at some points and a string at others) is
+stored as text.
+
+A study reports a failed simulation with the summary entry ``failure``: None
+on success, else a one-line reason. Such a point, like one whose ``run``
+raises, gets status ``failed`` with the reason as its ``error``, and NaN (or
+"") for every observable; ``failure`` itself is not an observable.
 
 ``[cluster]`` chooses where points run, one point per Dask worker process
 with one thread each:
@@ -55,10 +63,13 @@ study's own outputs, ``log.txt`` with its printed output, and ``result.json``,
 written atomically when the point finishes, done or failed). A re-run of the
 same sweep reuses every finished point (``retry_failed`` recomputes the
 failed ones) and recomputes only the rest, so a sweep killed mid-way resumes.
-``OUTDIR/results.nc`` is rebuilt from the per-point records after every run
+``OUTDIR/results.nc`` is rebuilt from the per-point records whenever
+:func:`run_sweep` ends, normally, with an error or interrupted
 (:func:`build_store`): dimension ``point``, the swept parameters as
 coordinates (SI floats with a ``units`` attribute when the values are
-quantities), the observables as variables, and per-point provenance.
+quantities), the observables as variables, and per-point provenance. Off a
+terminal (output to a file), progress is one line every
+``PROGRESS_INTERVAL`` seconds instead of a progress bar.
 """
 
 from __future__ import annotations
@@ -100,6 +111,7 @@ __all__ = [
     "read_records",
     "run_point",
     "run_sweep",
+    "study_failure",
     "unstack",
     "validate_sweep",
 ]
@@ -127,6 +139,8 @@ _NAMED_SI_UNITS = ("m", "s", "K", "V", "A", "S", "F", "ohm", "C", "J", "W", "Pa"
 _PROVENANCE = ("status", "error", "wall_time", "started", "finished", "host", "outdir", "seed", "femion_version",
                "git_revision", "parameters", "point", "point_id")
 """Names of the store's per-point provenance variables and coordinates (not available to observables)."""
+FAILURE_KEY = "failure"
+"""Summary entry by which a study reports a failed simulation: None, or a one-line reason (str)."""
 _POINT_LOCK = threading.Lock()
 """Points in one process run one at a time (gmsh and the output redirection are process-wide)."""
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
@@ -391,6 +405,9 @@ def load_sweep(path: str | Path) -> Sweep:
     reserved = sorted(set(observables) & set(_PROVENANCE))
     if reserved:
         raise fail(f"'observables' {reserved}: these names are taken by the store's provenance variables {_PROVENANCE}")
+    if FAILURE_KEY in observables:
+        raise fail(f"'observables' lists {FAILURE_KEY!r}: a study's failure is stored as the point's status "
+                   "('failed') and error, not as an observable; remove it")
     tables = {}
     for key in ("observable_units", "observable_dims"):
         table = data.get(key, {})
@@ -624,7 +641,9 @@ def run_point(task: PointTask) -> dict[str, Any]:
 
     The study's outputs go to ``task.outdir``, its printed output to
     ``task.outdir/log.txt``. Any exception of the study is caught and recorded
-    (status ``"failed"``, ``error``, ``traceback``); it does not propagate.
+    (status ``"failed"``, ``error``, ``traceback``); it does not propagate. A
+    summary whose ``failure`` entry is not None (:func:`study_failure`) is
+    recorded as failed too, with that reason as ``error`` and the summary kept.
 
     Parameters
     ----------
@@ -635,7 +654,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
     -------
     dict
         The record written to ``result.json``: ``status`` ("done"/"failed"),
-        ``error``, ``summary`` (the study's summary, JSON-compatible),
+        ``error``, ``summary`` (the study's summary, JSON-compatible; None if
+        ``run`` raised),
         ``parameters``, ``wall_time_s`` [s], ``started``/``finished`` (UTC ISO
         times), ``host``, ``pid``, ``seed``, ``femion_version``,
         ``git_revision``, ``outdir`` and the point identity.
@@ -679,6 +699,10 @@ def _run_point(task: PointTask) -> dict[str, Any]:
             if not isinstance(result, Mapping):
                 raise TypeError(f"the study's run() returned {type(result).__name__}, not a summary dict")
             summary = json.loads(json.dumps(dict(result), default=json_default))
+            failure = study_failure(summary)
+            if failure is not None:
+                status, error = "failed", failure
+                print(f"the study reported a failure: {failure}", file=sys.stderr)
         except Exception as exception:  # a failing point is recorded; the sweep goes on
             status, error, trace = "failed", f"{type(exception).__name__}: {exception}", traceback.format_exc()
             print(trace, file=sys.stderr)
@@ -755,10 +779,35 @@ def _now() -> str:
 
 
 
+def study_failure(summary: Mapping[str, Any] | None) -> str | None:
+    """The failure a study reports in its summary, as one line of text, or None on success.
+
+    Parameters
+    ----------
+    summary
+        A study's summary (the dict its ``run`` returns), or None.
+
+    Returns
+    -------
+    str or None
+        None if ``summary`` has no ``failure`` entry or it is None; else the
+        reason (whitespace collapsed to one line; a non-string entry is
+        described by its value).
+    """
+    if not isinstance(summary, Mapping) or summary.get(FAILURE_KEY) is None:
+        return None
+    reason = summary[FAILURE_KEY]
+    if not isinstance(reason, str):
+        return f"the study reported {FAILURE_KEY} = {reason!r}"
+    return " ".join(reason.split()) or "the study reported a failure without a reason"
+
+
 def read_records(sweep: Sweep, outdir: str | Path) -> dict[int, dict[str, Any]]:
     """Finished-point records of ``sweep`` found in ``outdir/points`` (index -> record).
 
     A record counts only if it belongs to the same point: same digest, parameters and quick flag.
+    A "done" record whose summary reports a failure (:func:`study_failure`; written before
+    failures were recognised) is returned as "failed" with that reason.
     """
     records = {}
     for point in sweep.points():
@@ -771,6 +820,9 @@ def read_records(sweep: Sweep, outdir: str | Path) -> dict[int, dict[str, Any]]:
                 and record.get("quick") == sweep.quick
                 and _canonical(record.get("parameters")) == _canonical(dict(point.parameters))
                 and record.get("status") in ("done", "failed")):
+            failure = study_failure(record.get("summary"))
+            if record["status"] == "done" and failure is not None:
+                record = {**record, "status": "failed", "error": failure}
             records[point.index] = record
     return records
 
@@ -826,19 +878,29 @@ def make_cluster(spec: ClusterSpec, workers: int | None = None) -> Any:
         if spec.kind == "local":
             from distributed import LocalCluster
 
-            # Worker processes inherit an ignored SIGINT: Ctrl-C in the terminal reaches the whole process
-            # group, but only this process should react (it closes the cluster; running points have no
-            # record yet and run again when the sweep resumes).
-            with _sigint_ignored():
-                return LocalCluster(
-                    n_workers=workers or options.get("n_workers") or _usable_cores(),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",  # a free port: several sweeps (or notebooks) can run side by side
-                    silence_logs=logging.ERROR,
-                    memory_limit=_dask_memory(options["memory"]) if options.get("memory") else "auto",
-                )
-        import dask_jobqueue
+            # Ctrl-C in the terminal reaches the whole process group, but only this process should react (it
+            # closes the cluster; running points have no record yet and run again when the sweep resumes):
+            # the worker processes ignore SIGINT from their start (the preload, dask_setup below), and a
+            # Ctrl-C while the cluster starts is held and raised once it is up (_sigint_deferred).
+            cluster = None
+            try:
+                with _sigint_deferred():
+                    cluster = LocalCluster(
+                        n_workers=workers or options.get("n_workers") or _usable_cores(),
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",  # a free port: several sweeps (or notebooks) can run side by side
+                        silence_logs=logging.ERROR,
+                        memory_limit=_dask_memory(options["memory"]) if options.get("memory") else "auto",
+                        preload=[__name__],
+                    )
+            except BaseException:
+                if cluster is not None:
+                    cluster.close(timeout=10)
+                raise
+            return cluster
+        with _sigint_kept():  # importing dask_jobqueue makes SIGINT call sys.exit() (exit status 0)
+            import dask_jobqueue
 
         cluster_class = dask_jobqueue.SLURMCluster if spec.kind == "slurm" else dask_jobqueue.PBSCluster
         cores = options.get("cores", 1)
@@ -859,31 +921,73 @@ def make_cluster(spec: ClusterSpec, workers: int | None = None) -> Any:
         return cluster_class(**arguments)
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Block SIGINT while the block runs; a Ctrl-C meanwhile is delivered when it ends.
+def dask_setup(worker: Any) -> None:
+    """Dask preload of the local cluster's worker processes: ignore SIGINT (Ctrl-C).
 
-    Processes started inside the block (the Dask nanny and worker processes)
-    inherit an ignored SIGINT, so a Ctrl-C in the terminal reaches only
-    the main process, which stops, closes the cluster and writes a partial
-    store. The signal is held, not discarded: it raises KeyboardInterrupt as
-    soon as the block is left. Main thread only; elsewhere a no-op.
+    Ctrl-C in a terminal signals the whole process group; the sweep's main
+    process stops the sweep, so the workers must not die on their own (a
+    point whose worker dies may be recorded as failed instead of staying
+    pending for the resume). Called by Dask in the worker process's main thread before
+    it accepts tasks (``preload=["femion.sweep"]``); a no-op in other threads.
+
+    Parameters
+    ----------
+    worker : distributed.Worker
+        The starting worker (unused).
     """
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives while the block runs; act on it when the block ends.
+
+    A handler installed before the block records the signal (in whichever
+    thread the kernel delivers it); on leaving, the previous handler is
+    restored and, if a signal arrived, called, so that Python's default raises
+    KeyboardInterrupt then (also when the block failed). Ignoring the signal
+    instead (SIG_IGN, even with the main thread blocking it) would lose it:
+    a process-directed signal goes to any thread that does not block it, such
+    as a BLAS thread, which then discards it. If SIGINT is already ignored
+    (e.g. a background job of a non-interactive shell) it stays ignored.
+    Main thread only; elsewhere a no-op.
+    """
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous in (None, signal.SIG_IGN):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, None)  # default_int_handler: raise KeyboardInterrupt
+            else:  # SIG_DFL: the default action (terminate)
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _sigint_kept() -> Iterator[None]:
+    """Restore the SIGINT handler after the block (main thread only; elsewhere a no-op)."""
     import signal
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    # Ignored: spawned children start with SIGINT ignored, and Python then installs no KeyboardInterrupt
-    # handler in them. Blocked as well: Linux keeps a blocked signal pending even when it is ignored, so the
-    # parent's Ctrl-C is delivered once the handler is restored and the mask lifted (in that order).
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.getsignal(signal.SIGINT)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _dask_memory(text: str) -> str:
@@ -908,9 +1012,10 @@ def run_sweep(
     """Run every unfinished point of a sweep on Dask and write ``OUTDIR/results.nc``.
 
     Finished points (a matching ``points/<index>-<hash>/result.json``) are
-    reused, so re-running a killed sweep resumes it. The store is rebuilt from
-    the per-point records at the end, also when the run is interrupted (points
-    not yet run then have status ``"pending"``).
+    reused, so re-running a killed sweep resumes it. Once the output directory
+    exists, the store is rebuilt from the per-point records however the call
+    ends: normally, with an error, interrupted (points not yet run then have
+    status ``"pending"``) or with any other exception.
 
     Parameters
     ----------
@@ -927,7 +1032,10 @@ def run_sweep(
     client
         An existing ``distributed.Client`` to use instead of the ``[cluster]`` table.
     progress
-        Show the tqdm progress bar (default: only on a terminal).
+        True: a tqdm progress bar (on standard error); False: no progress
+        output; None (default): the bar if standard error is a terminal, else
+        one line on standard output every ``PROGRESS_INTERVAL`` seconds
+        (points done, failed and pending, elapsed time), for log files.
 
     Returns
     -------
@@ -937,8 +1045,10 @@ def run_sweep(
     ------
     SweepError
         Invalid sweep file or overrides (before any point runs), or an
-        observable missing from a finished point's summary (the sweep stops;
-        finished points are kept for the re-run).
+        observable missing from (or naming a table in) the first finished
+        point's summary (the sweep stops; finished points are kept for the
+        re-run). Values of differing kinds never stop a sweep (see
+        :func:`build_store`).
     KeyboardInterrupt
         Re-raised after the partial store is written and the cluster closed.
     """
@@ -961,19 +1071,20 @@ def run_sweep(
     from femion.io import atomic_write
 
     atomic_write(outdir / "sweep.toml", lambda temporary: temporary.write_text(sweep.text, encoding="utf-8"))
-    records = read_records(sweep, outdir)
-    for record in records.values():
-        if record["status"] == "done":
-            _observables(record, sweep)  # an observable renamed since: say so before computing anything
-    reusable = {index for index, record in records.items() if record["status"] == "done" or not retry_failed}
-    todo = [point for point in points if point.index not in reusable]
-    computed = 0
+    computed, reusable = 0, set()
     try:
+        records = read_records(sweep, outdir)
+        for record in records.values():
+            if record["status"] == "done":
+                _observables(record, sweep)  # an observable renamed since: say so before computing anything
+        reusable = {index for index, record in records.items() if record["status"] == "done" or not retry_failed}
+        todo = [point for point in points if point.index not in reusable]
         if todo:
             computed = _compute(sweep, todo, outdir, workers, client, progress, len(points), reusable, records)
     finally:
+        # Every way out (done, an error, Ctrl-C, any exception) leaves a store that matches the records on disk.
         records = read_records(sweep, outdir)
-        dataset = build_store(sweep, outdir, records)
+        dataset = build_store(sweep, outdir, records, strict=False)
         write_dataset(outdir / "results.nc", dataset)
     failed = sum(record["status"] == "failed" for record in records.values())
     return SweepResult(
@@ -1003,8 +1114,10 @@ def _compute(sweep, todo, outdir, workers, client, progress, total, reusable, re
         for point in todo
     }
     failed = sum(records[index]["status"] == "failed" for index in reusable)
+    lines = progress is None and not _is_terminal(sys.stderr)  # e.g. output to a file: periodic lines instead
     bar = tqdm(total=total, initial=len(reusable), desc=f"sweep {sweep.name}", unit="point",
-               disable=(None if progress is None else not progress), dynamic_ncols=True)
+               disable=lines or (None if progress is None else not progress), dynamic_ncols=True)
+    report = _ProgressLines(sweep.name, total, len(reusable), failed) if lines else None
     finished = 0
     with _client(sweep.cluster, workers, client) as dask_client:
         started: set[str] = set()  # points whose worker announced the start (see _announce_start)
@@ -1041,8 +1154,12 @@ def _compute(sweep, todo, outdir, workers, client, progress, total, reusable, re
                         f"done {bar.n - failed}, running {running}, failed {failed}, queued {len(pending) - running}",
                         refresh=True,
                     )
+                    if report is not None:
+                        report.show(len(reusable) + finished, failed, running)
                     time.sleep(0.2)
             bar.set_postfix_str(f"done {bar.n - failed}, failed {failed}")
+            if report is not None:
+                report.show(len(reusable) + finished, failed, 0, final=True)
         finally:
             for future in pending:
                 future.cancel()
@@ -1050,6 +1167,35 @@ def _compute(sweep, todo, outdir, workers, client, progress, total, reusable, re
                 dask_client.unsubscribe_topic(topic)
             bar.close()
     return finished
+
+
+PROGRESS_INTERVAL = 30.0
+"""Seconds between the progress lines of a sweep whose standard error is not a terminal."""
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _ProgressLines:
+    """One progress line on standard output at the start, every ``PROGRESS_INTERVAL`` seconds and at the end."""
+
+    def __init__(self, name: str, total: int, finished: int, failed: int) -> None:
+        self.name, self.total, self.begin, self.last = name, total, time.monotonic(), -math.inf
+        self.show(finished, failed, 0)
+
+    def show(self, finished: int, failed: int, running: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < PROGRESS_INTERVAL:
+            return
+        self.last = now
+        elapsed = _dt.timedelta(seconds=round(now - self.begin))
+        pending = self.total - finished
+        print(f"sweep {self.name}: {finished - failed} done, {failed} failed, {pending} pending"
+              f"{f' ({running} running)' if pending else ''} of {self.total} points; elapsed {elapsed}", flush=True)
 
 
 def _failed_record(task: PointTask, error: str) -> dict[str, Any]:
@@ -1105,7 +1251,15 @@ def _client(spec: ClusterSpec, workers: int | None, client: Any) -> Iterator[Any
 
 
 def _observables(record: Mapping[str, Any], sweep: Sweep) -> dict[str, Any]:
-    """Observable values of a done record: float, str, or list of floats (1-D)."""
+    """The observables' values in a record's summary, as the study returned them (JSON types).
+
+    Raises
+    ------
+    SweepError
+        An observable that is not in the summary, or that names a table: mistakes
+        in ``observables``, reported at the first finished point (finished points
+        are reused after the fix).
+    """
     summary = record.get("summary") or {}
     values = {}
     for name in sweep.observables:
@@ -1120,31 +1274,30 @@ def _observables(record: Mapping[str, Any], sweep: Sweep) -> dict[str, Any]:
                         f"(summary keys: {sorted(summary)}); fix 'observables' and re-run: finished points are reused"
                     )
                 value = value[part]
-        values[name] = _observable_value(value, name, record, sweep)
+        if isinstance(value, Mapping):
+            raise SweepError(
+                f"{sweep.path}: observable {name!r} of point {record['name']} is a table; name one entry, "
+                f"e.g. {name + '.' + next(iter(value), 'key')!r}"
+            )
+        values[name] = value
     return values
 
 
-def _observable_value(value: Any, name: str, record: Mapping[str, Any], sweep: Sweep) -> Any:
-    def number(item: Any) -> float:
-        if item is None:
-            return math.nan
-        if isinstance(item, (bool, int, float)):
-            return float(item)
-        raise SweepError(
-            f"{sweep.path}: observable {name!r} of point {record['name']} holds {item!r}; "
-            "observables are numbers, strings or 1-D lists of numbers"
-        )
-
+def _kind(value: Any) -> str:
+    """Storage kind of one observable value: "none", "number", "str", "list" (1-D, numbers or None) or "text"."""
+    if value is None:
+        return "none"
+    if isinstance(value, (bool, int, float)):
+        return "number"
     if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return [number(item) for item in value]
-    if isinstance(value, Mapping):
-        raise SweepError(
-            f"{sweep.path}: observable {name!r} of point {record['name']} is a table; name one entry, "
-            f"e.g. {name + '.' + next(iter(value), 'key')!r}"
-        )
-    return number(value)
+        return "str"
+    if isinstance(value, list) and all(item is None or isinstance(item, (bool, int, float)) for item in value):
+        return "list"
+    return "text"
+
+
+def _as_float(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _coordinate(key: str, values: list[Any]) -> tuple[np.ndarray, dict[str, str]]:
@@ -1176,6 +1329,16 @@ def _coordinate(key: str, values: list[Any]) -> tuple[np.ndarray, dict[str, str]
     return np.array([_canonical(value) for value in values], dtype=object), {**attrs, "note": "JSON text of the values"}
 
 
+def _lenient_value(record: Mapping[str, Any], name: str) -> Any:
+    """An observable's value for a store written despite a naming mistake: the value, or None if absent or a table."""
+    value = record.get("summary") or {}
+    for part in [name] if name in value else name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return None if isinstance(value, Mapping) else value
+
+
 def _observable_unit(name: str, sweep: Sweep) -> str | None:
     if name in sweep.observable_units:
         return sweep.observable_units[name]
@@ -1185,7 +1348,9 @@ def _observable_unit(name: str, sweep: Sweep) -> str | None:
     return None
 
 
-def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[str, Any]] | None = None) -> Any:
+def build_store(
+    sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[str, Any]] | None = None, *, strict: bool = True
+) -> Any:
     """The sweep's results as an :class:`xarray.Dataset`, from the per-point records.
 
     Parameters
@@ -1196,6 +1361,8 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
         Its output directory.
     records
         Index -> record (default: :func:`read_records`).
+    strict
+        Raise on observable naming mistakes (else store those values as missing).
 
     Returns
     -------
@@ -1205,8 +1372,10 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
         key; SI floats with ``units`` when the values are quantities, else the
         values or their JSON text). One variable per observable: (point,) for
         scalars, (point, ``<observable>_index`` or its ``[observable_dims]``
-        name) for 1-D lists (NaN-padded); NaN (or "") where a point did not
-        finish. Provenance per point: ``status`` ("done", "failed", "pending"),
+        name) for 1-D lists (NaN-padded), text for strings and for values of
+        other or differing kinds across points (JSON text of non-strings, a
+        ``note`` attribute says so); NaN (or "") where a point did not finish,
+        failed, or returned None. Provenance per point: ``status`` ("done", "failed", "pending"),
         ``error``, ``wall_time`` [s], ``started``, ``finished``, ``host``,
         ``outdir``, ``seed``, ``femion_version``, ``git_revision``,
         ``parameters`` (JSON text of all overrides). Attributes: the sweep
@@ -1217,8 +1386,9 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
     Raises
     ------
     SweepError
-        An observable missing from a done point's summary, or holding
-        different kinds of values (number, string, list) at different points.
+        Only if ``strict``: an observable missing from a done point's summary
+        or naming a table (see :func:`_observables`). Otherwise such a value is
+        stored as missing, so a store can always be written.
     """
     import xarray as xr
 
@@ -1227,37 +1397,44 @@ def build_store(sweep: Sweep, outdir: str | Path, records: Mapping[int, Mapping[
     points = sweep.points()
     records = read_records(sweep, outdir) if records is None else records
     n = len(points)
-    values = {index: _observables(record, sweep) for index, record in records.items() if record["status"] == "done"}
+    values: dict[int, dict[str, Any]] = {}
+    for index, record in records.items():
+        if record["status"] == "done":
+            try:
+                values[index] = _observables(record, sweep)
+            except SweepError:
+                if strict:
+                    raise
+                values[index] = {name: _lenient_value(record, name) for name in sweep.observables}
     data_vars: dict[str, Any] = {}
     for name in sweep.observables:
-        kinds = {type(row[name]).__name__ for row in values.values()}
-        if len(kinds) > 1:
-            raise SweepError(f"{sweep.path}: observable {name!r} holds different kinds of values across points: {kinds}")
-        kind = kinds.pop() if kinds else "float"
+        column = {index: row[name] for index, row in values.items() if row[name] is not None}
+        kinds = {_kind(value) for value in column.values()}
         unit = _observable_unit(name, sweep)
         # numbers without a unit suffix or [observable_units] entry are stored as dimensionless (netCDF needs units)
-        attrs = {"units": unit} if unit else {} if kind == "str" else {"units": "1"}
-        if kind == "list":
-            length = max((len(row[name]) for row in values.values()), default=0)
-            array = np.full((n, length), np.nan)
-            for index, row in values.items():
-                array[index, : len(row[name])] = row[name]
-            dim = sweep.observable_dims.get(name, f"{name}_index")
-            data_vars[name] = (("point", dim), array, attrs)
-        elif kind == "str":
-            array = np.full(n, "", dtype=object)
-            for index, row in values.items():
-                array[index] = row[name]
-            data_vars[name] = ("point", array, attrs)
-        else:
+        numeric = bool(kinds) and (kinds <= {"number"} or kinds == {"list"})
+        attrs = {"units": unit} if unit else {"units": "1"} if numeric or not kinds else {}
+        if kinds <= {"number"}:
             array = np.full(n, np.nan)
-            for index, row in values.items():
-                array[index] = row[name]
+            for index, value in column.items():
+                array[index] = float(value)
             data_vars[name] = ("point", array, attrs)
-    for name in sweep.observables:
-        # Without any finished point a list observable cannot be told from a scalar one: no check then.
-        if name in sweep.observable_dims and data_vars[name][0] == "point" and values:
-            raise SweepError(f"{sweep.path}: [observable_dims] names {name!r}, which is not a list observable")
+        elif kinds == {"list"}:
+            array = np.full((n, max(len(value) for value in column.values())), np.nan)
+            for index, value in column.items():
+                array[index, : len(value)] = [_as_float(item) for item in value]
+            data_vars[name] = (("point", sweep.observable_dims.get(name, f"{name}_index")), array, attrs)
+        else:  # strings; or values of other kinds, or of differing kinds across points: text
+            array = np.full(n, "", dtype=object)
+            for index, value in column.items():
+                array[index] = value if isinstance(value, str) else _canonical(value)
+            if kinds != {"str"}:
+                attrs["note"] = (f"stored as text (JSON for non-strings): the values are of kinds {sorted(kinds)} "
+                                 "across points, not all numbers or all 1-D lists of numbers")
+            data_vars[name] = ("point", array, attrs)
+        if name in sweep.observable_dims and column and kinds != {"list"}:
+            data_vars[name][2]["observable_dims"] = (f"[observable_dims] names {sweep.observable_dims[name]!r} for it, "
+                                                     "unused: its values are not all 1-D lists of numbers")
     widths: dict[str, int] = {}  # observables sharing a dimension are NaN-padded to the longest
     for dim_names, array, _ in data_vars.values():
         if isinstance(dim_names, tuple):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ x = 1.0
 label = "a"
 delay = "0 s"
 fail_above = 100.0
+report_failure_above = 100.0
 """
 
 STUDY_RUN = '''\
@@ -60,7 +62,7 @@ from femion.config import load_study_config
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
-CONFIG_KEYS = {"x", "label", "delay", "fail_above"}
+CONFIG_KEYS = {"x", "label", "delay", "fail_above", "report_failure_above"}
 
 
 def run(outdir, quick=False, overrides=None):
@@ -74,7 +76,12 @@ def run(outdir, quick=False, overrides=None):
         raise RuntimeError(f"x = {x:g} is above fail_above")
     time.sleep(to_si(config["delay"], "s", name="delay"))
     print("computing", x)
+    # A simulation that "fails" without raising: the study says so in its summary, which holds numbers anyway.
+    failure = f"x = {x:g} is above report_failure_above" if x > config["report_failure_above"] else None
     summary = {
+        "failure": failure,
+        "note": None if x < 3 else f"x = {x:g}",
+        "mixed": x if x < 3 else "big",
         "square": x * x,
         "profile": [x, 2 * x, 3 * x],
         "thickness_m": device.layer("LiPON").thickness,
@@ -215,11 +222,30 @@ def _finished(outdir: Path) -> dict[str, int]:
     return {path.parent.name: path.stat().st_mtime_ns for path in (outdir / "points").glob("*/result.json")}
 
 
+# ``python -m femion`` with Ctrl-C handled as in a terminal's foreground job. A process started with SIGINT
+# ignored (as pytest is when it runs as a background job of a non-interactive shell) passes that on, and a
+# program that inherits an ignored SIGINT rightly keeps ignoring it: the sweep would not stop.
+_FEMION_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT]); "
+    "runpy.run_module('femion', run_name='__main__', alter_sys=True)"
+)
+
+
 def _start_sweep(sweep_file: Path, outdir: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "femion", "sweep", str(sweep_file), "-o", str(outdir), "--workers", "2"],
+        [sys.executable, "-c", _FEMION_WITH_CTRL_C, "sweep", str(sweep_file), "-o", str(outdir), "--workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _store_matches_records(outdir: Path) -> list[str]:
+    """The statuses in ``outdir/results.nc``, after checking them against the ``result.json`` files."""
+    with xr.open_dataset(outdir / "results.nc") as store:
+        status, names = list(store["status"].values), list(store["point_id"].values)
+    on_disk = {path.parent.name: json.loads(path.read_text())["status"] for path in (outdir / "points").glob("*/result.json")}
+    assert {name: state for name, state in zip(names, status) if state != "pending"} == on_disk
+    return status
 
 
 def _wait_for_points(outdir: Path, count: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -250,8 +276,7 @@ def test_interrupted_and_killed_sweep_resumes_without_recomputing(tmp_path, clie
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "re-run the same command to resume" in err
-    with xr.open_dataset(outdir / "results.nc") as partial:
-        status = list(partial["status"].values)
+    status = _store_matches_records(outdir)  # the partial store holds exactly the finished points
     assert 1 <= status.count("done") < 8 and set(status) <= {"done", "pending"}
 
     # 2. The whole job killed (parent and worker processes, SIGKILL): nothing can clean up.
@@ -372,7 +397,11 @@ def test_slurm_and_pbs_job_scripts_without_a_cluster(tmp_path):
     """)
     spec = load_sweep(sweep_file).cluster
     assert spec.kind == "slurm" and spec.options["jobs"] == 3
+    handler = signal.getsignal(signal.SIGINT)
     cluster = make_cluster(spec)
+    # Importing dask_jobqueue (first time in this process) sets SIGINT to call sys.exit(): Ctrl-C would end
+    # the sweep with exit status 0. make_cluster keeps the handler.
+    assert signal.getsignal(signal.SIGINT) is handler
     try:
         script = cluster.job_script()
     finally:
@@ -454,6 +483,7 @@ def test_missing_observable_stops_with_a_clear_error(tmp_path, client):
     """)
     with pytest.raises(SweepError, match="observable 'cube' is not in the summary"):
         run_sweep(sweep_file, tmp_path / "out", client=client, progress=False)
+    assert "done" in _store_matches_records(tmp_path / "out")  # the store is written on the error path too
     sweep_file.write_text(sweep_file.read_text().replace(', "cube"', ""))
     result = run_sweep(sweep_file, tmp_path / "out", client=client, progress=False)
     assert result.dataset["square"].values.tolist() == [1.0, 4.0] and result.reused >= 1
@@ -535,3 +565,154 @@ def test_all_points_failing_still_writes_the_store(tmp_path, client):
     result = run_sweep(sweep_file, tmp_path / "out", client=client, progress=False)
     assert result.failed == 2 and list(result.dataset["status"].values) == ["failed", "failed"]
     assert (tmp_path / "out" / "results.nc").is_file()
+
+
+def test_failure_reported_by_the_study_fails_the_point(tmp_path, client, capsys):
+    # The synthetic study returns numbers with failure = "x = 150 is above report_failure_above" at x = 150
+    # (a simulation that ends without raising): the point fails and none of its numbers enter the store.
+    study = make_study(tmp_path / "study")
+    sweep_file = write_sweep(tmp_path / "soft.toml", """\
+        study = "study"
+        observables = ["square", "profile", "label"]
+
+        [list]
+        "config.x" = [1.0, 150.0, 3.0]
+
+        [fixed]
+        "config.fail_above" = 1000.0
+    """)
+    outdir = tmp_path / "out"
+    result = run_sweep(sweep_file, outdir, client=client, progress=False)
+    data = result.dataset
+    assert list(data["status"].values) == ["done", "failed", "done"] and result.failed == 1
+    assert list(data["error"].values) == ["", "x = 150 is above report_failure_above", ""]
+    assert data["square"].values[0] == 1.0 and np.isnan(data["square"].values[1]) and data["square"].values[2] == 9.0
+    assert np.isnan(data["profile"].values[1]).all() and list(data["profile"].values[2]) == [3.0, 6.0, 9.0]
+    assert list(data["label"].values) == ["a", "", "a"]
+    record = json.loads((Path(data["outdir"].values[1]) / "result.json").read_text())
+    assert record["status"] == "failed" and record["summary"]["square"] == 22500.0  # the summary is kept
+    assert "the study reported a failure: x = 150" in (Path(data["outdir"].values[1]) / "log.txt").read_text()
+
+    # A record written as "done" before failures were recognised is read as failed; nothing is recomputed.
+    record.update(status="done", error=None)
+    (Path(data["outdir"].values[1]) / "result.json").write_text(json.dumps(record))
+    assert main(["sweep", str(sweep_file), "-o", str(outdir)]) == 1
+    assert "failed 1-" in capsys.readouterr().err and calls(study) == Counter({1.0: 1, 150.0: 1, 3.0: 1})
+    with xr.open_dataset(outdir / "results.nc") as store:
+        assert list(store["status"].values) == ["done", "failed", "done"] and np.isnan(store["square"].values[1])
+
+    # 'failure' is the point's status and error, not an observable.
+    sweep_file.write_text(sweep_file.read_text().replace('"label"]', '"label", "failure"]'))
+    with pytest.raises(SweepError, match=r"soft.toml: 'observables' lists 'failure'"):
+        load_sweep(sweep_file)
+
+
+def test_values_of_differing_kinds_are_stored_as_text(tmp_path, client):
+    # "note" is None at x < 3 and a string above; "mixed" a number at x < 3 and a string above. The sweep
+    # completes and the store is written (the landed code stopped after every point had run, exit 2).
+    make_study(tmp_path / "study")
+    sweep_file = write_sweep(tmp_path / "kinds.toml", """\
+        study = "study"
+        observables = ["square", "note", "mixed", "profile"]
+
+        [list]
+        "config.x" = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+
+        [observable_dims]
+        mixed = "position"
+    """)
+    outdir = tmp_path / "out"
+    result = run_sweep(sweep_file, outdir, client=client, progress=False)
+    data = result.dataset
+    assert list(data["status"].values) == ["done"] * 8 and result.computed == 8
+    assert data["square"].values.tolist() == [x * x for x in range(1, 9)]
+    assert list(data["note"].values) == ["", ""] + [f"x = {x}" for x in range(3, 9)] and "note" not in data["note"].attrs
+    assert list(data["mixed"].values) == ["1.0", "2.0"] + ["big"] * 6
+    assert "['number', 'str']" in data["mixed"].attrs["note"] and "unused" in data["mixed"].attrs["observable_dims"]
+    assert data["profile"].dims == ("point", "profile_index")
+    assert _store_matches_records(outdir) == ["done"] * 8
+    with xr.open_dataset(result.store) as stored:
+        xr.testing.assert_equal(stored.load(), data)
+    assert main(["sweep", str(sweep_file), "-o", str(outdir)]) == 0
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError, SweepError])
+def test_store_is_rebuilt_however_the_sweep_ends(tmp_path, client, monkeypatch, error):
+    # One point is computed, then the sweep ends with `error` (Ctrl-C, a bug, a sweep error): the store
+    # written before (all pending) must not survive; it is rebuilt from the records on disk.
+    import femion.sweep as sweep_module
+
+    make_study(tmp_path / "study")
+    sweep_file = write_sweep(tmp_path / "exit.toml", """\
+        study = "study"
+        observables = ["square"]
+
+        [list]
+        "config.x" = [1.0, 2.0, 3.0]
+    """)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    build_store(load_sweep(sweep_file), outdir, records={}).to_netcdf(outdir / "results.nc")
+    compute = sweep_module._compute
+
+    def compute_one_then_fail(sweep, todo, *arguments):
+        compute(sweep, todo[:1], *arguments)
+        raise error("stopped")
+
+    monkeypatch.setattr(sweep_module, "_compute", compute_one_then_fail)
+    with pytest.raises(error, match="stopped"):
+        run_sweep(sweep_file, outdir, client=client, progress=False)
+    assert _store_matches_records(outdir) == ["done", "pending", "pending"]
+
+
+def test_ctrl_c_while_the_cluster_starts_is_raised_once_it_is_up(client, monkeypatch):
+    # Ignoring SIGINT during the start-up lost a Ctrl-C (a BLAS thread took and discarded it): here the
+    # signal arrives inside the LocalCluster constructor and must surface as KeyboardInterrupt afterwards,
+    # with the cluster it started closed. The workers ignore SIGINT themselves (a terminal's Ctrl-C reaches
+    # them too; only the main process stops the sweep).
+    import distributed
+    import psutil
+
+    class InterruptedWhileStarting(distributed.LocalCluster):
+        def __init__(self, *arguments, **options):
+            os.kill(os.getpid(), signal.SIGINT)
+            super().__init__(*arguments, **options)
+
+    me = psutil.Process()
+    before = set(me.children(recursive=True))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (pytest may ignore it)
+    try:
+        monkeypatch.setattr(distributed, "LocalCluster", InterruptedWhileStarting)
+        with pytest.raises(KeyboardInterrupt):
+            make_cluster(ClusterSpec("local", {"n_workers": 1}))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _, alive = psutil.wait_procs(set(me.children(recursive=True)) - before, timeout=20)
+    assert not alive, alive
+
+    for pid in client.run(os.getpid).values():
+        ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigIgn"))
+        assert int(ignored.split()[1], 16) >> (signal.SIGINT - 1) & 1, f"worker {pid} does not ignore SIGINT"
+
+
+def test_progress_lines_when_not_on_a_terminal(tmp_path, client, capsys, monkeypatch):
+    import femion.sweep as sweep_module
+
+    make_study(tmp_path / "study")
+    sweep_file = write_sweep(tmp_path / "lines.toml", """\
+        study = "study"
+        observables = ["square"]
+
+        [list]
+        "config.x" = [1.0, 200.0, 3.0]
+    """)
+    monkeypatch.setattr(sweep_module, "PROGRESS_INTERVAL", 0.0)
+    run_sweep(sweep_file, tmp_path / "out", client=client)  # progress=None; pytest's stderr is not a terminal
+    lines = capsys.readouterr().out.splitlines()
+    pattern = r"sweep lines: (\d) done, (\d) failed, (\d) pending( \(\d running\))? of 3 points; elapsed \d+:\d\d:\d\d"
+    assert lines and all(re.fullmatch(pattern, line) for line in lines), lines
+    assert lines[0].startswith("sweep lines: 0 done, 0 failed, 3 pending (0 running)")
+    assert lines[-1].startswith("sweep lines: 2 done, 1 failed, 0 pending of 3 points")
+    run_sweep(sweep_file, tmp_path / "quiet", client=client, progress=False)
+    assert capsys.readouterr().out == ""
