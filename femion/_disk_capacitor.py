@@ -1,4 +1,4 @@
-"""Verification problem: the circular parallel-plate capacitor with fringe field (MODEL.md §6).
+"""Verification problem: the circular parallel-plate capacitor with fringe field.
 
 Two coaxial, infinitely thin, perfectly conducting disks of radius a, a gap d
 apart, in an unbounded homogeneous dielectric ε. :func:`disk_capacitor`

@@ -88,7 +88,7 @@ class Layer:
 
 @dataclass(frozen=True)
 class Device:
-    """A vertical thin-film disk device in SI units (MODEL.md §1).
+    """A vertical thin-film disk device in SI units.
 
     Attributes
     ----------
@@ -183,7 +183,7 @@ class Device:
 def load_device(path: str | Path | None = None) -> Device:
     """Read a device TOML file; with no argument, the built-in reference device.
 
-    The reference device (MODEL.md §1) is ITO 150 nm / MoO3 200 nm / LiPON 500 nm /
+    The reference device is ITO 150 nm / MoO3 200 nm / LiPON 500 nm /
     WO3 200 nm / Pt 50 nm on a 20 µm glass slab, R_e = 100 µm, R_film = 150 µm,
     air, 300 K.
 

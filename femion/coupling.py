@@ -139,7 +139,7 @@ class Drive:
     compliance : float or None
         Current compliance I_cc [A] of a voltage source: |I| <= I_cc, the
         electrode potential drops below the source value when the limit is
-        reached (MODEL.md §3.5).
+        reached.
     series_resistance : float
         Resistor R_s [Ohm] between a voltage source and the top electrode:
         V = V_source − R_s I.

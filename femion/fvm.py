@@ -8,7 +8,7 @@ balance law the same way, per radian:
     ∫ r ∂c/∂t dA = ∮ r D ∇c·n ds + ∫ r S dA
 
 ``transient_term(mesh, coeff) == diffusion_term(mesh, D_face) + source(mesh, S)``.
-Coefficient weighting keeps FiPy's cell gradients right (STACK.md). Fluxes
+Coefficient weighting keeps FiPy's cell gradients right (a cylindrical-volume subclass gives grad r = 2). Fluxes
 through named boundaries are recomputed with the same two-point
 transmissibilities FiPy assembles, so contact currents balance to round-off.
 

@@ -1,4 +1,4 @@
-"""Device observables from simulated curves (MODEL.md §5).
+"""Device observables from simulated curves.
 
 Pure functions of arrays; each states its definition and source. They take
 SI arrays and return SI numbers (or dimensionless ratios).
@@ -69,7 +69,7 @@ def read_conductance(current: float, read_voltage: float, open_circuit_voltage: 
 
 
 def conductance_ratio(conductance: np.ndarray) -> float:
-    """G_max/G_min over a pulse train (MODEL.md §5).
+    """G_max/G_min over a pulse train.
 
     Raises
     ------
@@ -231,7 +231,7 @@ class ArrheniusFit:
 
 
 def arrhenius_fit(temperature: np.ndarray, value: np.ndarray, times_temperature: bool = False) -> ArrheniusFit:
-    """Fit ln(σ) (or ln(σT)) linearly in 1/T and return E_a [eV] (MODEL.md §5).
+    """Fit ln(σ) (or ln(σT)) linearly in 1/T and return E_a [eV].
 
     Raises
     ------
@@ -247,7 +247,7 @@ def arrhenius_fit(temperature: np.ndarray, value: np.ndarray, times_temperature:
 
 
 def areal_capacitance_cv(voltage: np.ndarray, current: np.ndarray, scan_rate: float, area: float) -> float:
-    """Areal capacitance from one CV cycle: C = ∮|i| dV / (2 ν ΔV A) [F/m²] (MODEL.md §5).
+    """Areal capacitance from one CV cycle: C = ∮|i| dV / (2 ν ΔV A) [F/m²].
 
     Parameters
     ----------
@@ -272,7 +272,7 @@ def areal_capacitance_cv(voltage: np.ndarray, current: np.ndarray, scan_rate: fl
 
 
 def areal_capacitance_gcd(current: float, discharge_time: float, voltage_window: float, area: float) -> float:
-    """Areal capacitance from a galvanostatic discharge: C = I Δt / (ΔV A) [F/m²] (MODEL.md §5).
+    """Areal capacitance from a galvanostatic discharge: C = I Δt / (ΔV A) [F/m²].
 
     Raises
     ------

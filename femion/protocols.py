@@ -2,7 +2,7 @@
 
 A :class:`Protocol` is an ordered, immutable sequence of :class:`Step` objects.
 Each step controls either the **voltage** V(t) [V] of the top electrode (the
-bottom electrode is ground, MODEL.md §1) or the **total device current** I(t)
+bottom electrode is ground) or the **total device current** I(t)
 [A], as a function of the step's local time t ∈ [0, duration]. Everything here
 is SI; quantities with units enter only through :func:`protocol_from_config`.
 
@@ -34,7 +34,7 @@ every step, and must:
    the step has no natural time scale (limit-terminated galvanostatic steps).
 4. **Apply the compliance.** When ``step.compliance`` [A] is set, the external
    circuit limits ``|I| <= compliance``; once reached, the electrode potential
-   becomes an unknown fixed by ``|I| = compliance`` (MODEL.md §3.5).
+   becomes an unknown fixed by ``|I| = compliance``.
 5. **Stop on limits.** Current-controlled steps may carry ``step.limits``
    (:class:`VoltageLimits`). After every accepted time step the loop calls
    ``step.crossed(V)`` with the computed top-electrode voltage; when it returns
@@ -991,7 +991,7 @@ def ltp_ltd_cycles(
 
     Each cycle is ``pulses_per_phase`` LTP pulses of ``ltp_polarity·|amplitude|``
     (negative by default: a negative bias on Pt draws Li⁺ into WO3 and raises
-    G, MODEL.md §2) followed by ``pulses_per_phase`` LTD pulses of the opposite
+    G) followed by ``pulses_per_phase`` LTD pulses of the opposite
     sign, each with its rest and read as in :func:`pulse_train`.
     ``pulse_number`` runs 1 … 2·pulses_per_phase·cycles across the programme;
     ``pulse_index`` restarts at 1 in each phase; ``phase`` is "LTP"/"LTD" and
@@ -1272,7 +1272,7 @@ def forming_ramp(
     """Electroforming: a linear voltage ramp start → stop under a current compliance (paper Fig. 3g).
 
     I_cc < 100 µA gives the volatile, I_cc >= 500 µA the non-volatile digital
-    mode (MODEL.md §2). The step (kind "forming") lasts |stop − start| / rate.
+    mode. The step (kind "forming") lasts |stop − start| / rate.
 
     Parameters
     ----------

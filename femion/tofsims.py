@@ -1,4 +1,4 @@
-"""Synthetic ToF-SIMS: axisymmetric fields -> 3D ion volumes, depth profiles, depth maps (MODEL.md §4).
+"""Synthetic ToF-SIMS: axisymmetric fields -> 3D ion volumes, depth profiles, depth maps.
 
 A real ToF-SIMS depth profile rasters a square field of view (x–y pixels),
 sputters the sample layer by layer (depth) and counts secondary ions. femion
@@ -23,7 +23,7 @@ imitates it in four steps, all on synthetic or simulated (r, z) cell fields:
 4. **Outputs**: VTK image data per ion (:func:`write_volumes`), depth profiles
    versus depth and sputter time (:func:`depth_profiles`, :func:`sputter_time`)
    and 2D depth maps through the centre (:func:`depth_map`) as netCDF via
-   xarray with ``units`` attributes, and the readouts of MODEL.md §4:
+   xarray with ``units`` attributes, and these readouts:
    :func:`lateral_uniformity`, :func:`centre_edge_ratio`, :func:`excess_fwhm`,
    :func:`interface_depths`. Renders live in :mod:`femion.viz`
    (``render_tofsims_layers``, ``render_tofsims_ions``, ``plot_depth_map``,
@@ -59,7 +59,7 @@ exponentially modified Gaussian, so that::
 
 The first term integrates to w/(w + λ), the second to λ/(w + λ): g is
 normalised for every w, λ, σ > 0. Its mean is z0 − λ and its variance
-w² + λ² + σ². MODEL.md §4 warns that a published implementation carries σ/w in
+w² + λ² + σ². A published implementation carries σ/w in
 place of σ/λ in the second erfc; that breaks the normalisation (the test suite
 shows it). The cumulative (the response to a step) is::
 
@@ -240,7 +240,7 @@ class DepthResolution:
     model; roughness growing with sputtered depth); S. Hofmann, Surf.
     Interface Anal. 27, 825 (1999) (the depth-resolution function as the
     convolution of mixing, roughness and information-depth terms). Parameter
-    ranges: MODEL.md §7 (w 1–3 nm, λ 0.1–0.5 nm, σ ≈ 0.5 nm growing with depth).
+    ranges: typical values (w 1–3 nm, λ 0.1–0.5 nm, σ ≈ 0.5 nm growing with depth).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Verification problems with analytic or independent reference solutions (MODEL.md §6).
+"""Verification problems with analytic or independent reference solutions.
 
 Each function builds a problem on femion's own meshes, solves it with femion's
 own solvers and returns the numbers the test suite asserts; they double as

@@ -3,7 +3,7 @@
 Imported lazily: nothing here is loaded by ``import femion``. pyvista renders
 off-screen through EGL; :func:`render_revolved` sets
 ``VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow`` unless the caller chose a
-window class (STACK.md). On systems without EGL or OSMesa, VTK cannot render
+window class. On systems without EGL or OSMesa, VTK cannot render
 off-screen; the error then names the libraries to install (README).
 """
 

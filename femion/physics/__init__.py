@@ -3,7 +3,7 @@
 Shared constitutive law:
 
 * :func:`arrhenius` — thermally activated rates, used by every module whose
-  parameters are quoted at a reference temperature (MODEL.md §1: every
+  parameters are quoted at a reference temperature (every
   activated quantity follows Arrhenius in T).
 """
 

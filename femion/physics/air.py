@@ -1,4 +1,4 @@
-"""Air ingress through the porous top electrode and Li-consuming reactions (MODEL.md §3.4).
+"""Air ingress through the porous top electrode and Li-consuming reactions.
 
 What happens (paper §2.6, Eqs. (1)–(3), refs 40–42)
 ----------------------------------------------------

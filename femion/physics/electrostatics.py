@@ -1,4 +1,4 @@
-"""Electric potential, current and field enhancement (MODEL.md §3.1, §5).
+"""Electric potential, current and field enhancement.
 
 Equations (axisymmetric, per radian, SI)
 ----------------------------------------
@@ -42,7 +42,7 @@ grounded contact (conduction plus displacement). The field enhancement
 
 The top electrode is not part of the conduction domain: its conductivity
 (Pt ~10⁷ S/m) exceeds the films' by ~10¹⁰, so it is the equipotential boundary
-MODEL.md §3.1 prescribes. A deformed electrode enters through the mesh
+the model prescribes. A deformed electrode enters through the mesh
 (:func:`femion.build_mesh` with ``interface_profile``).
 """
 
@@ -507,7 +507,7 @@ def parallel_plate_capacitance(device: Device) -> float:
 
 @dataclass(frozen=True, eq=False)
 class FieldEnhancement:
-    """Field enhancement β = |E| / (|V|/d) (MODEL.md §3.1, §5).
+    """Field enhancement β = |E| / (|V|/d).
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """J2 (von Mises) plasticity with linear isotropic hardening: vectorised radial return.
 
-Equations (small strain, rate-independent; MODEL.md §3.3)
+Equations (small strain, rate-independent)
 ---------------------------------------------------------
 Additive split ε = εᵉ + εᵖ + ε*, with ε* a given eigenstrain (Vegard). Stress
 σ = K tr(εᵉ) 1 + 2G dev(εᵉ). Yield function

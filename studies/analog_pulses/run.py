@@ -36,7 +36,7 @@ Every LTP or LTD branch is its own :class:`Simulation`, started from the final
 state of the previous one, so that the Li field after potentiation and after
 depression is available for the maps; pulse numbers continue across branches.
 
-Figures of merit (MODEL.md §5, :mod:`femion.observables`):
+Figures of merit (:mod:`femion.observables`):
 
 * G_max/G_min over all reads of the main amplitude (paper ≈ 57.5);
 * NeuroSim nonlinearity A of each LTP and LTD branch,

@@ -9,7 +9,7 @@ R_e goes from 100 µm down to 0.5 µm; the films extend max(0.5 R_e, 20 d)
 beyond it. For each R_e:
 
 * **β_edge** — field enhancement at the electrode edge (r-weighted mean of
-  β = |E|/(V/d) over the top-film cells within d/4 of the edge; MODEL.md §5),
+  β = |E|/(V/d) over the top-film cells within d/4 of the edge),
   from the steady conduction solve ∇·(κ∇φ) = 0 at V_read with the pristine
   layer conductivities (:mod:`femion.physics.electrostatics`);
 * **edge current fraction** — share of the device current entering the films

@@ -11,7 +11,7 @@ same question.
 For each sweep rate the coupled electrostatics + Li model (``femion.Simulation``)
 runs the same window 0 → −5 V → 0 (Li drawn into WO3), and the Li field of
 every accepted step is recorded. The Li transport does not depend on the
-electrode's mechanical properties, so the mechanics (MODEL.md §3.3:
+electrode's mechanical properties, so the mechanics (femion.physics.mechanics:
 Vegard eigenstrain, J2 plasticity of the electrode, Rice–Tracey porosity,
 buckle-delamination blister of the WO3+electrode sub-stack over LiPON) is then
 driven along that Li history for each electrode material, twice:

@@ -1,4 +1,4 @@
-"""Bipolar non-volatile switching after large-I_cc forming (paper Fig. 3j, 3k; MODEL.md §3.5, §5).
+"""Bipolar non-volatile switching after large-I_cc forming (paper Fig. 3j, 3k).
 
 Problem
 -------

@@ -1,4 +1,4 @@
-"""Programming to the on-chip power mode by slow sweeps in air (paper Fig. 3d, Fig. S2; MODEL.md §2.2, §3.4).
+"""Programming to the on-chip power mode by slow sweeps in air (paper Fig. 3d, Fig. S2).
 
 Problem
 -------

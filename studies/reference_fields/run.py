@@ -3,13 +3,13 @@
 Problem
 -------
 1. **Potential at V_read.** On the built-in Pt/WO3/LiPON/MoO3/ITO device,
-   solve ∇·(κ∇φ) = 0 with the pristine layer conductivities (MODEL.md §3.1),
+   solve ∇·(κ∇φ) = 0 with the pristine layer conductivities,
    φ = V_read on the Pt/WO3 interface, 0 on the ITO bottom contact. Report the
    read current, conductance, the share of the LiPON in the series resistance
    (the paper: device resistance dominated by LiPON, Fig. S16a) and the field
    enhancement β at the electrode centre and edge.
 2. **Li dose relaxation.** The Li charge one analog pulse can move at most
-   (MODEL.md §3.2: ≲ 0.6 mC/cm² for −5 V, 5 ms) is placed in the WO3 cells
+   (≲ 0.6 mC/cm² for −5 V, 5 ms) is placed in the WO3 cells
    touching LiPON under the electrode and left to diffuse, ∂c/∂t = ∇·(D∇c) in
    WO3 with blocking boundaries, D from the materials database. The study
    reports how long the dopant takes to spread homogeneously across the 200 nm

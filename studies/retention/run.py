@@ -1,4 +1,4 @@
-"""Retention of the formed V_O states at 300 K and elevated T (paper Fig. 3l; MODEL.md §3.5, §5).
+"""Retention of the formed V_O states at 300 K and elevated T (paper Fig. 3l).
 
 Problem
 -------
@@ -22,7 +22,7 @@ implicit steps, so dt grows with t). G = I/V at the end of each read
 also at each of ``temperatures`` (the ambient of the device, T feeding every
 Arrhenius rate of the V_O hopping).
 
-Failure criterion (stated, MODEL.md §5): a state fails at the first read
+Failure criterion (stated): a state fails at the first read
 where G differs from its first read G_0 by ``failure_ratio`` either way
 (|ln(G/G_0)| ≥ ln failure_ratio; time interpolated in log t between reads);
 the memory window fails where G_LRS/G_HRS falls below ``failure_ratio``.

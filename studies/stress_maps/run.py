@@ -4,7 +4,7 @@ Problem
 -------
 The Pt-electrode reference device is swept 0 → −5 V → 0 at 0.05 V/s (the
 paper's programming rate) and at 1 V/s (its analog-mode rate). The coupled
-electrostatics + Li model gives the Li history; the mechanics of MODEL.md §3.3
+electrostatics + Li model gives the Li history; the mechanics of femion.physics.mechanics
 (Vegard eigenstrain, J2 plasticity of Pt, Rice–Tracey porosity, blister of the
 WO3+Pt sub-stack if the WO3|LiPON interface debonds) follows it step by step
 (:func:`femion.physics.mechanics.run_mechanics_on_history`). The final fields

@@ -1,4 +1,4 @@
-"""Seeded Monte Carlo of cycle-to-cycle variability (paper Figs. S4, S6, S14, S15; MODEL.md §3.5, §5).
+"""Seeded Monte Carlo of cycle-to-cycle variability (paper Figs. S4, S6, S14, S15).
 
 Problem
 -------

@@ -1,4 +1,4 @@
-"""Volatile threshold switching after small-I_cc forming (paper Fig. 3h, 3i; MODEL.md §2.3, §3.5, §5).
+"""Volatile threshold switching after small-I_cc forming (paper Fig. 3h, 3i).
 
 Problem
 -------

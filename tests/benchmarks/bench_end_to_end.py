@@ -1,4 +1,4 @@
-"""End-to-end cost (issue #10 item 4): studies' wall time and peak memory, and the coupled loop's time by physics.
+"""End-to-end cost: studies' wall time and peak memory, and the coupled loop's time by physics.
 
 Run: ``python tests/benchmarks/bench_end_to_end.py [--out end_to_end.json] [--full]`` or through ``run_all.py``.
 

@@ -1,4 +1,4 @@
-"""Work–precision on the axisymmetric MMS diffusion problem (issue #10 item 3).
+"""Work–precision on the axisymmetric MMS diffusion problem.
 
 Run: ``python tests/benchmarks/bench_mms.py [--out mms.json]`` or through ``run_all.py``.
 

@@ -1,4 +1,4 @@
-"""Per-step overhead of femion's implicit solves (issue #10 item 1) and cost growth with mesh size (item 2).
+"""Per-step overhead of femion's implicit solves and cost growth with mesh size.
 
 Run: ``python tests/benchmarks/bench_solvers.py [--out solvers.json]`` or through ``run_all.py``.
 

@@ -1,4 +1,4 @@
-"""Sweep scaling (issue #10 item 5): a local sweep of 8 quick points with 1 and 2 workers.
+"""Sweep scaling: a local sweep of 8 quick points with 1 and 2 workers.
 
 Run: ``python tests/benchmarks/bench_sweep.py [--out sweep.json]`` or through ``run_all.py``.
 

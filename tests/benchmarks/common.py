@@ -255,7 +255,7 @@ def banded_lu(matrix: sparse.csc_matrix, rhs: np.ndarray) -> np.ndarray:
 
 
 ISSUE_METHODS = ("splu_colamd", "splu_mmd", "amg_cg")
-"""The bare methods of issue #10's ratio (scipy.sparse.linalg's SuperLU, pyamg-preconditioned CG)."""
+"""The bare methods of the per-step overhead ratio (scipy.sparse.linalg's SuperLU, pyamg-preconditioned CG)."""
 
 
 def best_bare(matrix: sparse.spmatrix, rhs: np.ndarray, repeats: int) -> tuple[str, float, dict[str, float]]:

@@ -8,13 +8,12 @@ against the FiPy solution in the benchmark run (agreement printed with the
 timings), so the timing compares equal work.
 
 * :class:`PotentialPrototype` — steady current continuity ∇·(κ∇φ) = 0 with
-  φ = V on the electrode interface and 0 on the ground contact (MODEL.md §3.1),
+  φ = V on the electrode interface and 0 on the ground contact,
   harmonic face conductivities, the device current from the two-point fluxes.
 * :class:`LithiumPrototype` — one implicit-Euler Nernst–Planck step with the
   Scharfetter–Gummel flux J = (D/h)[B(Δu)c_i − B(−Δu)c_j], B(x) = x/(eˣ−1)
   (Scharfetter & Gummel, IEEE TED 16, 64 (1969)), u = ψ + Fφ/RT − s ln(1−θ)
-  with the site-exclusion part lagged (Picard), as in ``femion.physics.lithium``
-  (MODEL.md §3.2). ``stop="solution"`` stops like the current code (relative
+  with the site-exclusion part lagged (Picard), as in ``femion.physics.lithium``. ``stop="solution"`` stops like the current code (relative
   change of c between two solves); ``stop="lagged"`` stops as soon as the
   lagged term itself changes by less than the tolerance, which saves the
   confirming solve when the host occupancy barely moves.
@@ -186,7 +185,7 @@ class FipyLithiumReference:
 def lithium_test_problem(mesh, device):
     """Film-cell arrays of a Li step problem: (D [m²/s], c_max [mol/m³], ψ [1], T [K], c_old, φ [V]).
 
-    Layer values in the range of MODEL.md §7 (host D ~1e-16 m²/s, LiPON D from
+    Layer values in the literature ranges of the materials database (host D ~1e-16 m²/s, LiPON D from
     σ ≈ 2.3e-4 S/m, c_max 5e4 mol/m³ in the hosts), hosts 10 % filled, a
     −50 mV potential drop across the films; fixed here so the benchmark does
     not follow the materials database while the Li model changes.

@@ -1,4 +1,4 @@
-"""Run every femion benchmark (issue #10) and write one JSON file.
+"""Run every femion benchmark and write one JSON file.
 
     python tests/benchmarks/run_all.py [--out tests/benchmarks/results.json] [--full] [--quick]
 

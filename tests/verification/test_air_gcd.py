@@ -1,4 +1,4 @@
-"""GCD analysis of the power-mode study on an ideal capacitor: C = IΔt/ΔV exactly (MODEL.md §5, issue #6)."""
+"""GCD analysis of the power-mode study on an ideal capacitor: C = IΔt/ΔV exactly."""
 
 from __future__ import annotations
 

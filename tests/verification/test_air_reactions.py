@@ -1,4 +1,4 @@
-"""Li-consuming air reactions: exact atom conservation, self-limiting pore clogging (MODEL.md §3.4, issue #6)."""
+"""Li-consuming air reactions: exact atom conservation, self-limiting pore clogging."""
 
 from __future__ import annotations
 

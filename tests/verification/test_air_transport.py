@@ -1,4 +1,4 @@
-"""Gas diffusion through a porous slab against the steady analytic solutions (MODEL.md §3.4, issue #6)."""
+"""Gas diffusion through a porous slab against the steady analytic solutions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Axisymmetric layered diffusion by manufactured solutions (MODEL.md §6).
+"""Axisymmetric layered diffusion by manufactured solutions.
 
 Fast tier: error at the default resolution below a stored bound. The bound is
 the error measured when this test was written (2.10e-3 steady, 2.05e-3

@@ -1,4 +1,4 @@
-"""Disk-capacitor verification of femion's electrostatics (MODEL.md §6).
+"""Disk-capacitor verification of femion's electrostatics.
 
 femion's finite-volume capacitance of two coaxial thin disks
 (:func:`femion._disk_capacitor.disk_capacitor`) is compared with an
@@ -187,7 +187,7 @@ def femion(kappa: float) -> float:
 
 @pytest.mark.parametrize("kappa", [0.2, 0.1, 0.05])
 def test_femion_matches_love_small_gaps(kappa):
-    """MODEL.md §6 target: < 0.5 % on the default mesh (measured 5.6e-4, 3.4e-4, 2.0e-4)."""
+    """Target: < 0.5 % on the default mesh (measured 5.6e-4, 3.4e-4, 2.0e-4)."""
     assert femion(kappa) == pytest.approx(love(kappa), rel=5e-3, abs=0.0)
 
 

@@ -1,4 +1,4 @@
-"""Li electrochemistry of the stack against closed forms (MODEL.md §3.2, §6; issue #4 verification).
+"""Li electrochemistry of the stack against closed forms.
 
 * Butler–Volmer and the regular-solution open-circuit potential: closed forms.
 * The implicit surface-layer step of the interface law equals Butler–Volmer

@@ -1,4 +1,4 @@
-"""Electrostatics against analytic solutions (MODEL.md §3.1, §6)."""
+"""Electrostatics against analytic solutions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mechanics verification (MODEL.md §6): analytic elasticity and plasticity solutions.
+"""Mechanics verification: analytic elasticity and plasticity solutions.
 
 * uniform eigenstrain in a free body: zero stress;
 * film bonded to a rigid base, far from its edge: σ_rr = σ_θθ = −E ε*/(1 − ν), σ_zz = 0;

@@ -1,4 +1,4 @@
-"""Layered conductor in the 1D limit: exact series-resistance current (MODEL.md §6)."""
+"""Layered conductor in the 1D limit: exact series-resistance current."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ NM = 1e-9
 
 
 def random_resolutions(count: int = 6, seed: int = 20250) -> list[tuple[DepthResolution, float]]:
-    """Random (resolution, z0) pairs spanning and exceeding the MODEL.md §7 ranges."""
+    """Random (resolution, z0) pairs spanning and exceeding the typical ranges (w 1–3 nm, λ 0.1–0.5 nm)."""
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(count):
@@ -86,7 +86,7 @@ def test_stable_implementation_equals_the_literal_closed_form():
 
 
 def test_published_sigma_over_w_typo_breaks_normalisation():
-    """MODEL.md §4: σ/w in place of σ/λ in the second erfc does not integrate to 1; the correct form does."""
+    """σ/w in place of σ/λ in the second erfc does not integrate to 1; the correct form does."""
     w, lam, sigma = 2 * NM, 0.3 * NM, 1.0 * NM
     lower, upper = -60 * NM, 80 * NM
     correct = quad(lambda z: float(literal_mri(z, 0.0, w, lam, sigma)), lower, upper, limit=400)[0]
