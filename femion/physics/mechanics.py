@@ -825,7 +825,6 @@ class MechanicsModule:
             self._blister_cells = self._blister_layers & (mesh.cell_centroids[:, 0] < self._blister_radius)
         self._cache_key = None
         self._cache_fields: dict[str, np.ndarray] = {}
-        self._guess = None
         self.last_report = None
 
     # --------------------------------------------------------------- state
@@ -921,11 +920,15 @@ class MechanicsModule:
         history, growth = self._history(start)
         debonded_before = bool(np.any(start.fields["debonded"] > 0.5))
         eigen, record = self.eigenstrain(c, reference, debonded_before)
-        solution = self.solid.solve(eigen, history, initial=self._guess, tolerance=self.settings.tolerance)
+        # Newton starts from the equilibrium of ``start`` rebuilt from the State alone (one solve with the
+        # cached elastic LU), not from this object's last solution: Newton stops anywhere inside its
+        # tolerance, and the stopping point depends on the start, so a module restored from a saved State
+        # would otherwise differ from the running one by up to ~1e-6 relative in the plastic strain
+        # increments (a small difference q_tr − σ_y amplifies the 1e-8 residual).
+        solution = self.solid.solve(eigen, history, initial=self.displacement(start), tolerance=self.settings.tolerance)
         if not solution.converged:
             self.last_report = ModuleReport(False, solution.iterations, solution.residuals[-1])
             return self.last_report
-        self._guess = solution.displacement
         vm, sm = solution.von_mises, solution.mean_stress
         growth = growth + rice_tracey_increment(sm, vm, solution.increment)
         fields = self._fields(solution, growth)
