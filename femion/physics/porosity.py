@@ -277,27 +277,35 @@ def laminate(bounds: list[tuple[float, float]], youngs_modulus: list[float], poi
 class BlisterSettings:
     """Buckle-delamination settings of :class:`femion.physics.mechanics.MechanicsModule`.
 
+    Which interface debonds and the blister radius are computed
+    (:mod:`femion.physics.thinfilm`); these settings only restrict or
+    override the inputs.
+
     Attributes
     ----------
     enabled : bool
         Model the blister (False: bonded stack only).
-    interface : str
-        Interface that may debond, ``"upper|lower"`` (default ``WO3|LiPON``: the
-        compressed host over the unstrained electrolyte; flagged choice).
-    toughness : float
-        Interface toughness Γ [J/m²]. **Assumed.** No WO3/LiPON value is
-        published; 1.4 J/m² is the toughness measured for sputtered Pt on
-        silica (Kriese, Moody & Gerberich, MRS Proc. 1998, stressed-overlayer
-        nanoindentation), a weak sputtered-film/oxide interface. W/silica gives
-        3.8–13 J/m² by the same method.
+    interface : str or None
+        Only this interface ``"upper|lower"`` may debond (None: every
+        interface under the electrode is a candidate).
+    toughness : float or None
+        Mode-I interface toughness Γ_I [J/m²] for every candidate (None: per
+        interface from the materials database, ``interface_toughness_<lower>``
+        of the upper material).
+    mixity_parameter : float or None
+        λ of Γ(ψ) = Γ_I [1 + tan²((1 − λ)ψ)] for every candidate (None: the
+        upper material's ``interface_mixity_parameter``).
     """
 
     enabled: bool = True
-    interface: str = "WO3|LiPON"
-    toughness: float = 1.4
+    interface: str | None = None
+    toughness: float | None = None
+    mixity_parameter: float | None = None
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.toughness) and self.toughness > 0.0):
+        if self.toughness is not None and not (np.isfinite(self.toughness) and self.toughness > 0.0):
             raise ValueError(f"interface toughness must be positive, got {self.toughness!r}")
-        if "|" not in self.interface:
+        if self.mixity_parameter is not None and not 0.0 < self.mixity_parameter <= 1.0:
+            raise ValueError(f"mixity parameter lambda must be in (0, 1], got {self.mixity_parameter!r}")
+        if self.interface is not None and "|" not in self.interface:
             raise ValueError(f"blister interface must be named 'upper|lower', got {self.interface!r}")
