@@ -1296,7 +1296,7 @@ def run_mechanics_on_history(
     -------
     (State, list of dict)
         Final state and, per snapshot, ``module.observables`` plus ``time``
-        and the blister record.
+        and the blister record (G, σ₀, max G/Γ(ψ) over the candidate radii, debonded interface).
 
     Raises
     ------
@@ -1310,7 +1310,7 @@ def run_mechanics_on_history(
     state = State(time=float(times[0]))
     state.fields["c_li"] = np.array(concentrations[0], copy=True)
     module.initialize(state)
-    rows = [{"time": float(times[0]), **module.observables(state), "blister_release_rate": 0.0, "blister_stress": 0.0}]
+    rows = [{"time": float(times[0]), **module.observables(state), "blister_release_rate": 0.0, "blister_stress": 0.0, "blister_ratio": 0.0, "blister_interface": ""}]
     for index in tqdm(range(1, len(times)), disable=not progress, desc="mechanics", leave=False):
         target = np.asarray(concentrations[index], dtype=float)
         pending = [(float(times[index]), target)]
@@ -1337,6 +1337,8 @@ def run_mechanics_on_history(
                 **module.observables(state),
                 "blister_release_rate": float(record.get("release_rate", 0.0)),
                 "blister_stress": float(record.get("stress", 0.0)),
+                "blister_ratio": float(record.get("ratio", 0.0)),
+                "blister_interface": str(record.get("interface_name", "")),
             }
         )
     return state, rows
