@@ -53,8 +53,9 @@ quadrature), see :func:`cell_to_quadrature`, :meth:`AxisymmetricSolid.quadrature
 :meth:`AxisymmetricSolid.nodal_to_cell`.
 
 The coupled-loop module is :class:`MechanicsModule` (below);
-porosity (Rice–Tracey) and the buckle-delamination blister in
-:mod:`femion.physics.porosity`.
+porosity (Rice–Tracey) and the blister strain in :mod:`femion.physics.porosity`;
+thin-film damage of the electrode (channel cracks, necking) and which interface
+debonds, with the blister radius, in :mod:`femion.physics.thinfilm`.
 """
 
 from __future__ import annotations
@@ -812,7 +813,10 @@ class MechanicsModule:
     ``eps_p_eq`` [1] and ``porosity`` [1] (cell means; zero outside the
     plastic regions), ``blister_w`` [m] (blister deflection at the cell
     radius, on the debonded cells), ``debonded`` (1 on cells of the debonded
-    sub-stack), the Gauss-point history :data:`HISTORY_FIELDS` and
+    sub-stack inside the blister), ``blister_radius`` [m] and
+    ``blister_interface`` (index + 1 of the debonded candidate interface, 0
+    bonded; both uniform fields), the thin-film damage :data:`FILM_FIELDS`
+    of the electrode, the Gauss-point history :data:`HISTORY_FIELDS` and
     ``c_li_mech`` (the Li field of the last solve). The stress-free reference
     ``c_li_ref`` is the Li field of the initial state. Everything the next
     step needs is in the State (step rejection and checkpoints stay exact); the

@@ -32,23 +32,24 @@ over uniaxial tension, e^2 over equibiaxial compression).
    centre the paper reports (paper §2.6).
 2. **Buckle-delamination blister** (Hutchinson & Suo, Adv. Appl. Mech. 29, 63
    (1992), circular blister). The intercalated WO3 is under equibiaxial
-   compression σ₀ ≈ −E ε*/(1 − ν). If the sub-stack above a weak interface
-   (default ``WO3|LiPON``) debonds over the compressed disk r < b = R_e, it
-   buckles once the compression exceeds the clamped-plate critical stress
+   compression σ₀ ≈ −E ε*/(1 − ν). If the sub-stack above an interface
+   debonds over a disk r < b, it buckles once the compression exceeds the
+   clamped-plate critical stress
 
        σ_c = 1.2235 E/(1 − ν²) (h/b)²       (= j₁,₁² /12 · E/(1−ν²) (h/b)², j₁,₁ = 3.8317),
 
    which for a 250 nm sub-stack over b = 100 µm is ~1 MPa, far below the
-   intercalation stress. Debonding requires the energy release rate of the
-   circular blister
-
-       G = [(1 − ν) h σ₀²/E] (1 − σ_c/σ₀)(1 + 0.9021 (1 − ν) σ_c/σ₀) / (1 + 0.9021 (1 − ν))
-
-   (H&S 1992, circular blister; constants quoted, not re-derived) to reach the
-   interface toughness Γ (flagged input, see :class:`BlisterSettings`). The
-   post-buckling amplitude is δ/h = [(σ₀/σ_c − 1)/c₁]^{1/2} with
-   c₁ = 0.2473 (1 + ν) + 0.2231 (1 − ν²) (H&S 1992, quoted) and the shape is
-   the first clamped mode w(r) = δ [J₀(j r/b) − J₀(j)]/(1 − J₀(j)). In the
+   intercalation stress. Which interface debonds and the radius b are
+   computed in :mod:`femion.physics.thinfilm` (G(b) = Γ(ψ(b)), mode-dependent
+   interface toughness, stability after Hutchinson, Thouless & Liniger 1992),
+   with G, the edge loads and the crest height δ from the Föppl–von Kármán
+   solution of the clamped prestressed plate
+   (:func:`femion.physics.thinfilm.circular_blister`). The closed forms kept
+   here (:func:`blister_energy_release_rate`, :func:`blister_amplitude`,
+   quoted from H&S, not re-derived) are one-term approximations: δ agrees
+   with the plate solution near onset, the quoted G is 15–20 % below it for
+   σ₀/σ_c = 1.5–3. The shape is the first clamped mode
+   w(r) = δ [J₀(j r/b) − J₀(j)]/(1 − J₀(j)). In the
    blister the sub-stack is no longer held by the substrate: its membrane
    strain relaxes by Δε_m = (N_c − N₀)/A (tensile for the electrode: the
    paper's "stretching" of Pt) and it bends, with curvatures κ_rr = −w'',
@@ -56,8 +57,12 @@ over uniaxial tension, e^2 over equibiaxial compression).
    neutral plane) is in equibiaxial tension. femion imposes this blister strain
    on the electrode as an incompatible strain in the bonded finite-element
    problem (a reduced-order superposition: the films keep their bonded-film
-   stress; flagged). Porosity then peaks **at the centre** because the bending
-   strain and the triaxiality (2/3, equibiaxial) are both largest there.
+   stress; flagged), its dilatation projected like the B-bar strain. With
+   the assumed interface toughnesses of the materials database the stack stays
+   bonded under the reference sweeps; a blister needs a much weaker
+   interface (a scenario), and even then the Rice–Tracey porosity of a
+   blister as wide as the electrode keeps its peak at the edge: the bending
+   strain at the crest of a 100 µm blister is of order 10⁻⁴.
 
 A blister centred on the axis is the only one an axisymmetric model can
 represent; it is also the largest unsupported compressed span (the whole
