@@ -598,7 +598,9 @@ def solve_blister_radius(
     Returns
     -------
     BlisterState
-        ``radius`` 0 if G < Γ(ψ) everywhere (and nothing was debonded).
+        ``radius`` 0 if G < Γ(ψ) everywhere (and nothing was debonded); the
+        other values then belong to b = ``max_radius`` (what a debond over the
+        whole compressed disk would release and need).
 
     Raises
     ------
@@ -624,7 +626,7 @@ def solve_blister_radius(
     start = float(debonded_radius)
     if start <= 0.0:
         if ratio < 1.0:
-            return BlisterState(0.0, float(sigma[-1]), float(critical[-1]), 0.0, float(gamma[-1]), float(psi[-1]), ratio, True, 0.0)
+            return BlisterState(0.0, float(sigma[-1]), float(critical[-1]), float(release[-1]), float(gamma[-1]), float(psi[-1]), ratio, True, 0.0)
         start = float(grid[np.argmax(excess >= 0.0)])
     radius, stable = start, True
     beyond = grid > start
