@@ -118,7 +118,7 @@ def test_blister_release_rate_is_minus_the_energy_derivative():
             return np.vstack([slope, -slope / r + theta / r**2 + resultant * theta / bending, du, -theta * slope - du / r + u / r**2 - (1 - nu) * theta**2 / (2 * r)])
 
         r = np.linspace(1e-6 * b, b, 300)
-        amplitude = h * np.sqrt((stress / clamped_plate_buckling_stress(plate * (1 - nu**2) / (1 - nu**2), h, b) - 1) / 0.52)
+        amplitude = h * np.sqrt((stress / clamped_plate_buckling_stress(e / (1 - nu**2), h, b) - 1) / 0.52)
         x = MODE_ROOT * r / b
         guess = np.vstack([-amplitude * MODE_ROOT / b * j1(x) / (1 - j0(MODE_ROOT)), np.zeros_like(r), np.zeros_like(r), np.zeros_like(r)])
         solution = solve_bvp(equations, lambda a, c: np.array([a[0], a[2], c[0], c[2]]), r, guess, tol=1e-8, max_nodes=200000)
