@@ -348,7 +348,7 @@ def film_damage(
     strain_tt = np.maximum((s_tt - poisson_ratio * s_rr) / youngs_modulus, 0.0)
     free = np.asarray(freestanding, dtype=bool)[cells]
     necked = free & (eps_p >= necking) & (eps_p > 0.0)
-    necking_ratio = np.where(free, eps_p / necking if necking > 0.0 else np.where(eps_p > 0.0, np.inf, 0.0), 0.0)
+    necking_ratio = np.where(free, eps_p / max(necking, 1e-12), 0.0)  # ε_N = 0: any plastic strain necks
     opened = np.where(cracked_rr, strain_rr, 0.0) + np.where(cracked_tt, strain_tt, 0.0) + np.where(necked, eps_p - necking, 0.0)
     network = np.where(cracked_rr & cracked_tt, 1.0, np.where(cracked_rr | cracked_tt | necked, 0.5, 0.0))
     out = lambda values: _scatter(n, cells, values)  # noqa: E731
