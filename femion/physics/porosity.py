@@ -59,10 +59,14 @@ over uniaxial tension, e^2 over equibiaxial compression).
    problem (a reduced-order superposition: the films keep their bonded-film
    stress; flagged), its dilatation projected like the B-bar strain. With
    the assumed interface toughnesses of the materials database the stack stays
-   bonded under the reference sweeps; a blister needs a much weaker
-   interface (a scenario), and even then the Rice–Tracey porosity of a
-   blister as wide as the electrode keeps its peak at the edge: the bending
-   strain at the crest of a 100 µm blister is of order 10⁻⁴.
+   bonded under the reference sweeps (slow −5 V sweep: max G/Γ(ψ) = 0.63 on
+   WO3|LiPON under Pt). With a much weaker interface (Γ_I ≤ 0.05 J/m², a
+   scenario) WO3|LiPON debonds early in the sweep and the blister grows to
+   R_e; the electrode over it is stretched by the membrane relaxation (~1 %)
+   and flows (ε_p ≈ 0.03 at the centre for Pt), so the porosity peaks at the
+   centre, but only by Δf ≈ 5·10⁻⁴, far below the percolation threshold.
+   The bending strain at the crest of a 100 µm blister is of order 10⁻⁴;
+   it is the stretching, not the bending, that loads the centre.
 
 A blister centred on the axis is the only one an axisymmetric model can
 represent; it is also the largest unsupported compressed span (the whole
