@@ -53,6 +53,15 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "poisson_ratio": "",
         "yield_stress": "Pa",
         "hardening_modulus": "Pa",
+        # thin-film fracture and delamination (femion.physics.thinfilm); interface_toughness_<M> is the
+        # mode-I toughness of this material's film on a layer of material M below it
+        "film_toughness": "J/m^2",
+        "interface_toughness_WO3": "J/m^2",
+        "interface_toughness_LiPON": "J/m^2",
+        "interface_toughness_MoO3": "J/m^2",
+        "interface_toughness_ITO": "J/m^2",
+        "interface_toughness_glass": "J/m^2",
+        "interface_mixity_parameter": "",
         "relative_permittivity": "",
         "electronic_conductivity": "S/m",
         "polaron_conductivity": "S/m",

@@ -53,8 +53,9 @@ quadrature), see :func:`cell_to_quadrature`, :meth:`AxisymmetricSolid.quadrature
 :meth:`AxisymmetricSolid.nodal_to_cell`.
 
 The coupled-loop module is :class:`MechanicsModule` (below);
-porosity (Rice–Tracey) and the buckle-delamination blister in
-:mod:`femion.physics.porosity`.
+porosity (Rice–Tracey) and the blister strain in :mod:`femion.physics.porosity`;
+thin-film damage of the electrode (channel cracks, necking) and which interface
+debonds, with the blister radius, in :mod:`femion.physics.thinfilm`.
 """
 
 from __future__ import annotations
@@ -360,6 +361,7 @@ class AxisymmetricSolid:
             mean = np.einsum("cq,cqa->ca", self.weights, volumetric) / self.cell_weights[:, None]
             b_matrix = b_matrix + (IDENTITY[None, None, :, None] / 3.0) * (mean[:, None, None, :] - volumetric[:, :, None, :])
         self.b_matrix = b_matrix
+        self.bbar = bbar
         self.element_dofs = np.empty((n_cells, 8), dtype=np.int64)
         self.element_dofs[:, 0::2] = 2 * mesh.cells
         self.element_dofs[:, 1::2] = 2 * mesh.cells + 1
@@ -407,6 +409,20 @@ class AxisymmetricSolid:
     def nodal_to_cell(self, values: np.ndarray) -> np.ndarray:
         """Nodal field (n_nodes, ...) → r-weighted cell means of its Q1 interpolant, shape (n_cells, ...)."""
         return self.quadrature_to_cell(self.nodal_to_quadrature(values))
+
+    def mean_dilatation(self, tensor: np.ndarray) -> np.ndarray:
+        """Gauss-point Mandel tensors (n_cells, 4, 4) with their trace replaced by its r-weighted cell mean.
+
+        The B-bar strain has a cell-constant dilatation; an eigenstrain whose
+        trace varies inside a cell (the blister's bending strain) must be
+        projected the same way, or the Gauss-point pressure oscillates by
+        K Δtr ε* about the cell mean (Hughes 1980: the projection applies to
+        every strain measure entering the volumetric response).
+        """
+        tensor = np.asarray(tensor, dtype=float)
+        trace = tensor[..., :3].sum(axis=-1)
+        mean = np.einsum("cq,cq->c", self.weights, trace) / self.cell_weights
+        return tensor + ((mean[:, None] - trace) / 3.0)[..., None] * IDENTITY
 
     # ------------------------------------------------------------ operators
     def strain(self, displacement: np.ndarray) -> np.ndarray:
@@ -718,6 +734,37 @@ HISTORY_FIELDS = tuple(name for component in _TENSOR for name in _qp_names(f"eps
 tensor components ``eps_p_<rr|zz|tt|rz>_q<k>`` [1] (tensor, not Mandel), equivalent plastic strain
 ``eps_p_eq_q<k>`` [1] and Rice–Tracey void growth ``void_growth_q<k>`` = ln(R/R₀) [1]."""
 
+FILM_FIELDS = ("film_channel_release_rate", "film_channel_ratio", "film_necking_ratio", "film_open_fraction", "film_crack_network")
+"""Thin-film damage of the electrode (:class:`femion.physics.thinfilm.FilmDamage`), 0 outside it: channelling
+G_ch [J/m²], G_ch/Γ_f [1], ε_p/ε_N where freestanding [1], open area fraction of through-thickness openings [1],
+crack connectivity (1 network, 0.5 one family of channels, 0 intact)."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Interface:
+    """A candidate debond interface: name ``upper|lower``, the sub-stack above it and its toughness law."""
+
+    name: str
+    upper: str
+    laminate: object
+    layers: np.ndarray
+    mode_one: float
+    mixity: float
+    edges: np.ndarray
+    column: np.ndarray
+    weight: np.ndarray
+
+    def disk_stress(self, vegard: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """b ↦ σ₀(b) [Pa]: bonded-film compression of the sub-stack, mean over the disk r < b (compression > 0).
+
+        σ₀ = Σ_cells E/(1−ν) ε* r dA / (b²/2 · h): the cumulative sum over cells up to each outer cell
+        radius, interpolated linearly in r² between them (exact for a uniform Li field).
+        """
+        cumulative = np.concatenate([[0.0], np.cumsum(np.bincount(self.column, self.weight * vegard, minlength=self.edges.size))])
+        squares = np.concatenate([[0.0], self.edges**2])
+        h = self.laminate.thickness
+        return lambda b: np.interp(np.asarray(b, dtype=float) ** 2, squares, cumulative) / (0.5 * np.asarray(b, dtype=float) ** 2 * h)
+
 
 @dataclass(frozen=True)
 class MechanicsSettings:
@@ -766,7 +813,10 @@ class MechanicsModule:
     ``eps_p_eq`` [1] and ``porosity`` [1] (cell means; zero outside the
     plastic regions), ``blister_w`` [m] (blister deflection at the cell
     radius, on the debonded cells), ``debonded`` (1 on cells of the debonded
-    sub-stack), the Gauss-point history :data:`HISTORY_FIELDS` and
+    sub-stack inside the blister), ``blister_radius`` [m] and
+    ``blister_interface`` (index + 1 of the debonded candidate interface, 0
+    bonded; both uniform fields), the thin-film damage :data:`FILM_FIELDS`
+    of the electrode, the Gauss-point history :data:`HISTORY_FIELDS` and
     ``c_li_mech`` (the Li field of the last solve). The stress-free reference
     ``c_li_ref`` is the Li field of the initial state. Everything the next
     step needs is in the State (step rejection and checkpoints stay exact); the
@@ -794,8 +844,6 @@ class MechanicsModule:
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, settings: MechanicsSettings = MechanicsSettings()):
-        from femion.physics.porosity import laminate
-
         self.mesh = mesh
         self.device = device
         self.settings = settings
@@ -803,32 +851,81 @@ class MechanicsModule:
         self.solid = AxisymmetricSolid(mesh, self.properties)
         self.plastic_cells = self.properties.plastic
         self.owns = (
-            ("u_r", "u_z", *STRESS_FIELDS, "eps_p_eq", "porosity", "blister_w", "debonded", "c_li_mech") + HISTORY_FIELDS
+            ("u_r", "u_z", *STRESS_FIELDS, "eps_p_eq", "porosity", "blister_w", "debonded", "blister_radius", "blister_interface", "c_li_mech")
+            + FILM_FIELDS
+            + HISTORY_FIELDS
         )
-        blister = settings.blister
-        self._blister_cells = np.zeros(mesh.n_cells, dtype=bool)
-        self._laminate = None
-        if blister.enabled:
-            if blister.interface not in mesh.boundaries:
-                raise KeyError(f"blister interface {blister.interface!r} is not an interface of the mesh")
-            upper = blister.interface.split("|")[0]
-            names = [layer.name for layer in device.layers]
-            above = names[names.index(upper):]
-            heights = np.concatenate([[0.0], np.cumsum([device.substrate.thickness] + [layer.thickness for layer in device.layers])])
-            offset = 1 + names.index(upper)
-            bounds = [(heights[offset + i], heights[offset + i + 1]) for i in range(len(above))]
-            self._laminate = laminate(
-                bounds,
-                [device.material(name).value("youngs_modulus") for name in above],
-                [device.material(name).value("poisson_ratio") for name in above],
-            )
-            self._blister_radius = device.electrode_radius
-            self._blister_layers = self.mesh.region_mask(*above)
-            self._blister_cells = self._blister_layers & (mesh.cell_centroids[:, 0] < self._blister_radius)
+        self._interfaces = self._candidate_interfaces() if settings.blister.enabled else []
+        self._film = self._film_properties()
         self._cache_key = None
         self._cache_fields: dict[str, np.ndarray] = {}
-        self._guess = None
         self.last_report = None
+
+    def _candidate_interfaces(self) -> list[_Interface]:
+        """Every horizontal interface under the electrode (or the one named in the settings), with its sub-stack."""
+        from femion.physics.porosity import laminate
+
+        blister, device, mesh = self.settings.blister, self.device, self.mesh
+        names = [layer.name for layer in device.layers]
+        heights = np.concatenate([[0.0], np.cumsum([device.substrate.thickness] + [layer.thickness for layer in device.layers])])
+        outer = np.round(mesh.nodes[mesh.cells, 0].max(axis=1), 12)
+        plane = self.properties.youngs_modulus / (1.0 - self.properties.poisson_ratio)
+        if blister.interface is not None and blister.interface not in mesh.boundaries:
+            raise KeyError(f"blister interface {blister.interface!r} is not an interface of the mesh")
+        candidates = []
+        for index, upper in enumerate(names):
+            lower = names[index - 1] if index > 0 else "substrate"
+            name = f"{upper}|{lower}"
+            if name not in mesh.boundaries or (blister.interface is not None and name != blister.interface):
+                continue
+            above = names[index:]
+            bounds = [(heights[1 + index + i], heights[2 + index + i]) for i in range(len(above))]
+            stack = laminate(
+                bounds,
+                [device.material(layer).value("youngs_modulus") for layer in above],
+                [device.material(layer).value("poisson_ratio") for layer in above],
+            )
+            material = device.material(upper)
+            key = f"interface_toughness_{device.material(lower).name}"
+            mode_one = blister.toughness if blister.toughness is not None else material.value(key)
+            mixity = blister.mixity_parameter if blister.mixity_parameter is not None else material.value("interface_mixity_parameter")
+            layers = mesh.region_mask(*above)
+            # r-weighted in-plane stiffness per cell of the sub-stack, summed per outer cell radius, for the disk means
+            edges = np.unique(outer[layers])
+            column = np.minimum(np.searchsorted(edges, outer), edges.size - 1)
+            weight = np.where(layers, plane * mesh.r_volumes, 0.0)
+            candidates.append(_Interface(name, upper, stack, layers, float(mode_one), float(mixity), edges, column, weight))
+        return candidates
+
+    def _film_properties(self) -> dict:
+        """Electrode film data for :func:`femion.physics.thinfilm.film_damage` (Z, Γ_f, ε_N, radial columns)."""
+        from femion.physics.thinfilm import channel_cracking_number, necking_strain
+
+        device = self.device
+        names = [layer.name for layer in device.layers]
+        electrode = device.top_electrode
+        film, below = device.material(electrode.name), device.material(names[names.index(electrode.name) - 1])
+        cells = self.mesh.region_mask(electrode.name)
+        radius = np.round(self.mesh.cell_centroids[:, 0], 12)
+        _, column = np.unique(np.where(cells, radius, -1.0), return_inverse=True)
+        e, nu = film.value("youngs_modulus"), film.value("poisson_ratio")
+        plastic = bool(np.any(self.plastic_cells & cells))
+        return {
+            "name": electrode.name,
+            "cells": cells,
+            "column": column,
+            "thickness": electrode.thickness,
+            "youngs_modulus": e,
+            "poisson_ratio": nu,
+            "toughness": film.value("film_toughness"),
+            "number": channel_cracking_number(e, nu, below.value("youngs_modulus"), below.value("poisson_ratio")),
+            "necking": necking_strain(film.value("yield_stress"), film.value("hardening_modulus")) if plastic else np.inf,
+        }
+
+    def blister_of(self, state) -> tuple[int, float]:
+        """(index into the candidate interfaces or −1, radius b [m]) of the blister recorded in a State."""
+        index = int(round(float(np.max(state.fields.get("blister_interface", np.zeros(1)), initial=0.0)))) - 1
+        return index, float(np.max(state.fields.get("blister_radius", np.zeros(1)), initial=0.0))
 
     # --------------------------------------------------------------- state
     def initialize(self, state) -> None:
@@ -850,47 +947,65 @@ class MechanicsModule:
         return PlasticHistory(tensor, alpha), growth
 
     # --------------------------------------------------------------- loads
-    def eigenstrain(self, concentration: np.ndarray, reference: np.ndarray, debonded: bool) -> tuple[np.ndarray, dict]:
+    def eigenstrain(self, concentration: np.ndarray, reference: np.ndarray, blister: tuple[int, float] = (-1, 0.0)) -> tuple[np.ndarray, dict]:
         """Gauss-point eigenstrain (Mandel, (n_cells, 4, 4)) and the blister record for a Li field.
 
-        Vegard strain in the hosts, plus (if the sub-stack is debonded and
-        buckled) minus the blister strain on the electrode cells (module
-        docstring of :mod:`femion.physics.porosity`).
+        Vegard strain in the hosts, plus (if an interface has debonded and its
+        sub-stack buckled) minus the blister strain on the electrode cells
+        (module docstring of :mod:`femion.physics.porosity`). Which interface
+        debonds and the blister radius come from
+        :func:`femion.physics.thinfilm.solve_blister_radius` (module docstring
+        of :mod:`femion.physics.thinfilm`).
+
+        Parameters
+        ----------
+        concentration, reference : ndarray, shape (n_cells,)
+            c_li and the stress-free c_li_ref [mol/m³].
+        blister
+            (candidate index, radius [m]) already debonded, from :meth:`blister_of`; (−1, 0) if bonded.
         """
-        from femion.physics.porosity import (
-            blister_amplitude,
-            blister_energy_release_rate,
-            blister_profile,
-            clamped_plate_buckling_stress,
-        )
+        from femion.physics.porosity import blister_profile
+        from femion.physics.thinfilm import solve_blister_radius
 
         vegard = vegard_eigenstrain(concentration, reference, self.properties.partial_molar_volume)
         eigen = cell_to_quadrature(vegard)[..., None] * IDENTITY
-        record = {"stress": 0.0, "critical_stress": np.inf, "release_rate": 0.0, "amplitude": 0.0, "debonded": debonded}
-        if self._laminate is None:
+        record = {
+            "stress": 0.0, "critical_stress": np.inf, "release_rate": 0.0, "amplitude": 0.0, "debonded": False,
+            "interface": -1, "interface_name": "", "radius": 0.0, "ratio": 0.0, "mixity": 0.0, "toughness": 0.0, "stable": True,
+        }
+        if not self._interfaces:
             return eigen, record
-        lam = self._laminate
-        cells = self._blister_cells
-        # Bonded-film membrane force of the sub-stack, r-weighted mean over the blister disk (N/m, compression < 0).
-        plane = self.properties.youngs_modulus / (1.0 - self.properties.poisson_ratio)
-        membrane = -np.sum((plane * vegard * self.mesh.r_volumes)[cells]) / (0.5 * self._blister_radius**2)
-        stress = -membrane / lam.thickness  # compression positive
-        critical = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, self._blister_radius)
-        release = blister_energy_release_rate(stress, critical, lam.youngs_modulus, lam.poisson_ratio, lam.thickness)
-        debonded = debonded or release >= self.settings.blister.toughness
-        record.update(stress=stress, critical_stress=critical, release_rate=release, debonded=debonded)
-        if not debonded or stress <= critical:
+        radius_max = self.device.electrode_radius
+        index, debonded_radius = blister
+        candidates = range(len(self._interfaces)) if index < 0 else (index,)
+        states = {}
+        for k in candidates:
+            face = self._interfaces[k]
+            stress = face.disk_stress(vegard)
+            states[k] = solve_blister_radius(
+                stress, face.laminate.plate_modulus, face.laminate.youngs_modulus, face.laminate.poisson_ratio,
+                face.laminate.thickness, face.mode_one, face.mixity, radius_max, debonded_radius if index >= 0 else 0.0,
+            )
+        chosen = max(states, key=lambda k: states[k].ratio)
+        result, face = states[chosen], self._interfaces[chosen]
+        debonded = result.radius > 0.0
+        record.update(
+            stress=result.stress, critical_stress=result.critical_stress, release_rate=result.release_rate,
+            debonded=debonded, ratio=result.ratio, mixity=result.mixity, toughness=result.toughness, stable=result.stable,
+            interface=chosen if debonded else -1, interface_name=face.name if debonded else "", radius=result.radius,
+        )
+        if not debonded or result.amplitude <= 0.0:
             return eigen, record
-        amplitude = float(blister_amplitude(stress / critical, lam.thickness, lam.poisson_ratio))
-        relaxation = lam.thickness * (stress - critical) / lam.membrane_stiffness
+        lam, b = face.laminate, result.radius
+        relaxation = lam.thickness * (result.stress - result.critical_stress) / lam.membrane_stiffness
         r, z = self.solid.points[..., 0], self.solid.points[..., 1]
-        _, w_rr, w_r_over_r = blister_profile(r, self._blister_radius, amplitude)
-        target = (self.plastic_cells & cells)[:, None] & (r < self._blister_radius)
+        _, w_rr, w_r_over_r = blister_profile(r, b, result.amplitude)
+        target = (self.plastic_cells & face.layers)[:, None] & (r < b)
         lever = z - lam.neutral_plane
         eigen[..., 0] -= np.where(target, relaxation - lever * w_rr, 0.0)
         eigen[..., 2] -= np.where(target, relaxation - lever * w_r_over_r, 0.0)
-        record.update(amplitude=amplitude, relaxation=relaxation)
-        return eigen, record
+        record.update(amplitude=result.amplitude, relaxation=relaxation)
+        return (self.solid.mean_dilatation(eigen) if self.solid.bbar else eigen), record
 
     # ------------------------------------------------------------- advance
     def advance(self, state, dt: float, start):
@@ -898,7 +1013,7 @@ class MechanicsModule:
         import hashlib
 
         from femion.coupling import ModuleReport
-        from femion.physics.porosity import blister_profile, porosity_from_void_growth, rice_tracey_increment
+        from femion.physics.porosity import blister_profile, rice_tracey_increment
 
         c = state.fields["c_li"]
         if "c_li_ref" not in start.fields:  # initialised before lithium: the run's initial Li is the reference
@@ -913,7 +1028,7 @@ class MechanicsModule:
             self.last_report = ModuleReport(True, 0, 0.0)
             return self.last_report
         digest = hashlib.sha1()
-        for array in (c, start.fields["c_li_mech"], start.fields["eps_p_eq_q0"], start.fields["debonded"], reference):
+        for array in (c, start.fields["c_li_mech"], start.fields["eps_p_eq_q0"], start.fields["blister_radius"], start.fields["blister_interface"], reference):
             digest.update(np.ascontiguousarray(array).tobytes())
         key = digest.hexdigest()
         if key == self._cache_key:
@@ -921,28 +1036,55 @@ class MechanicsModule:
                 state.fields[name] = values.copy()
             return self.last_report
         history, growth = self._history(start)
-        debonded_before = bool(np.any(start.fields["debonded"] > 0.5))
-        eigen, record = self.eigenstrain(c, reference, debonded_before)
-        solution = self.solid.solve(eigen, history, initial=self._guess, tolerance=self.settings.tolerance)
+        eigen, record = self.eigenstrain(c, reference, self.blister_of(start))
+        # Newton starts from the equilibrium of ``start`` rebuilt from the State alone (one solve with the
+        # cached elastic LU), not from this object's last solution: Newton stops anywhere inside its
+        # tolerance, and the stopping point depends on the start, so a module restored from a saved State
+        # would otherwise differ from the running one by up to ~1e-6 relative in the plastic strain
+        # increments (a small difference q_tr − σ_y amplifies the 1e-8 residual).
+        solution = self.solid.solve(eigen, history, initial=self.displacement(start), tolerance=self.settings.tolerance)
         if not solution.converged:
             self.last_report = ModuleReport(False, solution.iterations, solution.residuals[-1])
             return self.last_report
-        self._guess = solution.displacement
         vm, sm = solution.von_mises, solution.mean_stress
         growth = growth + rice_tracey_increment(sm, vm, solution.increment)
         fields = self._fields(solution, growth)
         fields["c_li_mech"] = c.copy()
-        fields["debonded"] = np.where(self._blister_cells, 1.0, 0.0) if record["debonded"] else np.zeros(self.mesh.n_cells)
+        n, radius = self.mesh.n_cells, record["radius"]
+        inside = self.mesh.cell_centroids[:, 0] < radius
+        layers = self._interfaces[record["interface"]].layers if record["debonded"] else np.zeros(n, dtype=bool)
+        fields["debonded"] = np.where(layers & inside, 1.0, 0.0)
+        fields["blister_radius"] = np.full(n, radius)
+        fields["blister_interface"] = np.full(n, float(record["interface"] + 1))
         if record["amplitude"] > 0.0:
-            w, _, _ = blister_profile(self.mesh.cell_centroids[:, 0], self._blister_radius, record["amplitude"])
-            fields["blister_w"] = np.where(self._blister_cells, w, 0.0)
+            w, _, _ = blister_profile(self.mesh.cell_centroids[:, 0], radius, record["amplitude"])
+            fields["blister_w"] = np.where(layers & inside, w, 0.0)
         else:
-            fields["blister_w"] = np.zeros(self.mesh.n_cells)
+            fields["blister_w"] = np.zeros(n)
+        freestanding = self._film["cells"] & inside & (record["debonded"] and self._interfaces[record["interface"]].upper == self._film["name"])
+        fields.update(self._film_fields(fields, freestanding))
         state.fields.update(fields)
         self.blister_record = record
         self._cache_key, self._cache_fields = key, {name: values.copy() for name, values in fields.items()}
         self.last_report = ModuleReport(True, max(solution.iterations, 1), solution.residuals[-1])
         return self.last_report
+
+    def _film_fields(self, fields: dict[str, np.ndarray], freestanding: np.ndarray) -> dict[str, np.ndarray]:
+        """Thin-film damage of the electrode (:func:`femion.physics.thinfilm.film_damage`) as :data:`FILM_FIELDS`."""
+        from femion.physics.thinfilm import film_damage
+
+        film = self._film
+        damage = film_damage(
+            film["column"], film["cells"], fields["sigma_rr"], fields["sigma_tt"], fields["eps_p_eq"], self.mesh.r_volumes,
+            freestanding, film["thickness"], film["youngs_modulus"], film["poisson_ratio"], film["toughness"], film["number"], film["necking"],
+        )
+        return {
+            "film_channel_release_rate": damage.release_rate,
+            "film_channel_ratio": damage.channel_ratio,
+            "film_necking_ratio": damage.necking_ratio,
+            "film_open_fraction": damage.open_fraction,
+            "film_crack_network": damage.network,
+        }
 
     def _fields(self, solution: MechanicsSolution, growth: np.ndarray) -> dict[str, np.ndarray]:
         from femion.physics.plasticity import from_mandel
@@ -982,7 +1124,7 @@ class MechanicsModule:
         """
         history, _ = self._history(state)
         reference = state.fields.get("c_li_ref", state.fields["c_li_mech"])
-        eigen, _ = self.eigenstrain(state.fields["c_li_mech"], reference, bool(np.any(state.fields["debonded"] > 0.5)))
+        eigen, _ = self.eigenstrain(state.fields["c_li_mech"], reference, self.blister_of(state))
         load = self.solid.internal_force(self.solid.elastic_stress(eigen + history.plastic_strain))
         u = self.solid._solve_linear(None, load)
         return u.reshape(-1, 2)
@@ -998,7 +1140,8 @@ class MechanicsModule:
         amplitude = float(np.max(state.fields.get("blister_w", np.zeros(1)), initial=0.0))
         profiles = {}
         names = [layer.name for layer in self.device.layers]
-        upper = self.settings.blister.interface.split("|")[0] if self._laminate is not None else None
+        index, radius = self.blister_of(state)
+        upper = self._interfaces[index].upper if index >= 0 else None
         for name, edges in self.mesh.boundaries.items():
             if "|" not in name:
                 continue
@@ -1011,14 +1154,14 @@ class MechanicsModule:
             if amplitude > 0.0 and upper is not None and top in names and names.index(top) >= names.index(upper):
                 from femion.physics.porosity import blister_profile
 
-                w = blister_profile(r, self._blister_radius, self._blister_amplitude(state))[0]
+                w = blister_profile(r, radius, self._blister_amplitude(state))[0]
             profiles[name] = (r, u[nodes, 0], u[nodes, 1] + w)
         del lift
         return profiles
 
     def _blister_amplitude(self, state) -> float:
         reference = state.fields.get("c_li_ref", state.fields["c_li_mech"])
-        _, record = self.eigenstrain(state.fields["c_li_mech"], reference, bool(np.any(state.fields["debonded"] > 0.5)))
+        _, record = self.eigenstrain(state.fields["c_li_mech"], reference, self.blister_of(state))
         return float(record["amplitude"])
 
     def electrode_profile(self, state) -> Callable[[np.ndarray], np.ndarray]:
@@ -1034,13 +1177,17 @@ class MechanicsModule:
         return lambda r: np.interp(np.asarray(r, dtype=float), r_top, lift, right=0.0)
 
     def observables(self, state) -> dict[str, float]:
-        """Peak σ_vm [Pa], ε_p [1] and porosity [1] in the plastic regions, and the blister crest height [m]."""
+        """Peak σ_vm [Pa], ε_p [1] and porosity [1] in the plastic regions, the blister crest height and radius [m],
+        and the electrode's peak channelling ratio G_ch/Γ_f and open area fraction [1] (:mod:`femion.physics.thinfilm`)."""
         plastic = self.plastic_cells
         return {
             "mech_sigma_vm_max": float(np.max(state.fields["sigma_vm"][plastic], initial=0.0)),
             "mech_eps_p_max": float(np.max(state.fields["eps_p_eq"][plastic], initial=0.0)),
             "mech_porosity_max": float(np.max(state.fields["porosity"][plastic], initial=0.0)),
             "mech_blister_height": float(np.max(state.fields["blister_w"], initial=0.0)),
+            "mech_blister_radius": float(np.max(state.fields["blister_radius"], initial=0.0)),
+            "mech_film_channel_ratio_max": float(np.max(state.fields["film_channel_ratio"], initial=0.0)),
+            "mech_film_open_max": float(np.max(state.fields["film_open_fraction"], initial=0.0)),
         }
 
 
@@ -1155,7 +1302,7 @@ def run_mechanics_on_history(
     -------
     (State, list of dict)
         Final state and, per snapshot, ``module.observables`` plus ``time``
-        and the blister record.
+        and the blister record (G, σ₀, max G/Γ(ψ) over the candidate radii, debonded interface).
 
     Raises
     ------
@@ -1169,7 +1316,7 @@ def run_mechanics_on_history(
     state = State(time=float(times[0]))
     state.fields["c_li"] = np.array(concentrations[0], copy=True)
     module.initialize(state)
-    rows = [{"time": float(times[0]), **module.observables(state), "blister_release_rate": 0.0, "blister_stress": 0.0}]
+    rows = [{"time": float(times[0]), **module.observables(state), "blister_release_rate": 0.0, "blister_stress": 0.0, "blister_ratio": 0.0, "blister_interface": ""}]
     for index in tqdm(range(1, len(times)), disable=not progress, desc="mechanics", leave=False):
         target = np.asarray(concentrations[index], dtype=float)
         pending = [(float(times[index]), target)]
@@ -1196,6 +1343,8 @@ def run_mechanics_on_history(
                 **module.observables(state),
                 "blister_release_rate": float(record.get("release_rate", 0.0)),
                 "blister_stress": float(record.get("stress", 0.0)),
+                "blister_ratio": float(record.get("ratio", 0.0)),
+                "blister_interface": str(record.get("interface_name", "")),
             }
         )
     return state, rows

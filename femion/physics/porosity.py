@@ -32,23 +32,24 @@ over uniaxial tension, e^2 over equibiaxial compression).
    centre the paper reports (paper §2.6).
 2. **Buckle-delamination blister** (Hutchinson & Suo, Adv. Appl. Mech. 29, 63
    (1992), circular blister). The intercalated WO3 is under equibiaxial
-   compression σ₀ ≈ −E ε*/(1 − ν). If the sub-stack above a weak interface
-   (default ``WO3|LiPON``) debonds over the compressed disk r < b = R_e, it
-   buckles once the compression exceeds the clamped-plate critical stress
+   compression σ₀ ≈ −E ε*/(1 − ν). If the sub-stack above an interface
+   debonds over a disk r < b, it buckles once the compression exceeds the
+   clamped-plate critical stress
 
        σ_c = 1.2235 E/(1 − ν²) (h/b)²       (= j₁,₁² /12 · E/(1−ν²) (h/b)², j₁,₁ = 3.8317),
 
    which for a 250 nm sub-stack over b = 100 µm is ~1 MPa, far below the
-   intercalation stress. Debonding requires the energy release rate of the
-   circular blister
-
-       G = [(1 − ν) h σ₀²/E] (1 − σ_c/σ₀)(1 + 0.9021 (1 − ν) σ_c/σ₀) / (1 + 0.9021 (1 − ν))
-
-   (H&S 1992, circular blister; constants quoted, not re-derived) to reach the
-   interface toughness Γ (flagged input, see :class:`BlisterSettings`). The
-   post-buckling amplitude is δ/h = [(σ₀/σ_c − 1)/c₁]^{1/2} with
-   c₁ = 0.2473 (1 + ν) + 0.2231 (1 − ν²) (H&S 1992, quoted) and the shape is
-   the first clamped mode w(r) = δ [J₀(j r/b) − J₀(j)]/(1 − J₀(j)). In the
+   intercalation stress. Which interface debonds and the radius b are
+   computed in :mod:`femion.physics.thinfilm` (G(b) = Γ(ψ(b)), mode-dependent
+   interface toughness, stability after Hutchinson, Thouless & Liniger 1992),
+   with G, the edge loads and the crest height δ from the Föppl–von Kármán
+   solution of the clamped prestressed plate
+   (:func:`femion.physics.thinfilm.circular_blister`). The closed forms kept
+   here (:func:`blister_energy_release_rate`, :func:`blister_amplitude`,
+   quoted from H&S, not re-derived) are one-term approximations: δ agrees
+   with the plate solution near onset, the quoted G is 15–20 % below it for
+   σ₀/σ_c = 1.5–3. The shape is the first clamped mode
+   w(r) = δ [J₀(j r/b) − J₀(j)]/(1 − J₀(j)). In the
    blister the sub-stack is no longer held by the substrate: its membrane
    strain relaxes by Δε_m = (N_c − N₀)/A (tensile for the electrode: the
    paper's "stretching" of Pt) and it bends, with curvatures κ_rr = −w'',
@@ -56,8 +57,16 @@ over uniaxial tension, e^2 over equibiaxial compression).
    neutral plane) is in equibiaxial tension. femion imposes this blister strain
    on the electrode as an incompatible strain in the bonded finite-element
    problem (a reduced-order superposition: the films keep their bonded-film
-   stress; flagged). Porosity then peaks **at the centre** because the bending
-   strain and the triaxiality (2/3, equibiaxial) are both largest there.
+   stress; flagged), its dilatation projected like the B-bar strain. With
+   the assumed interface toughnesses of the materials database the stack stays
+   bonded under the reference sweeps (slow −5 V sweep: max G/Γ(ψ) = 0.63 on
+   WO3|LiPON under Pt). With a much weaker interface (Γ_I ≤ 0.05 J/m², a
+   scenario) WO3|LiPON debonds early in the sweep and the blister grows to
+   R_e; the electrode over it is stretched by the membrane relaxation (~1 %)
+   and flows (ε_p ≈ 0.03 at the centre for Pt), so the porosity peaks at the
+   centre, but only by Δf ≈ 5·10⁻⁴, far below the percolation threshold.
+   The bending strain at the crest of a 100 µm blister is of order 10⁻⁴;
+   it is the stretching, not the bending, that loads the centre.
 
 A blister centred on the axis is the only one an axisymmetric model can
 represent; it is also the largest unsupported compressed span (the whole
@@ -277,27 +286,35 @@ def laminate(bounds: list[tuple[float, float]], youngs_modulus: list[float], poi
 class BlisterSettings:
     """Buckle-delamination settings of :class:`femion.physics.mechanics.MechanicsModule`.
 
+    Which interface debonds and the blister radius are computed
+    (:mod:`femion.physics.thinfilm`); these settings only restrict or
+    override the inputs.
+
     Attributes
     ----------
     enabled : bool
         Model the blister (False: bonded stack only).
-    interface : str
-        Interface that may debond, ``"upper|lower"`` (default ``WO3|LiPON``: the
-        compressed host over the unstrained electrolyte; flagged choice).
-    toughness : float
-        Interface toughness Γ [J/m²]. **Assumed.** No WO3/LiPON value is
-        published; 1.4 J/m² is the toughness measured for sputtered Pt on
-        silica (Kriese, Moody & Gerberich, MRS Proc. 1998, stressed-overlayer
-        nanoindentation), a weak sputtered-film/oxide interface. W/silica gives
-        3.8–13 J/m² by the same method.
+    interface : str or None
+        Only this interface ``"upper|lower"`` may debond (None: every
+        interface under the electrode is a candidate).
+    toughness : float or None
+        Mode-I interface toughness Γ_I [J/m²] for every candidate (None: per
+        interface from the materials database, ``interface_toughness_<lower>``
+        of the upper material).
+    mixity_parameter : float or None
+        λ of Γ(ψ) = Γ_I [1 + tan²((1 − λ)ψ)] for every candidate (None: the
+        upper material's ``interface_mixity_parameter``).
     """
 
     enabled: bool = True
-    interface: str = "WO3|LiPON"
-    toughness: float = 1.4
+    interface: str | None = None
+    toughness: float | None = None
+    mixity_parameter: float | None = None
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.toughness) and self.toughness > 0.0):
+        if self.toughness is not None and not (np.isfinite(self.toughness) and self.toughness > 0.0):
             raise ValueError(f"interface toughness must be positive, got {self.toughness!r}")
-        if "|" not in self.interface:
+        if self.mixity_parameter is not None and not 0.0 < self.mixity_parameter <= 1.0:
+            raise ValueError(f"mixity parameter lambda must be in (0, 1], got {self.mixity_parameter!r}")
+        if self.interface is not None and "|" not in self.interface:
             raise ValueError(f"blister interface must be named 'upper|lower', got {self.interface!r}")
