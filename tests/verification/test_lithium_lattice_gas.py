@@ -100,7 +100,7 @@ def reversible_current(x: float) -> float:
     [1/(1 + e^{−x})] = F_{−3/2}(x), the complete Fermi–Dirac integral
     −Li_{−1/2}(−eˣ) (Nicholson & Shain, Anal. Chem. 36, 706 (1964), whose
     tabulated π^{1/2}χ it is; Bard & Faulkner, *Electrochemical Methods*, 2nd
-    ed., 2001, Eq. 6.2.17–6.2.19). Evaluated as (2/√π)∫₀^∞ ¼ sech²((s² − x)/2) ds.
+    ed., 2001, Sec. 6.2.1). Evaluated as (2/√π)∫₀^∞ ¼ sech²((s² − x)/2) ds.
     """
     value, _ = integrate.quad(
         lambda s: 0.25 / np.cosh(min(0.5 * (s * s - x), 350.0)) ** 2, 0.0, np.inf, epsabs=1e-13, epsrel=1e-12, limit=200
