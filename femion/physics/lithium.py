@@ -18,10 +18,10 @@ Two layers of the same physics live here.
    thermodynamics.
 
    **Mobility.** A Li hops only into an empty site: the lattice-gas mobility
-   is D c (1 − θ)/RT (Bazant, Acc. Chem. Res. 46, 1144 (2013), the
-   excluded-site transition state of its concentrated-solution transport;
-   Smith & Bazant, J. Electrochem. Soc. 164, E3291 (2017), whose solid
-   transport takes the flux −D θ(1 − θ)∇(μ/kT) in filling fraction). With
+   is D c (1 − θ)/RT, as in the nonequilibrium-thermodynamics models of
+   intercalation hosts (Smith & Bazant, J. Electrochem. Soc. 164, E3291
+   (2017), whose solid transport is −D θ(1 − θ)∇(μ/kT) in filling fraction
+   θ; regular-solution μ of Bazant, Acc. Chem. Res. 46, 1144 (2013)). With
    φ = 0 and ψ uniform, ∇(μ/RT) = [1/(θ(1 − θ)) + 2Ω/RT] ∇θ, so
 
        J = −D_chem(θ) ∇c,   D_chem(θ) = D (1 − θ) Γ(θ) = D [1 + 2 (Ω/RT) θ (1 − θ)],
@@ -47,7 +47,8 @@ Two layers of the same physics live here.
    interface unknowns. With Ω = 0 and no drift the logarithmic mean makes
    the flux exactly D_f c_max (θ_i − θ_j)/h, the Fickian two-point flux:
    B(Δu) c_i − B(−Δu) c_j = c_max (θ_i − θ_j)/m_f for Δu = ln[(1 − θ_i)/(1 − θ_j)].
-   Implicit Euler; the c-dependence of u and m_f is iterated to a tolerance.
+   Implicit Euler, solved by Newton's method with the exact Jacobian of
+   this flux (:meth:`LithiumTransport.step`).
    Assembled with :class:`femion.fvm.TwoPointOperator` (r-weighted
    two-point finite volumes, the same operator FiPy's terms give, at a
    fraction of FiPy's per-step assembly cost; tests/benchmarks).
@@ -491,7 +492,9 @@ class LithiumTransport:
 
         ``source`` [mol/(m³ s)], shape (n_cells,), is a volumetric Li source held
         constant over the step (interface reactions enter this way); its
-        r-weighted integral times dt is added to the inventory exactly.
+        r-weighted integral times dt is added to the inventory exactly. The
+        implicit step is solved by Newton's method (Jacobian refactorised only
+        when the change stops halving) to a relative change ``tolerance``.
 
         Raises
         ------
