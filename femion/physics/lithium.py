@@ -5,28 +5,59 @@ Two layers of the same physics live here.
 1. :class:`LithiumTransport` — Nernst–Planck drift–diffusion of Li on a film
    mesh, for any combination of layers:
 
-       ∂c/∂t = −∇·J,      J = −D c ∇(μ/RT)
-       μ/RT = ψ_k + ln c + z F φ/(RT) − s_k ln(1 − c/c_max,k)
+       ∂c/∂t = −∇·J,      J = −D c (1 − s θ) ∇(μ/RT)
+       μ/RT = ψ_k + ln c + z F φ/(RT) − s_k ln(1 − θ) − s_k (Ω_k/RT)(1 − 2θ)
 
-   with layer-wise D_k(T) (Arrhenius about T₀ = 300 K, Einstein mobility
-   D/RT per mole), z = 1, a partition energy ψ_k = μ°_k/RT per layer (from
-   ``li_standard_potential`` U°: ψ = −F U°/RT relative to Li metal; 0 in the
-   electrolyte) and site exclusion (s = 1) in the hosts, θ = c/c_max. The
-   face flux is the exponentially fitted Scharfetter–Gummel flux
-   J_ij = (D_f/h)[B(Δu) c_i − B(−Δu) c_j] (:func:`bernoulli`), with
-   u = ψ + zFφ/RT − s ln(1 − θ) and jumps of ψ at layer interfaces included:
-   it vanishes exactly for c_j/c_i = e^{−Δu}, so a discrete Boltzmann
-   (Fermi–Dirac with site exclusion) equilibrium stays put to round-off —
-   chemical-potential continuity across interfaces without interface unknowns.
-   Implicit Euler; the site-exclusion part of u is lagged and iterated to a
-   tolerance. Assembled with :class:`femion.fvm.TwoPointOperator` (r-weighted
+   with layer-wise D_k(T) (Arrhenius about T₀ = 300 K), z = 1, a partition
+   energy ψ_k = μ°_k/RT per layer (from ``li_standard_potential`` U°:
+   ψ = −F U°/RT relative to Li metal; 0 in the electrolyte), site exclusion
+   (s = 1, θ = c/c_max) and the regular-solution interaction Ω_k
+   (``li_interaction_energy``) in the hosts. In a host at rest (φ = 0)
+   μ_Li − μ_Li(metal) = −F U(θ), U the open-circuit potential of
+   :func:`open_circuit_potential`, so transport and interfaces share one
+   thermodynamics.
+
+   **Mobility.** A Li hops only into an empty site: the lattice-gas mobility
+   is D c (1 − θ)/RT, as in the nonequilibrium-thermodynamics models of
+   intercalation hosts (Smith & Bazant, J. Electrochem. Soc. 164, E3291
+   (2017), whose solid transport is −D θ(1 − θ)∇(μ/kT) in filling fraction
+   θ; regular-solution μ of Bazant, Acc. Chem. Res. 46, 1144 (2013)). With
+   φ = 0 and ψ uniform, ∇(μ/RT) = [1/(θ(1 − θ)) + 2Ω/RT] ∇θ, so
+
+       J = −D_chem(θ) ∇c,   D_chem(θ) = D (1 − θ) Γ(θ) = D [1 + 2 (Ω/RT) θ (1 − θ)],
+
+   Γ = ∂ln a/∂ln θ = θ ∂(μ/RT)/∂θ = 1/(1 − θ) + 2Ωθ/RT the thermodynamic
+   factor of the open-circuit potential in use, Γ = −(Fθ/RT) dU/dθ. The
+   ideal lattice gas (Ω = 0) is Fickian, D_chem = D at every θ: the (1 − θ)
+   of the mobility cancels the 1/(1 − θ) of the site entropy. Ω > 0
+   (a steeper U(θ)) speeds chemical diffusion; Ω < −2RT would make
+   D_chem < 0 near θ = 1/2 (spinodal phase separation, not modelled: it is
+   rejected). Integrated in θ, J = −D c_max ∇K(θ) with the Kirchhoff
+   potential K(θ) = θ + (Ω/RT)(θ² − 2θ³/3).
+
+   **Discretisation.** The face flux is the exponentially fitted
+   Scharfetter–Gummel flux J_ij = (D_f m_f/h)[B(Δu) c_i − B(−Δu) c_j]
+   (:func:`bernoulli`) with u = ψ + zFφ/RT − s ln(1 − θ) − s(Ω/RT)(1 − 2θ)
+   (jumps of ψ at layer interfaces included) and the face mobility factor
+   m_f the logarithmic mean of 1 − θ_i and 1 − θ_j
+   (:func:`logarithmic_mean`). The bracket vanishes exactly for
+   c_j/c_i = e^{−Δu} whatever m_f, so a discrete equilibrium (uniform μ,
+   with field, partition jumps, interaction and θ-gradients) stays put to
+   round-off — chemical-potential continuity across interfaces without
+   interface unknowns. With Ω = 0 and no drift the logarithmic mean makes
+   the flux exactly D_f c_max (θ_i − θ_j)/h, the Fickian two-point flux:
+   B(Δu) c_i − B(−Δu) c_j = c_max (θ_i − θ_j)/m_f for Δu = ln[(1 − θ_i)/(1 − θ_j)].
+   Implicit Euler, solved by Newton's method with the exact Jacobian of
+   this flux (:meth:`LithiumTransport.step`).
+   Assembled with :class:`femion.fvm.TwoPointOperator` (r-weighted
    two-point finite volumes, the same operator FiPy's terms give, at a
    fraction of FiPy's per-step assembly cost; tests/benchmarks).
 
 2. :class:`LithiumModule` — the device model the coupled loop runs: an
    electroneutral single-ion electrolyte (LiPON, c = c₀, ionic conduction
    solved with φ), neutral Li chemical diffusion in the mixed-conducting hosts
-   (the transport above with φ = 0 on the host mesh), and Butler–Volmer charge
+   (the transport above with φ = 0 on the host mesh, in its Kirchhoff form
+   :meth:`LithiumTransport.frozen_step`), and Butler–Volmer charge
    transfer plus a double layer at each host/electrolyte interface, with the
    host open-circuit potential U(θ) of a regular solution. The module
    docstring gives the equations and sources. The Nernst–Planck form of (1)
@@ -47,6 +78,7 @@ import numpy as np
 from fipy import FaceVariable
 from fipy.terms.exponentialConvectionTerm import ExponentialConvectionTerm
 from fipy.tools import numerix
+from scipy.special import expit
 
 from femion import fvm
 from femion.config import Device
@@ -69,6 +101,7 @@ __all__ = [
     "host_interfaces",
     "lithium_properties",
     "lithium_regions",
+    "logarithmic_mean",
     "open_circuit_potential",
     "scharfetter_gummel_weight",
     "surface_step_current",
@@ -129,6 +162,69 @@ def bernoulli(x: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 - 0.5 * x, safe / np.expm1(safe))
 
 
+def logarithmic_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Logarithmic mean L(a, b) = (a − b)/(ln a − ln b), L(a, a) = a, of positive numbers.
+
+    The face mobility factor of the lattice-gas Scharfetter–Gummel flux
+    (:class:`LithiumTransport`): with m_f = L(1 − θ_i, 1 − θ_j) the flux of an
+    ideal lattice gas without drift is exactly the Fickian two-point flux.
+    Near a = b the series L = b(1 + x/2 − x²/12 + x³/24 − 19x⁴/720),
+    x = a/b − 1, is used for |x| < 10⁻³ (truncation ≲ 10⁻¹⁶).
+
+    Parameters
+    ----------
+    a, b : ndarray
+        Positive values, broadcastable shapes.
+
+    Returns
+    -------
+    ndarray
+        L(a, b), between min(a, b) and max(a, b), of the broadcast shape.
+
+    Raises
+    ------
+    ValueError
+        If any value is not positive.
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    if np.any(~(a > 0.0)) or np.any(~(b > 0.0)):
+        raise ValueError("the logarithmic mean needs positive values")
+    x = a / b - 1.0
+    small = np.abs(x) < 1e-3
+    series = b * (1.0 + x / 2.0 - x**2 / 12.0 + x**3 / 24.0 - 19.0 * x**4 / 720.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        direct = (a - b) / (np.log(a) - np.log(b))
+    return np.where(small, series, direct)
+
+
+def bernoulli_derivative(x: np.ndarray) -> np.ndarray:
+    """B′(x) = B(x)(1 − B(x))/x − B(x) of :func:`bernoulli`, B′(0) = −1/2 (series −1/2 + x/6 − x³/180 for |x| < 10⁻³)."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-3
+    safe = np.where(small, 1.0, x)
+    b = bernoulli(safe)
+    return np.where(small, -0.5 + x / 6.0 - x**3 / 180.0, b * (1.0 - b) / safe - b)
+
+
+def logarithmic_mean_gradient(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Partial derivatives (∂L/∂a, ∂L/∂b) of :func:`logarithmic_mean`, both 1/2 at a = b.
+
+    ∂L/∂a = (1 − L/a)/ln(a/b), ∂L/∂b = (L/b − 1)/ln(a/b); with L = b f(x),
+    x = a/b − 1, the series f′ and f − (1 + x) f′ for |x| < 10⁻³.
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    mean = logarithmic_mean(a, b)
+    x = a / b - 1.0
+    small = np.abs(x) < 1e-3
+    f = 1.0 + x / 2.0 - x**2 / 12.0 + x**3 / 24.0
+    fp = 0.5 - x / 6.0 + x**2 / 8.0 - 19.0 * x**3 / 180.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_ratio = np.log(a) - np.log(b)
+        da = (1.0 - mean / a) / log_ratio
+        db = (mean / b - 1.0) / log_ratio
+    return np.where(small, fp, da), np.where(small, f - (1.0 + x) * fp, db)
+
+
 class _ExactAlpha(FaceVariable):
     def __init__(self, peclet):
         FaceVariable.__init__(self, peclet.mesh)
@@ -163,17 +259,29 @@ class LithiumProperties:
         ψ = μ°/RT [1] (Li standard chemical potential relative to LiPON).
     temperature : float
         T [K].
+    interaction : ndarray, shape (n_cells,), or None
+        Regular-solution interaction Ω [J/mol] of the site-limited cells
+        (:func:`open_circuit_potential`); None: no interaction (Ω = 0).
     """
 
     diffusivity: np.ndarray
     max_concentration: np.ndarray
     partition: np.ndarray
     temperature: float
+    interaction: np.ndarray | None = None
 
     @property
     def site_limited(self) -> np.ndarray:
         """Cells with site exclusion, shape (n_cells,)."""
         return np.isfinite(self.max_concentration)
+
+    @property
+    def reduced_interaction(self) -> np.ndarray:
+        """Ω/RT [1] in the site-limited cells, 0 elsewhere, shape (n_cells,)."""
+        if self.interaction is None:
+            return np.zeros(np.shape(self.max_concentration))
+        omega = np.broadcast_to(np.asarray(self.interaction, dtype=float), np.shape(self.max_concentration))
+        return np.where(self.site_limited, omega / (GAS_CONSTANT * self.temperature), 0.0)
 
 
 def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: float | None = None) -> LithiumProperties:
@@ -182,7 +290,9 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
     In the hosts ``li_diffusivity`` (at 300 K) and
     ``li_diffusivity_activation_energy`` give D(T); hosts (material kind
     ``host``) are site-limited with ``li_max_concentration`` and carry
-    ψ = −F U°/RT from ``li_standard_potential`` U° (vs Li/Li⁺). The electrolyte is the reference (ψ = 0) without
+    ψ = −F U°/RT from ``li_standard_potential`` U° (vs Li/Li⁺) and the
+    regular-solution interaction Ω = F × ``li_interaction_energy`` [eV] of
+    :func:`open_circuit_potential`. The electrolyte is the reference (ψ = 0, Ω = 0) without
     site exclusion, and its D(T) = σ_Li(T) RT / (F² c) follows from the
     measured ionic conductivity by Nernst–Einstein, so that both descriptions
     of the same Li⁺ current agree at every temperature.
@@ -197,7 +307,7 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
     temperature = device.temperature if temperature is None else float(temperature)
     if not (np.isfinite(temperature) and temperature > 0.0):
         raise ValueError(f"temperature must be positive and finite, got {temperature!r}")
-    diffusivity, maximum, partition = [], [], []
+    diffusivity, maximum, partition, interaction = [], [], [], []
     for region in mesh.region_names:
         material = device.material(region)
         if material.kind == "electrolyte":
@@ -220,15 +330,18 @@ def lithium_properties(mesh: AxisymmetricMesh, device: Device, temperature: floa
             maximum.append(material.value("li_max_concentration"))
             # μ°_Li(host) − μ°_Li(Li metal) = −F U°: the partition energy relative to the Li reference.
             partition.append(-FARADAY * material.value("li_standard_potential") / (GAS_CONSTANT * temperature))
+            interaction.append(material.value("li_interaction_energy") * FARADAY)
         else:
             maximum.append(np.inf)
             partition.append(0.0)
+            interaction.append(0.0)
     index = mesh.cell_regions
     return LithiumProperties(
         diffusivity=np.array(diffusivity)[index],
         max_concentration=np.array(maximum)[index],
         partition=np.array(partition)[index],
         temperature=temperature,
+        interaction=np.array(interaction)[index],
     )
 
 
@@ -239,7 +352,7 @@ class LithiumStepReport:
     Attributes
     ----------
     converged : bool
-        The iteration on the site-exclusion term (chord, see :meth:`LithiumTransport.step`) met the tolerance.
+        The iteration on the c-dependent coefficients (chord, see :meth:`LithiumTransport.step`) met the tolerance.
     iterations : int
         Iterations used.
     change : float
@@ -266,12 +379,16 @@ class LithiumTransport:
     Raises
     ------
     ValueError
-        On a concentration of wrong shape, negative, non-finite, or at/above c_max.
+        On a concentration of wrong shape, negative, non-finite, or at/above
+        c_max, or an interaction Ω ≤ −2RT (D_chem would turn negative: phase
+        separation, which this law does not describe).
     """
 
     def __init__(self, mesh: AxisymmetricMesh, properties: LithiumProperties, concentration: np.ndarray):
         self.mesh = mesh
         self.properties = properties
+        if np.any(properties.reduced_interaction <= -2.0):
+            raise ValueError("Li interaction energy Ω ≤ −2RT: the host would phase-separate (D_chem < 0 at θ = 1/2)")
         self._check(concentration)
         self._c = np.array(concentration, dtype=float)
         self._diffusivity_face = fvm.face_values_harmonic(mesh, properties.diffusivity)
@@ -298,24 +415,74 @@ class LithiumTransport:
         return np.where(self.properties.site_limited, self.concentration / self.properties.max_concentration, 0.0)
 
     def drift_potential(self, phi: np.ndarray, concentration: np.ndarray | None = None) -> np.ndarray:
-        """u = ψ + Fφ/RT − s ln(1 − θ) per cell [1], shape (n_cells,)."""
+        """u = ψ + Fφ/RT − s ln(1 − θ) − s(Ω/RT)(1 − 2θ) per cell [1], shape (n_cells,).
+
+        μ/RT = ln c + u: the part of the Li chemical potential the
+        Scharfetter–Gummel flux treats as a drift (see the module docstring).
+        """
         c = self.concentration if concentration is None else concentration
         theta = np.where(self.properties.site_limited, c / self.properties.max_concentration, 0.0)
         return (
             self.properties.partition
             + FARADAY * np.asarray(phi) / (GAS_CONSTANT * self.properties.temperature)
             - np.log1p(-theta)
+            - self.properties.reduced_interaction * (1.0 - 2.0 * theta)
         )
 
-    def _system(self, u: np.ndarray, dt: float) -> dict[str, np.ndarray]:
-        """Implicit-Euler system with Scharfetter–Gummel face coefficients for the drift potential ``u``.
+    def face_mobility(self, concentration: np.ndarray | None = None) -> np.ndarray:
+        """Lattice-gas mobility factor m_f = L(1 − θ_i, 1 − θ_j) per face [1], shape (n_faces,).
+
+        L is the logarithmic mean (:func:`logarithmic_mean`); 1 between cells
+        without site exclusion; exterior faces take their cell's 1 − θ.
+        """
+        c = self.concentration if concentration is None else concentration
+        theta = np.where(self.properties.site_limited, c / self.properties.max_concentration, 0.0)
+        free = np.clip(1.0 - theta, 1e-300, None)
+        return logarithmic_mean(free[self._owner], free[np.where(self._interior, self._neighbour, self._owner)])
+
+    def _system(self, phi: np.ndarray, concentration: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+        """Implicit-Euler system with Scharfetter–Gummel face coefficients at ``concentration`` in the potential ``phi``.
 
         Keyword arguments of :meth:`femion.fvm.TwoPointOperator.assemble` and ``factorized``.
         """
+        u = self.drift_potential(phi, concentration)
         delta = np.where(self._interior, u[self._neighbour] - u[self._owner], 0.0)
+        coefficient = self._diffusivity_face * self.face_mobility(concentration)
         return {
-            "owner_coefficient": self._diffusivity_face * bernoulli(delta),
-            "neighbour_coefficient": self._diffusivity_face * bernoulli(-delta),
+            "owner_coefficient": coefficient * bernoulli(delta),
+            "neighbour_coefficient": coefficient * bernoulli(-delta),
+            "diagonal": self.mesh.r_volumes / dt,
+        }
+
+    def _jacobian(self, phi: np.ndarray, concentration: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+        """Jacobian of the implicit-Euler residual A(c) c at ``concentration``, as face coefficients.
+
+        The face flux F = D_f m_f β, β = B(Δu) c_o − B(−Δu) c_n (owner o,
+        neighbour n, Δu = u_n − u_o), linearises to a δc_o − b δc_n with
+        a = ∂F/∂c_o and b = −∂F/∂c_n (u′ = dU/dc per cell, m_f the
+        logarithmic mean of 1 − θ, :func:`logarithmic_mean_gradient`).
+        Keyword arguments of :meth:`femion.fvm.TwoPointOperator.factorized`.
+        """
+        c = np.asarray(concentration, dtype=float)
+        limited = self.properties.site_limited
+        c_max = np.where(limited, self.properties.max_concentration, 1.0)
+        theta = np.where(limited, c / c_max, 0.0)
+        slope = np.where(limited, (1.0 / (1.0 - theta) + 2.0 * self.properties.reduced_interaction) / c_max, 0.0)  # du/dc
+        u = self.drift_potential(phi, c)
+        owner, neighbour = self._owner, np.where(self._interior, self._neighbour, self._owner)
+        delta = np.where(self._interior, u[neighbour] - u[owner], 0.0)
+        free = np.clip(1.0 - theta, 1e-300, None)
+        mobility = logarithmic_mean(free[owner], free[neighbour])
+        d_free_o, d_free_n = logarithmic_mean_gradient(free[owner], free[neighbour])
+        d_mobility_o = np.where(limited[owner], -d_free_o / c_max[owner], 0.0)
+        d_mobility_n = np.where(limited[neighbour], -d_free_n / c_max[neighbour], 0.0)
+        forward, backward = bernoulli(delta), bernoulli(-delta)
+        bracket = forward * c[owner] - backward * c[neighbour]
+        drift = bernoulli_derivative(delta) * c[owner] + bernoulli_derivative(-delta) * c[neighbour]  # ∂β/∂Δu
+        d = self._diffusivity_face
+        return {
+            "owner_coefficient": d * (d_mobility_o * bracket + mobility * (forward - drift * slope[owner])),
+            "neighbour_coefficient": -d * (d_mobility_n * bracket + mobility * (-backward + drift * slope[neighbour])),
             "diagonal": self.mesh.r_volumes / dt,
         }
 
@@ -326,7 +493,9 @@ class LithiumTransport:
 
         ``source`` [mol/(m³ s)], shape (n_cells,), is a volumetric Li source held
         constant over the step (interface reactions enter this way); its
-        r-weighted integral times dt is added to the inventory exactly.
+        r-weighted integral times dt is added to the inventory exactly. The
+        implicit step is solved by Newton's method (Jacobian refactorised only
+        when the change stops halving) to a relative change ``tolerance``.
 
         Raises
         ------
@@ -343,61 +512,80 @@ class LithiumTransport:
             raise ValueError(f"phi must be finite with shape ({self.mesh.n_cells},)")
         previous = self.concentration
         gain = self.mesh.r_volumes * (previous / dt + (0.0 if source is None else np.asarray(source, dtype=float)))
+        c_max = self.properties.max_concentration
+        limited = self.properties.site_limited
         iterate = previous
         change = np.inf
         iterations = 0
-        # Chord iteration on A(c) c = gain (the site-exclusion term makes A depend on c): the LU of the
-        # matrix at the start of the step is reused, c ← c + A₀⁻¹(gain − A(c) c), one triangular solve per
-        # iteration; it is refactorised at the iterate when the change stops shrinking by half. Its fixed
-        # point is the fully implicit step (the Picard iteration's).
-        solve = self._operator.factorized(**self._system(self.drift_potential(phi, iterate), dt))
+        # Newton on R(c) = A(c) c − gain (site exclusion, mobility and interaction make A depend on c), with the
+        # Jacobian (:meth:`_jacobian`) kept while the change shrinks at least by half (chord) and refactorised at
+        # the iterate otherwise; each update is shortened if needed to keep c inside (0, c_max). A Picard
+        # iteration on A(c) would not do: at θ near 1 its lagged coefficients miss most of the flux's dependence
+        # on c and it diverges for steps D dt/h² ≳ 0.3.
+        solve = self._operator.factorized(**self._jacobian(phi, iterate, dt))
         for iterations in range(1, max_iterations + 1):
-            if iterations == 1:
-                self._c = solve(gain)
-            else:
-                system = self._system(self.drift_potential(phi, iterate), dt)
-                if change > 0.5 * last_change:
-                    solve = self._operator.factorized(**system)
-                    self._c = solve(gain)
-                else:
-                    self._c = iterate + solve(gain - self._operator.assemble(**system) @ iterate)
-            last_change = change
-            new = self.concentration
-            if not np.all(np.isfinite(new)):
+            if iterations > 1 and change > 0.5 * last_change:
+                solve = self._operator.factorized(**self._jacobian(phi, iterate, dt))
+            residual = self._operator.assemble(**self._system(phi, iterate, dt)) @ iterate - gain
+            update = -solve(residual)
+            if not np.all(np.isfinite(update)):
                 self._restore(previous)
                 raise FloatingPointError("Li step produced non-finite concentrations")
-            if np.any(new >= self.properties.max_concentration):
-                self._restore(previous)
-                raise FloatingPointError("Li step filled a host site lattice (c >= c_max); reduce dt")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                room = np.where(update < 0.0, iterate / -update, np.where(limited & (update > 0.0), (c_max - iterate) / update, np.inf))
+            length = min(1.0, 0.9 * float(np.min(room)))
+            last_change = change
+            new = iterate + length * update
             change = float(np.max(np.abs(new - iterate)) / max(np.max(np.abs(new)), 1e-300))
             iterate = new
-            if not np.any(self.properties.site_limited) or change < tolerance:
+            self._c = iterate
+            if change < tolerance and length == 1.0:
                 break
-        if np.any(iterate < -1e-9 * np.max(iterate)) or np.any(iterate >= self.properties.max_concentration):
+        if np.any(iterate < -1e-9 * np.max(iterate)) or np.any(iterate >= c_max):
             self._restore(previous)
             raise FloatingPointError("Li step left the physical range (negative or above c_max); reduce dt")
-        return LithiumStepReport(converged=change < tolerance or not np.any(self.properties.site_limited), iterations=iterations, change=change)
+        return LithiumStepReport(converged=change < tolerance, iterations=iterations, change=change)
+
+    @property
+    def linear(self) -> bool:
+        """True if the host flux is linear in c (Ω = 0 everywhere): :meth:`frozen_step` is then exact at any linearisation point."""
+        return not np.any(self.properties.reduced_interaction)
+
+    def chemical_diffusivity(self, concentration: np.ndarray | None = None) -> np.ndarray:
+        """D_chem(θ) = D [1 + 2(Ω/RT) θ(1 − θ)] per cell [m²/s], shape (n_cells,) (module docstring).
+
+        D where there is no site exclusion.
+        """
+        c = self.concentration if concentration is None else np.asarray(concentration, dtype=float)
+        theta = np.where(self.properties.site_limited, c / self.properties.max_concentration, 0.0)
+        return self.properties.diffusivity * (1.0 + 2.0 * self.properties.reduced_interaction * theta * (1.0 - theta))
 
     def frozen_step(self, dt: float, linearised_at: np.ndarray | None = None, sink: np.ndarray | None = None):
-        """The implicit step of host Li diffusion from the present c with D/(1 − θ) frozen, as a linear map of its source.
+        """The implicit step of host Li diffusion from the present c, as a linear map of its source.
 
-        In the hosts Li moves as neutral Li with fast electrons (φ = 0) and
-        site exclusion: with ψ uniform in each region the Nernst–Planck flux
-        is J = −D ∇c/(1 − θ), lattice-gas chemical diffusion (θ = c/c_max;
-        regions must not touch, no partition jumps). Here the coefficient
-        D/(1 − θ) is taken at ``linearised_at`` (default: the present c), so the
+        In the hosts Li moves as neutral Li with fast electrons (φ = 0): with
+        ψ uniform in each region the flux of the module docstring is
+        J = −D c_max ∇K(θ), K(θ) = θ + (Ω/RT)(θ² − 2θ³/3) (θ = c/c_max;
+        regions must not touch, no partition jumps), discretised exactly in K:
+        J_f = D_f c_max (K_i − K_j)/h = D_f σ_f (c_i − c_j)/h with the secant
+        σ_f = (K_i − K_j)/(θ_i − θ_j) = 1 + (Ω/RT)[θ_i + θ_j − (2/3)(θ_i² + θ_iθ_j + θ_j²)].
+        σ_f is taken at ``linearised_at`` (default: the present c), so the
         end-of-step concentration is linear in the source,
-        c(dt) = A⁻¹ V (c/dt + s). The matrix is factorised once; the returned
-        map solves for any number of sources. The state is not changed. The
-        coupled loop iterates the linearisation point to convergence
-        (:class:`LithiumModule`), which makes the result the fully implicit step.
+        c(dt) = A⁻¹ V (c/dt + s). For the ideal lattice gas (Ω = 0) σ_f = 1:
+        the step is Fickian with D, exact whatever the linearisation point
+        (:attr:`linear`), and equals :meth:`step` with φ = 0 to round-off
+        (the logarithmic-mean mobility identity of the module docstring). The
+        matrix is factorised once; the returned map solves for any number of
+        sources. The state is not changed. The coupled loop iterates the
+        linearisation point to convergence when Ω ≠ 0 (:class:`LithiumModule`),
+        which makes the result the fully implicit step.
 
         Parameters
         ----------
         dt
             Time step [s].
         linearised_at
-            c [mol/m³] at which D/(1 − θ) is taken, shape (n_cells,).
+            c [mol/m³] at which σ_f is taken, shape (n_cells,).
         sink
             First-order sink rate k ≥ 0 [1/s], shape (n_cells,): a term −k c
             taken implicitly (it keeps c positive whatever k).
@@ -418,9 +606,16 @@ class LithiumTransport:
         at = self._c if linearised_at is None else np.asarray(linearised_at, dtype=float)
         if at.shape != (self.mesh.n_cells,):
             raise ValueError(f"linearisation point must have shape ({self.mesh.n_cells},), got {at.shape}")
-        c_max = np.where(self.properties.site_limited, self.properties.max_concentration, np.inf)
-        theta = np.clip(at / c_max, 0.0, 1.0 - 1e-12)
-        coefficient = fvm.face_values_harmonic(self.mesh, self.properties.diffusivity / (1.0 - theta))
+        if self.linear:
+            coefficient = self._diffusivity_face
+        else:
+            c_max = np.where(self.properties.site_limited, self.properties.max_concentration, np.inf)
+            theta = np.clip(at / c_max, 0.0, 1.0)
+            other = np.where(self._interior, self._neighbour, self._owner)
+            ti, tj = theta[self._owner], theta[other]
+            omega = 0.5 * (self.properties.reduced_interaction[self._owner] + self.properties.reduced_interaction[other])
+            secant = 1.0 + omega * (ti + tj - 2.0 / 3.0 * (ti**2 + ti * tj + tj**2))
+            coefficient = self._diffusivity_face * secant
         rate = 1.0 / dt + (0.0 if sink is None else np.asarray(sink, dtype=float))
         solve = self._operator.factorized(coefficient, diagonal=self.mesh.r_volumes * rate)
         volumes, stored = self.mesh.r_volumes, self._c / dt
@@ -443,9 +638,11 @@ class LithiumTransport:
     def equilibrium(self, phi: np.ndarray, inventory: float) -> np.ndarray:
         """No-flux equilibrium c [mol/m³] holding ``inventory`` [mol] in the potential ``phi``.
 
-        c exp(u) is uniform: Boltzmann c = K e^{−u₀} in LiPON, Fermi–Dirac
-        θ/(1−θ) = (K/c_max) e^{−u₀} in the hosts, u₀ = ψ + Fφ/RT. K is found by
-        bisection on log K.
+        c exp(u) is uniform (:meth:`drift_potential`): Boltzmann c = K e^{−u₀}
+        in LiPON, θ/(1−θ) e^{−(Ω/RT)(1−2θ)} = (K/c_max) e^{−u₀} in the hosts
+        (Fermi–Dirac for Ω = 0), u₀ = ψ + Fφ/RT. The host relation is solved
+        for θ by Newton's method in ℓ = ln[θ/(1−θ)] (monotone for Ω > −2RT);
+        K is found by bisection on log K.
 
         Raises
         ------
@@ -455,10 +652,23 @@ class LithiumTransport:
         u0 = self.properties.partition + FARADAY * np.asarray(phi) / (GAS_CONSTANT * self.properties.temperature)
         limited = self.properties.site_limited
         c_max = np.where(limited, self.properties.max_concentration, 1.0)
+        omega = self.properties.reduced_interaction
+
+        def occupancy(y: np.ndarray) -> np.ndarray:
+            # θ of ℓ − ω(1 − 2θ(ℓ)) = y, θ(ℓ) = 1/(1 + e^{−ℓ}); h'(ℓ) = 1 + 2ωθ(1 − θ) ≥ 1 + ω/2 > 0
+            logit = np.clip(y, -700.0, 700.0)
+            if np.any(omega):
+                for _ in range(60):
+                    theta = expit(logit)
+                    residual = logit - omega * (1.0 - 2.0 * theta) - y
+                    logit = logit - residual / (1.0 + 2.0 * omega * theta * (1.0 - theta))
+                    if np.max(np.abs(residual)) < 1e-15 * max(1.0, float(np.max(np.abs(y)))):
+                        break
+            return expit(logit)
 
         def profile(log_k: float) -> np.ndarray:
-            x = np.exp(np.clip(log_k - u0, -700.0, 700.0))  # K e^{−u₀} [mol/m³]
-            return np.where(limited, c_max * x / (c_max + x), x)
+            y = np.clip(log_k - u0 - np.log(c_max), -700.0, 700.0)
+            return np.where(limited, c_max * occupancy(y), np.exp(y))
 
         def amount(log_k: float) -> float:
             return 2.0 * np.pi * fvm.r_integral(self.mesh, profile(log_k))
@@ -802,9 +1012,10 @@ class LithiumModule:
       concentration stays c₀ (``li_max_concentration``) and the Li⁺ current
       is ionic conduction, σ_Li(T) ∇φ, solved by the electrostatics module.
     * **Hosts (WO3, MoO3)**: mixed conductors with fast electrons; inserted Li⁺
-      moves with its electron as neutral Li by chemical diffusion with site
-      exclusion, ∂c/∂t = ∇·[D(∇c + c∇(−ln(1 − θ)))] (:class:`LithiumTransport`
-      with φ = 0), blocking at the metal contacts.
+      moves with its electron as neutral Li by lattice-gas chemical diffusion,
+      ∂c/∂t = ∇·[D_chem(θ)∇c], D_chem = D[1 + 2(Ω/RT)θ(1 − θ)] (site
+      exclusion in the mobility; :class:`LithiumTransport` with φ = 0, whose
+      docstring derives it from U(θ)), blocking at the metal contacts.
     * **Interfaces host/electrolyte**: Butler–Volmer charge transfer
       (:func:`butler_volmer`) with η = Δφ − U(θ_s), U the open-circuit potential
       (:func:`open_circuit_potential`) at the occupancy θ_s of the host cell on
@@ -817,8 +1028,8 @@ class LithiumModule:
       implicit host diffusion step makes a linear function of the interface
       current: θ_s = θ_free − S i_F (θ_free: the step without current; S:
       the response of the diffusion step to a unit, laterally uniform current
-      density; :meth:`LithiumTransport.frozen_step`, with D/(1 − θ) taken at
-      the present coupling iterate, so that the converged step is fully
+      density; :meth:`LithiumTransport.frozen_step`, with D_chem taken at
+      the present coupling iterate (exact for Ω = 0, where the step is linear), so that the converged step is fully
       implicit in both the interface law and the host diffusion). The interface law is
       then the closed form of :func:`surface_step_current` with the effective
       layer capacity dt/S, which is the Li the diffusion step can bring to
@@ -993,13 +1204,15 @@ class LithiumModule:
         current) and S [m²/A] (decrease of θ per A/m² of faradaic current
         leaving every interface uniformly). Kept while the same step and
         iterate are in use (the interface laws and :meth:`advance` of one
-        coupling iteration share them).
+        coupling iteration share them); for a linear host law
+        (:attr:`LithiumTransport.linear`) the iterate does not matter and the
+        step is kept for all coupling iterations of the time step.
         """
         c_start = start.fields["c_li"][self._host_cells]
         c_iterate = state.fields["c_li"][self._host_cells]
         cached = self._response
         if (cached is None or cached[0] != dt or not np.array_equal(cached[1], c_start)
-                or not np.array_equal(cached[2], c_iterate)):
+                or not (self.transport.linear or np.array_equal(cached[2], c_iterate))):
             self.transport._restore(c_start)
             step = self.transport.frozen_step(dt, linearised_at=c_iterate)
             solution = step(np.column_stack([np.zeros(self.hosts.n_cells), self._unit_current_source]))
@@ -1014,7 +1227,7 @@ class LithiumModule:
         """One implicit step of host Li and double-layer charge, given the interface currents of ``state``.
 
         The host diffusion step is the one the interface laws of this iterate
-        were built on (D/(1 − θ) at the iterate); the coupling iterations
+        were built on (D_chem at the iterate); the coupling iterations
         converge it together with the interface law.
 
         Raises
@@ -1070,10 +1283,11 @@ class LithiumModule:
         self, step, source: np.ndarray, dt: float, c_start: np.ndarray, linearised_at: np.ndarray,
         tolerance: float = 1e-10, max_iterations: int = 50,
     ):
-        """The host step under the interface ``source`` [mol/(m³ s)], D/(1 − θ) iterated to ``tolerance``.
+        """The host step under the interface ``source`` [mol/(m³ s)], D_chem(θ) iterated to ``tolerance``.
 
         The first iterate is ``step`` (linearised at ``linearised_at``, the
-        coupling iterate the interface laws were built on); D/(1 − θ) is then
+        coupling iterate the interface laws were built on); for a linear host
+        law (Ω = 0, :attr:`LithiumTransport.linear`) it is the step. Otherwise D_chem is then
         re-taken at each new iterate (Picard) until the relative change is
         below ``tolerance``, so the coupling iterations need not converge the
         host nonlinearity as well (each of them may run expensive modules,
@@ -1093,6 +1307,8 @@ class LithiumModule:
         for iteration in range(1, max_iterations + 1):
             if np.any(c_host <= 0.0) or np.any(c_host >= c_max) or not np.all(np.isfinite(c_host)):
                 return c_host, False, iteration, change
+            if self.transport.linear:
+                return c_host, True, iteration, 0.0
             if change < tolerance:
                 return c_host, True, iteration, change
             new = self.transport.frozen_step(dt, linearised_at=c_host)(source)
