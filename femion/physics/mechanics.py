@@ -840,7 +840,8 @@ class MechanicsModule:
 
     name = "mechanics"
     reads = ("c_li",)
-    units = {"mech_sigma_vm_max": "Pa", "mech_eps_p_max": "1", "mech_porosity_max": "1", "mech_blister_height": "m"}
+    units = {"mech_sigma_vm_max": "Pa", "mech_eps_p_max": "1", "mech_porosity_max": "1", "mech_blister_height": "m", "mech_blister_radius": "m",
+             "mech_film_channel_ratio_max": "1", "mech_film_open_max": "1"}
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, settings: MechanicsSettings = MechanicsSettings()):

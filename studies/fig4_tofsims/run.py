@@ -341,8 +341,8 @@ def check_config(config: dict, device, origin: str, quick: bool) -> None:
         to_si(config[key], unit, name=key, origin=origin, positive=True)
     to_si(config["pulse_rest"], "s", name="pulse_rest", origin=origin, nonnegative=True)
     to_si(config["pulse_amplitude"], "V", name="pulse_amplitude", origin=origin)
-    for value in config[prefix + "program_vertices"]:
-        to_si(value, "V", name=prefix + "program_vertices", origin=origin)
+    for value in config["program_vertices"]:
+        to_si(value, "V", name="program_vertices", origin=origin)
     if to_si(config[prefix + "forming_stop"], "V", name=prefix + "forming_stop", origin=origin) == 0.0:
         raise ValueError(f"{origin}: {prefix + 'forming_stop'!r} must not be 0 V")
 

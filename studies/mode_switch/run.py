@@ -40,7 +40,6 @@ import femion
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
-from femion.physics.porosity import BlisterSettings
 from femion.protocols import cyclic_voltammetry, pulse_train, voltage_sweep
 from femion.simulation import available_physics
 from femion.units import to_integer, to_si
@@ -76,7 +75,7 @@ def check_config(config: dict, base, origin: str) -> None:
         voltage, a pulse count that is not a positive integer, an empty or reversed CV window, or an
         ambient / electrode material the device cannot take (the message names ``origin`` and the key).
     """
-    require_layers(base, BlisterSettings().interface.split("|"), origin)  # the mechanics' debond interface (WO3|LiPON)
+    require_layers(base, ("LiPON",), origin)  # the electrolyte of the Li model
     for key, unit in (("pulse_width", "s"), ("cv_rate", "V/s")):
         to_si(config[key], unit, name=key, origin=origin, positive=True)
     to_si(config["pulse_rest"], "s", name="pulse_rest", origin=origin, nonnegative=True)

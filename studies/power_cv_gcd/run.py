@@ -31,7 +31,6 @@ import femion
 from femion.config import load_study_config, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, areal_capacitance_gcd
-from femion.physics.porosity import BlisterSettings
 from femion.protocols import cyclic_voltammetry, galvanostatic_cycles, rest, voltage_sweep
 from femion.simulation import available_physics
 from femion.units import to_integer, to_si
@@ -120,7 +119,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     origin = str(HERE / "config.toml")
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    require_layers(device, BlisterSettings().interface.split("|"), origin)  # the mechanics' debond interface (WO3|LiPON)
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     si = lambda value, unit, key, **sign: to_si(value, unit, name=key, origin=origin, **sign)  # noqa: E731
     vertices = [si(v, "V", "program_vertices") for v in config["program_vertices"]]
     program_rate = si(config["program_rate"], "V/s", "program_rate", positive=True)

@@ -30,7 +30,6 @@ import xarray as xr
 import femion
 from femion.config import load_study_config, require_layers
 from femion.io import write_dataset, write_run_metadata
-from femion.physics.porosity import BlisterSettings
 from femion.protocols import voltage_sweep
 from femion.simulation import available_physics
 from femion.units import to_integer, to_si
@@ -45,7 +44,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     origin = str(HERE / "config.toml")
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    require_layers(device, BlisterSettings().interface.split("|"), origin)  # the mechanics' debond interface (WO3|LiPON)
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     vertices = [to_si(v, "V", name="vertices", origin=origin) for v in config["vertices"]]
     rate = to_si(config["rate"], "V/s", name="rate", origin=origin, positive=True)
     sweeps = to_integer(config["sweeps"], name="sweeps", origin=origin, minimum=2)  # the peak is compared with a later sweep

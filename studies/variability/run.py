@@ -62,7 +62,6 @@ from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh
 from femion.observables import cycle_to_cycle_variation
 from femion.physics.mechanics import LithiumHistoryRecorder, MechanicsModule, MechanicsSettings, run_mechanics_on_history
-from femion.physics.porosity import BlisterSettings
 from femion.protocols import voltage_sweep
 from femion.simulation import Simulation
 from femion.switching import backward_resistance, run_vacancy, switching_sweep
@@ -153,7 +152,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    require_layers(device, BlisterSettings().interface.split("|"), origin)  # the mechanics' debond interface (WO3|LiPON)
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     _, forming = load_study(HERE.parent / "forming")
     pick = (lambda key: config[f"quick_{key}"] if quick else config[key])
     si = {key: to_si(value, unit, name=key, origin=origin, nonnegative=key == "barrier_disorder",
