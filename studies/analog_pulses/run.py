@@ -362,6 +362,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "G_pristine_S": g_pristine,
         "G_end_first_LTP_S": float(g_high[0]) if g_high else float("nan"),
         "G_end_first_LTD_S": float(g_low[0]) if g_low else float("nan"),
+        "G_max_per_cycle_S": [float(x) for x in g_high],
+        "G_min_per_cycle_S": [float(x) for x in g_low],
         "G_LTP_first_cycle_S": first_branches.get("LTP", []),
         "G_LTD_first_cycle_S": first_branches.get("LTD", []),
         "G_max_S": float(g.max()),

@@ -103,3 +103,12 @@ def test_load_study_output_merges_readouts(tmp_path):
     (tmp_path / "summary.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="summary.json"):
         load_study_output(tmp_path)
+
+
+def test_c2c_rule_leaves_the_first_cycle_out_and_needs_noise():
+    repeated = {"G_max_per_cycle_S": [5.0, 7.0, 7.0, 7.0], "G_min_per_cycle_S": [1.0, 2.0, 2.0, 2.0]}
+    a = assess("analog_c2c", {"analog_pulses": repeated})  # the first cycle's 40 % offset does not count
+    assert a.status == "not_reproduced" and "deterministic" in a.breaking_link
+    noisy = {"G_max_per_cycle_S": [5.0, 7.0, 7.1, 6.95], "G_min_per_cycle_S": [1.0, 2.0, 2.02, 1.99]}
+    assert assess("analog_c2c", {"analog_pulses": noisy}).status == "reproduced"
+    assert assess("analog_c2c", {"analog_pulses": {"G_max_per_cycle_S": [1.0, 2.0], "G_min_per_cycle_S": [1.0, 2.0]}}).status == "not_yet_modelled"
