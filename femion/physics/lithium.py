@@ -515,7 +515,7 @@ class LithiumTransport:
         c_max = self.properties.max_concentration
         limited = self.properties.site_limited
         iterate = previous
-        change = np.inf
+        change = last_change = np.inf
         iterations = 0
         # Newton on R(c) = A(c) c − gain (site exclusion, mobility and interaction make A depend on c), with the
         # Jacobian (:meth:`_jacobian`) kept while the change shrinks at least by half (chord) and refactorised at

@@ -161,7 +161,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     # Locate the parts by step order: the records carry time only, so rebuild the step boundaries from the
     # recorded times of the limit-ended GCD steps (duration unknown in advance) via the step labels' order.
-    summary_rows, problems = [], []
+    problems = []
     t, v, i = curves.time.values, curves.voltage.values, curves.current.values
     # CV segments have known durations and follow the program sweep.
     start = sum(step.duration for step in marks[0][1])
