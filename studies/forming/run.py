@@ -41,6 +41,7 @@ from femion.config import load_study_config
 from femion.geometry import MeshSettings
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
+from femion.physics.seed import DefectSeed
 from femion.protocols import forming_ramp
 from femion.simulation import SimulationSettings
 from femion.switching import filament_profile, forming_voltage, radial_excess_profile, run_vacancy
@@ -50,6 +51,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "ramp_rate", "stop_voltage", "compliances", "quick_compliances", "mesh_refinement",
     "quick_mesh_refinement", "compliance_tolerance", "error_tolerance",
+    "axis_cell", "axis_core", "weak_site", "weak_site_draw", "weak_site_correlation_length", "weak_site_films",
 }
 
 
@@ -58,19 +60,52 @@ def label(compliance: float) -> str:
     return f"{compliance * 1e6:g}uA"
 
 
-def settings_for(config: dict, quick: bool) -> SimulationSettings:
-    """Simulation settings of a V_O study: mesh refinement and local-error tolerance from ``config``; 40 coupling iterations under compliance.
+def settings_for(config: dict, quick: bool, origin: str = "config.toml") -> SimulationSettings:
+    """Simulation settings of a V_O study: mesh refinement, nano axis and local-error tolerance from ``config``; 40 coupling iterations under compliance.
+
+    ``axis_cell`` (empty: off) and ``axis_core`` are those of
+    :class:`femion.geometry.MeshSettings` (the nano-resolved axis); configs
+    without these keys get the plain mesh.
 
     Raises
     ------
     ValueError
-        A non-positive mesh refinement or error tolerance.
+        A non-positive mesh refinement or error tolerance, or bad nano-axis settings.
     """
     refinement = float(config["quick_mesh_refinement" if quick else "mesh_refinement"])
     if not refinement > 0.0:
         raise ValueError(f"mesh refinement must be positive, got {refinement!r}")
-    return SimulationSettings(mesh=MeshSettings(refinement=refinement), max_iterations=40, min_step_fraction=1e-7,
+    axis = {}
+    if config.get("axis_cell", ""):
+        axis = {"axis_cell": to_si(config["axis_cell"], "m", name="axis_cell", origin=origin),
+                "axis_core": to_si(config["axis_core"], "m", name="axis_core", origin=origin)}
+    return SimulationSettings(mesh=MeshSettings(refinement=refinement, **axis), max_iterations=40, min_step_fraction=1e-7,
                               error_tolerance=float(config["error_tolerance"]))
+
+
+def weak_site_for(config: dict, origin: str = "config.toml") -> DefectSeed | None:
+    """The opt-in weakest-site seed (:class:`femion.physics.seed.DefectSeed`) of ``config``, or None.
+
+    Keys: ``weak_site`` (bool), ``weak_site_draw`` (int, the draw of this
+    device/cycle), ``weak_site_correlation_length`` (length),
+    ``weak_site_films`` (film names; empty: all V_O films).
+
+    Raises
+    ------
+    ValueError
+        A non-boolean ``weak_site`` or bad seed parameters (naming ``origin``).
+    """
+    if not isinstance(config.get("weak_site", False), bool):
+        raise ValueError(f"{origin}: weak_site must be true or false, got {config['weak_site']!r}")
+    if not config.get("weak_site", False):
+        return None
+    films = tuple(config["weak_site_films"]) or None
+    try:
+        return DefectSeed(draw=int(config["weak_site_draw"]), films=films,
+                          correlation_length=to_si(config["weak_site_correlation_length"], "m",
+                                                   name="weak_site_correlation_length", origin=origin))
+    except ValueError as error:
+        raise ValueError(f"{origin}: {error}") from error
 
 
 def form(device, mesh, settings, compliance: float, rate: float, stop: float, **disorder):
@@ -99,6 +134,7 @@ def describe(run, compliance: float) -> dict:
         "filament_fwhm_m": location["fwhm_m"],
         "filament_contrast": location["contrast"],
         "steps": int(len(run.time)),
+        "axis_cell_vo_excess_m3": float(excess[0]),
     }
 
 
@@ -133,14 +169,24 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     tolerance = float(config["compliance_tolerance"])
     if not compliances or min(compliances) <= 0.0:
         raise ValueError(f"{origin}: {key} must list positive currents")
-    settings = settings_for(config, quick)
+    settings = settings_for(config, quick, origin)
+    weak_site = weak_site_for(config, origin)
     mesh = build_mesh(device, settings=settings.mesh)
     summary: dict = {"quick": quick, "cells": mesh.n_cells, "ramp_rate_V_per_s": rate, "stop_voltage_V": stop,
                      "physics": ["electrostatics", "vacancy", "thermal"], "deformed_electrode": "left out (no mechanics state)",
-                     "error_tolerance": settings.error_tolerance}
+                     "error_tolerance": settings.error_tolerance, "axis_cell_m": settings.mesh.axis_cell,
+                     "smallest_radial_cell_m": float(np.min(np.ptp(mesh.nodes[mesh.cells][..., 0], axis=1))),
+                     "weak_site": None}
     for compliance in compliances:
         tag = label(compliance)
-        result = form(device, mesh, settings, compliance, rate, stop)
+        result = form(device, mesh, settings, compliance, rate, stop, weak_site=weak_site)
+        draw = result.simulation.vacancy.seed_draw
+        if draw is not None:
+            summary["weak_site"] = {"draw": weak_site.draw, "correlation_length_m": weak_site.correlation_length,
+                                    "films": list(weak_site.films or result.simulation.vacancy.films.region_names),
+                                    "sites": draw.sites, "z": draw.z, "threshold_offset_V_per_m": draw.threshold_offset,
+                                    "inventory_excess": draw.inventory_excess, "inventory_fraction_of_filament": draw.inventory_fraction,
+                                    "filament_reference_radius_m": weak_site.filament_radius}
         write_run(outdir, tag, result)
         entry = describe(result, compliance)
         if entry["max_current_over_compliance_minus_1"] > tolerance:
@@ -169,6 +215,21 @@ def findings(summary: dict, compliances: list[float]) -> str:
              "The slow test tests/studies/test_forming.py::test_forming_converges_in_the_time_step forms at this tolerance "
              "and a quarter of it and requires the forming voltage within 1 % and the V_O inventory within 3 %: the figures "
              "below are converged in dt to that level (the sharp generation threshold used before was not).", ""]
+    lines += [f"Mesh: {summary['cells']} cells, smallest radial cell {summary['smallest_radial_cell_m'] * 1e9:.3g} nm"
+              + (f" (nano-resolved axis, MeshSettings.axis_cell = {summary['axis_cell_m'] * 1e9:g} nm)." if summary["axis_cell_m"]
+                 else " (no nano-resolved axis: µm cells at the axis cannot hold a nm filament)."), ""]
+    seed = summary["weak_site"]
+    if seed is None:
+        lines += ["Seed: none (the flat pristine device; nothing breaks the lateral symmetry under the electrode).", ""]
+    else:
+        offsets = ", ".join(f"{name} {value / 1e6:.3g} MV/m" for name, value in seed["threshold_offset_V_per_m"].items())
+        lines += [f"Seed (INPUT, femion.physics.seed.DefectSeed): the weakest of N = {seed['sites']:.3g} sites of the electrode "
+                  f"area (threshold fields ~ N(E_th, σ_th) of the films, correlation length "
+                  f"{seed['correlation_length_m'] * 1e9:g} nm, assumed), draw {seed['draw']}: z = {seed['z']:.3g} σ_th, i.e. "
+                  f"a threshold offset of {offsets} on the axis, decaying as exp(−r²/2ℓ²). The axis is where femion's frame "
+                  f"puts this site. Its V_O excess is {seed['inventory_excess']:.3g} "
+                  f"({seed['inventory_fraction_of_filament']:.2g} of a {seed['filament_reference_radius_m'] * 1e9:g} nm "
+                  "filament at N_c): a seed, not a filament.", ""]
     for compliance in compliances:
         e = summary[label(compliance)]
         lines.append(

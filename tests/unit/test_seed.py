@@ -99,3 +99,21 @@ def test_bad_seed_input(nano_mesh, device):
         VacancyModule(nano_mesh, device, weak_site=DefectSeed(films=("Pt",)))
     with pytest.raises(ValueError, match="n must"):
         minimum_normal_cdf(0.0, 0.5)
+
+
+def test_forming_study_seed_is_opt_in():
+    from pathlib import Path
+
+    from femion.cli import load_study
+    from femion.config import load_study_config
+
+    study = Path(__file__).resolve().parents[2] / "studies" / "forming"
+    _, module = load_study(study)
+    config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS)
+    assert module.weak_site_for(config) is None and module.settings_for(config, True).mesh.axis_cell is None
+    config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS,
+                                  {"config.weak_site": True, "config.axis_cell": "2 nm", "config.weak_site_draw": 3})
+    assert module.weak_site_for(config) == DefectSeed(draw=3, correlation_length=2e-9)
+    assert module.settings_for(config, True).mesh.axis_cell == pytest.approx(2e-9)
+    with pytest.raises(ValueError, match="weak_site must be true or false"):
+        module.weak_site_for({**config, "weak_site": "yes"})
