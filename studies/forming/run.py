@@ -18,6 +18,13 @@ The deformed-electrode history (forming after power-mode programming) is
 (``studies/program_power`` keeps no output), and computing one needs the Li
 sweep this study leaves out. Only the flat, pristine device is formed here.
 
+Options (off by default, ``config.toml``): the nano-resolved axis
+(``axis_cell``, ``axis_core``: radial cells of a few nm at r = 0,
+:class:`femion.geometry.MeshSettings`) and the weakest-site seed
+(``weak_site``: :class:`femion.physics.seed.DefectSeed`, an extreme-value draw
+of the weakest site of the electrode area put on the axis; an input, stated in
+findings.md with its draw and its V_O content).
+
 Outputs per I_cc (label ``<I_cc in µA>uA``): ``iv_<label>.nc`` (t, source
 and electrode voltage, current, T_max, peak V_O), ``fields_<label>.vtu``
 (n_vo, T, phi, kappa on the full mesh), ``maps_<label>.npz`` (film-mesh V_O
@@ -176,7 +183,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                      "physics": ["electrostatics", "vacancy", "thermal"], "deformed_electrode": "left out (no mechanics state)",
                      "error_tolerance": settings.error_tolerance, "axis_cell_m": settings.mesh.axis_cell,
                      "smallest_radial_cell_m": float(np.min(np.ptp(mesh.nodes[mesh.cells][..., 0], axis=1))),
-                     "weak_site": None}
+                     "weak_site": None, "electrode_radius_m": device.electrode_radius}
     for compliance in compliances:
         tag = label(compliance)
         result = form(device, mesh, settings, compliance, rate, stop, weak_site=weak_site)
@@ -203,6 +210,21 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     (outdir / "findings.md").write_text(findings(summary, compliances))
     write_run_metadata(outdir, device, {"study": "forming", "summary": summary})
     return summary
+
+
+def where(entry: dict, summary: dict) -> str:
+    """One sentence on whether the LiPON V_O excess of a run is a filament (contrast and FWHM) and where its maximum sits."""
+    radius = summary["electrode_radius_m"]
+    uniform = entry["filament_contrast"] < 1.5 and entry["filament_fwhm_m"] > 0.1 * radius
+    text = ("A contrast near 1 and a FWHM of the electrode size mean no filament: generation is laterally uniform under "
+            f"the flat electrode (peak T {entry['peak_temperature_K'] - 300.0:.2g} K above 300 K: Joule heating does not "
+            "localise it). " if uniform else "The excess is localised (contrast above 1.5 or FWHM below R_e/10). ")
+    if entry["filament_r_max_m"] < 0.01 * radius:
+        text += ("Its maximum sits on the axis, at the seeded weakest site" if summary["weak_site"] else "Its maximum sits on the axis")
+        return text + (", which the equations did not amplify." if uniform else ".")
+    if entry["filament_r_max_m"] > 0.9 * radius:
+        return text + "The maximum near r = R_e is the fringe field, which in the axisymmetric geometry is a ring, not a column."
+    return text + "A maximum at r > 0 is a ring in the axisymmetric geometry."
 
 
 def findings(summary: dict, compliances: list[float]) -> str:
@@ -239,10 +261,8 @@ def findings(summary: dict, compliances: list[float]) -> str:
             f"{e['condensation_density_m3']:.3g} m⁻³); V_O inventory {e['vo_inventory']:.3g}.")
         lines.append(
             f"  - where the V_O form: the thickness-averaged LiPON V_O excess peaks at r = {e['filament_r_max_m'] * 1e6:.3g} µm "
-            f"with FWHM {e['filament_fwhm_m'] * 1e6:.3g} µm and max/median contrast {e['filament_contrast']:.3g}. "
-            "A contrast near 1 and a FWHM of the electrode size mean no filament: generation is laterally uniform under "
-            "the flat electrode (Joule heating is negligible at these currents, so nothing localises it); the maximum near "
-            "r = R_e is the fringe field, which in the axisymmetric geometry is a ring, not a column.")
+            f"with FWHM {e['filament_fwhm_m'] * 1e6:.3g} µm and max/median contrast {e['filament_contrast']:.4g}. "
+            + where(e, summary))
     lines += ["",
               f"- V_O inventory after the ramp, large over small I_cc: {summary['vo_inventory_ratio_large_small']:.3g}. "
               + ("Larger I_cc forms more V_O, as the paper states. " if summary["vo_inventory_ratio_large_small"] > 1 else
