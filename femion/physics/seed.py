@@ -26,7 +26,8 @@ Statistics (all parameters labelled; *assumed* where no literature value exists)
 * Extreme value: the weakest site's standardised threshold offset is the
   minimum of N standard normal draws, exact CDF
   F_N(x) = 1 − (1 − Φ(x))^N, which tends to a Gumbel law of location
-  −b_N and scale a_N = 1/√(2 ln N) (Gumbel, *Statistics of Extremes*, 1958;
+  −b_N and scale a_N = 1/√(2 ln N) (Gumbel, *Statistics of Extremes*, 1958,
+  ``gumbel1958extremes``;
   b_N = √(2 ln N) − (ln ln N + ln 4π)/(2√(2 ln N))). One draw per device and
   cycle, by inversion of F_N (exact for any N; seeded ``numpy`` generator).
 * Neighbourhood: given the value z σ_th at the site, the conditional mean of the
@@ -42,8 +43,9 @@ Bound (the seed is not a filament)
 ----------------------------------
 The V_O excess the seed places in the films, ∫ (N₀ − N̄₀) dV, must be at most
 ``max_inventory_fraction`` (5 %) of the V_O a formed filament holds, taken as a
-cylinder of radius ``filament_radius`` (assumed 10 nm; VCM filaments are a few
-to a few tens of nm wide, Kwon et al., Nat. Nanotechnol. 5, 148 (2010)) across
+cylinder of radius ``filament_radius`` (assumed 10 nm: the conducting
+filaments of oxide switching cells are nanometre-scale, Kwon et al., Nat.
+Nanotechnol. 5, 148 (2010), ``kwon2010magneli``) across
 the seeded films at the condensation density N_c of the films
 (``vo_condensation_concentration``). :meth:`DefectSeed.apply` raises otherwise.
 The seed draws no column: the threshold offset decays within ℓ, it carries no V_O
