@@ -25,7 +25,10 @@ and a column ``[r_core, R_e/2]`` whose first cell continues that progression
 the default first column. Cells stay rectangles (a 2 nm × 50 nm cell is fine for
 the two-point flux on orthogonal quads); region and boundary names do not change.
 The core's cell count is set by ``axis_cell``/``axis_growth``, not by
-``refinement`` (refine the axis by lowering ``axis_cell``).
+``refinement`` (refine the axis by lowering ``axis_cell``). Measured cost on the
+reference device: refinement 0.3 goes from 632 to 1312 cells (axis_cell 2 nm) and
+one coupled electrostatics + V_O + thermal step from 6.6 to 13.4 ms; refinement
+0.5 from 1808 to 3084 cells and 19.5 to 40.2 ms.
 
 gmsh works in micrometres: in metres its absolute tolerance (1e-8) is only five
 times below a 50 nm layer (STACK.md). :data:`GMSH_LENGTH_UNIT` records that.
