@@ -128,6 +128,10 @@ class VacancySimulation(Simulation):
         bit-identical per seed).
     drive_window
         ``window`` of :class:`RecentHistoryDrive`.
+    weak_site
+        Opt-in nucleation seed, :class:`femion.physics.seed.DefectSeed` (the
+        weakest site of the electrode area, put on the axis); its draw is
+        ``self.vacancy.seed_draw``. None (default): the flat pristine device.
 
     Raises
     ------
@@ -147,6 +151,7 @@ class VacancySimulation(Simulation):
         barrier_disorder: float = 0.0,
         density_fluctuation: float = 0.0,
         drive_window: int = 3,
+        weak_site=None,
     ):
         from femion.physics.electrostatics import ElectrostaticsModule
         from femion.physics.thermal import ThermalModule
@@ -155,7 +160,7 @@ class VacancySimulation(Simulation):
         super().__init__(device, protocol, settings, mesh=mesh, physics=("vacancy", "thermal"), start=start)
         self.vacancy = VacancyModule(
             self.mesh, device, seed=seed, barrier_disorder=barrier_disorder,
-            density_fluctuation=density_fluctuation, replace_film_conductivity=True,
+            density_fluctuation=density_fluctuation, replace_film_conductivity=True, weak_site=weak_site,
         )
         self.thermal = ThermalModule(self.mesh, device)
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=[self.vacancy]), self.vacancy, self.thermal]
@@ -525,7 +530,7 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
 
     ``stage`` labels the run's progress output (:meth:`femion.simulation.Simulation.run`).
     ``disorder`` goes to :class:`VacancySimulation` (``seed``, ``barrier_disorder``,
-    ``density_fluctuation``). The protocol time starts at 0 for every run
+    ``density_fluctuation``, ``weak_site``). The protocol time starts at 0 for every run
     (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``;
     with a start state the t = 0 row (the previous run's last V and I) is dropped.
 

@@ -519,6 +519,10 @@ class VacancyModule:
         O(dt) like implicit Euler's and is held to the time loop's
         ``error_tolerance`` (:mod:`femion.simulation`). False evaluates G with
         the latest iterate.
+    weak_site
+        :class:`femion.physics.seed.DefectSeed`: the weakest site of the
+        electrode area on the axis (lowered generation threshold, optional V_O
+        excess); its draw is kept in ``seed_draw``. None: no seed.
 
     Raises
     ------
@@ -544,6 +548,7 @@ class VacancyModule:
         generation: bool = True,
         replace_film_conductivity: bool = False,
         lagged_generation: bool = True,
+        weak_site=None,
     ):
         if barrier_disorder < 0.0 or density_fluctuation < 0.0:
             raise ValueError("barrier_disorder and density_fluctuation must be non-negative")
@@ -561,6 +566,9 @@ class VacancyModule:
             base = np.full(self.films.n_cells, float(initial_density))
         if density_fluctuation > 0.0:
             base = base * np.exp(rng.normal(0.0, density_fluctuation, self.films.n_cells) - 0.5 * density_fluctuation**2)
+        self.seed_draw = None
+        if weak_site is not None:
+            self.properties, base, self.seed_draw = weak_site.apply(self.films, device, self.properties, base)
         self.initial = base
         self.transport = VacancyTransport(self.films, self.properties, base, generation=generation)
         self.replace_film_conductivity = replace_film_conductivity

@@ -178,3 +178,63 @@ def test_mesh_written_in_metres_is_refused(tmp_path):
     with pytest.raises(MeshError, match=r"metres\.msh: mesh extent 0\.00015 x 2\.11e-05 .*implausible for micrometres") as error:
         read_mesh(path)
     assert "\n" not in str(error.value)
+
+
+# Nano-resolved axis (MeshSettings.axis_cell): graded core column [0, axis_core].
+NANO_AXIS = femion.MeshSettings(refinement=0.3, axis_cell=2e-9, axis_core=1e-6)
+
+
+@pytest.fixture(scope="module")
+def nano_mesh(device):
+    return femion.build_mesh(device, settings=NANO_AXIS)
+
+
+def _radial_widths(mesh):
+    """Radial width [m] and centre r [m] of the cells of the lowest LiPON row, sorted by r."""
+    widths = np.ptp(mesh.nodes[mesh.cells][..., 0], axis=1)
+    lipon = mesh.region_mask("LiPON")
+    z = mesh.cell_centroids[:, 1]
+    row = np.flatnonzero(lipon & np.isclose(z, z[lipon].min()))
+    order = np.argsort(mesh.r_cell[row])
+    return widths[row][order], mesh.r_cell[row][order]
+
+
+def test_nano_axis_cells(nano_mesh):
+    widths, radii = _radial_widths(nano_mesh)
+    assert widths[0] == pytest.approx(NANO_AXIS.axis_cell, rel=1e-5)  # gmsh works in µm: round-off ~1e-15 µm
+    core = radii < NANO_AXIS.axis_core
+    ratios = widths[1:] / widths[:-1]
+    assert np.all(ratios[core[1:]] <= NANO_AXIS.axis_growth * (1 + 1e-6))  # smooth core, matched at r_core
+    assert widths[core].sum() == pytest.approx(NANO_AXIS.axis_core, rel=1e-9)
+    assert np.all(radii[:5] < 2e-8)  # five cells inside the first 20 nm
+
+
+def test_nano_axis_keeps_names_volumes_and_orthogonality(nano_mesh, quick_mesh, device):
+    assert set(nano_mesh.region_names) == set(quick_mesh.region_names)
+    assert set(nano_mesh.boundaries) == set(quick_mesh.boundaries)
+    for layer in (device.substrate, *device.layers):
+        radius = device.electrode_radius if layer is device.top_electrode else device.film_radius
+        exact = 0.5 * radius**2 * layer.thickness
+        assert nano_mesh.r_volumes[nano_mesh.region_mask(layer.name)].sum() == pytest.approx(exact, rel=1e-12), layer.name
+    exterior = nano_mesh.face_cells[:, 1] < 0
+    groups = ["axis", "outer", "top_contact", "electrode_side", "air_surface", "substrate_bottom"]
+    np.testing.assert_array_equal(sum(nano_mesh.face_mask(name).astype(int) for name in groups), exterior.astype(int))
+    assert nano_mesh.nonorthogonality() < 1e-2
+    assert nano_mesh.n_cells == NANO_AXIS.estimated_cells(device)
+
+
+def test_nano_axis_is_off_by_default(device):
+    radii, laws = femion.MeshSettings().radial_distribution(device)
+    assert radii == [0.0, 0.5 * device.electrode_radius, device.electrode_radius, device.film_radius]
+    assert [cells for cells, _ in laws] == list(femion.MeshSettings().radial_cells)
+
+
+@pytest.mark.parametrize("kwargs", [dict(axis_cell=0.0), dict(axis_cell=2e-9, axis_growth=1.0), dict(axis_cell=2e-6, axis_core=1e-6)])
+def test_bad_nano_axis_settings(kwargs):
+    with pytest.raises(ValueError, match="MeshSettings: axis_cell"):
+        femion.MeshSettings(**kwargs)
+
+
+def test_nano_axis_core_too_wide(device):
+    with pytest.raises(ValueError, match="axis_core"):
+        femion.MeshSettings(axis_cell=2e-9, axis_core=0.5 * device.electrode_radius).radial_distribution(device)
