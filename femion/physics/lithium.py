@@ -531,8 +531,13 @@ class LithiumTransport:
             if not np.all(np.isfinite(update)):
                 self._restore(previous)
                 raise FloatingPointError("Li step produced non-finite concentrations")
+            # shorten only an update that would cross a bound, from an iterate inside it (a cell at c = 0 may take
+            # a round-off negative update; the range check after the loop judges the result)
+            full = iterate + update
+            below = (full < 0.0) & (iterate > 0.0)
+            above = limited & (full >= c_max)
             with np.errstate(divide="ignore", invalid="ignore"):
-                room = np.where(update < 0.0, iterate / -update, np.where(limited & (update > 0.0), (c_max - iterate) / update, np.inf))
+                room = np.concatenate([iterate[below] / -update[below], (c_max[above] - iterate[above]) / update[above], [np.inf]])
             length = min(1.0, 0.9 * float(np.min(room)))
             last_change = change
             new = iterate + length * update

@@ -62,8 +62,8 @@ def test_ideal_lattice_gas_slab_is_fickian_with_d():
     """θ = 0.9 | 0.1 step in a blocked slab of thickness L relaxes as the Fourier series with D itself.
 
     θ(z, t) = 1/2 + Σ_n (0.8/(nπ)) sin(nπ/2) · 2 cos(nπz/L) e^{−(nπ/L)² D t}. The
-    former law (chemical diffusivity D/(1 − θ), 1.1 D at θ = 0.1 to 10 D at
-    θ = 0.9) moves the profile ~3× faster on the full side. Both host paths
+    former law's chemical diffusivity D/(1 − θ) ran from 1.1 D at θ = 0.1 to
+    10 D at θ = 0.9 across this profile. Both host paths
     are checked: the Scharfetter–Gummel step with the logarithmic-mean
     mobility, and the Kirchhoff-form step the device model uses, which must
     agree to round-off for Ω = 0.
@@ -84,7 +84,7 @@ def test_ideal_lattice_gas_slab_is_fickian_with_d():
     k = n * np.pi / thickness
     exact = 0.5 + np.sum(1.6 / (n * np.pi) * np.sin(n * np.pi / 2) * np.cos(k * z) * np.exp(-(k**2) * DIFFUSIVITY * t_end), axis=0)
     theta = general.occupancy()
-    assert np.max(np.abs(theta - exact)) < 2e-3  # O(h²) + O(dt) at 100 cells, 400 steps (measured 1.3e-3)
+    assert np.max(np.abs(theta - exact)) < 5e-4  # O(h²) + O(dt) at 100 cells, 400 steps (measured 2.0e-4)
     np.testing.assert_allclose(device.occupancy(), theta, rtol=0, atol=1e-12)
     # the mass stays where Fick puts it: the full half keeps 1/2 + Σ… of its excess, not the faster law's
     assert np.mean(theta[z < thickness / 2]) == pytest.approx(np.mean(exact[z < thickness / 2]), rel=2e-4)
