@@ -111,4 +111,7 @@ def test_c2c_rule_leaves_the_first_cycle_out_and_needs_noise():
     assert a.status == "not_reproduced" and "deterministic" in a.breaking_link
     noisy = {"G_max_per_cycle_S": [5.0, 7.0, 7.1, 6.95], "G_min_per_cycle_S": [1.0, 2.0, 2.02, 1.99]}
     assert assess("analog_c2c", {"analog_pulses": noisy}).status == "reproduced"
+    drift = {"G_max_per_cycle_S": [5.0, 7.0, 7.1, 7.2], "G_min_per_cycle_S": [1.0, 2.0, 1.98, 1.96]}
+    a = assess("analog_c2c", {"analog_pulses": drift})
+    assert a.status == "not_reproduced" and "monotonic drift" in a.breaking_link
     assert assess("analog_c2c", {"analog_pulses": {"G_max_per_cycle_S": [1.0, 2.0], "G_min_per_cycle_S": [1.0, 2.0]}}).status == "not_yet_modelled"
