@@ -13,15 +13,15 @@ import pytest
 from femion.claims import CLAIMS, assess, claim
 
 BREAKING = {
-    "analog_gradual": "Li transfer per pulse: the quick LTP/LTD branches are not gradual and saturating by the rule",
-    "analog_window": "host doping window: the emf-corrected read changes far less than 57.5x",
+    "analog_window": "Li-depleted interface read through its double layer: the emf-corrected window is ~6x against 57.5x",
+    "analog_gradual": "Li transfer per pulse: the first pulse makes ~70 % of each branch's change (not gradual)",
     "analog_nonlinearity": "pulse response shape: NeuroSim labels far from 0.6 / -7.7",
-    "analog_c2c": "cycle-to-cycle noise: the deterministic Li model has no stochastic source",
-    "li_activation_energy": "stack conduction: LiPON ionic and host electronic paths in series do not give one 0.5 eV Arrhenius slope",
+    "analog_c2c": "cycle-to-cycle noise: the deterministic Li model only drifts toward a periodic state (no stochastic source)",
+    "li_activation_energy": "stack conduction: the charge-transfer resistance RT/(F i0) rises with T (i0 not activated), so the stack's E_A is ~0.07 eV and not Arrhenius",
     "rate_selects_mode": "air consumes no Li: no gas path through the electrode, so no power mode",
     "vacuum_keeps_analog": "no contrast: air consumes no Li either, so the power mode never appears",
     "electrode_selects_mode": "air consumes no Li with any electrode: no power mode",
-    "porosity_at_centre": "electrode damage: pores grow at the electrode edge, below the percolation threshold",
+    "porosity_at_centre": "electrode damage: no thin-film route opens the Pt (channel G/Gamma ~1e-5, bonded); void growth 7e-5 at the edge",
     "products_at_centre": "air reaction: no products in the Pt electrode (no gas path, no Li consumed)",
     "capacitance": "power state not reached: the programmed device keeps its Li excess",
     "ragone": "power state not reached: stored charge far below 7.0 uWh/cm2",
