@@ -45,6 +45,23 @@ is the dissipation of the discrete two-point fluxes, so the total heat is
 Discretisation: finite volumes on FiPy with the r-weighting of
 :mod:`femion.fvm`; implicit Euler in time; the unknown is ΔT = T − T_amb
 (well scaled). Properties are constant in T (linear problem, one solve per step).
+
+Temperature-dependent source
+----------------------------
+A heat source that depends on T (Joule heating with an activated σ(T), an
+Arrhenius reaction heat) makes the steady problem nonlinear,
+K ΔT = P(T). :meth:`ThermalSolver.solve_steady_nonlinear` solves it by
+Newton's method from T_amb: for a source that is non-negative, increasing and
+convex in T, T_amb is a sub-solution and the Newton iterates increase
+monotonically to the minimal (stable, lower-branch) steady state when one
+exists (monotone Newton; Ortega & Rheinboldt, *Iterative Solution of
+Nonlinear Equations in Several Variables* (1970), §13.3). When no steady
+state exists (thermal runaway, Frank-Kamenetskii, *Diffusion and Heat
+Exchange in Chemical Kinetics* (1955/1969)), the iterates grow without bound
+or the Jacobian K − diag(∂P/∂T) stops being positive: the solver raises
+:class:`ThermalRunawayError`. Verified against the Frank-Kamenetskii critical
+parameter δ_c = 0.878 of a slab with fixed-T faces
+(``tests/verification/test_filament_analytic.py``).
 """
 
 from __future__ import annotations
@@ -59,11 +76,16 @@ from femion.mesh import AxisymmetricMesh
 
 __all__ = [
     "ThermalModule",
+    "ThermalRunawayError",
     "ThermalProperties",
     "ThermalSolver",
     "joule_heating",
     "thermal_properties",
 ]
+
+
+class ThermalRunawayError(RuntimeError):
+    """No steady temperature exists for a T-dependent heat source (thermal runaway), or Newton did not reach it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,6 +258,78 @@ class ThermalSolver:
             self._rise.updateOld()
             self._transient.solve(var=self._rise, dt=dt)
         return self.ambient + np.array(self._rise.value)
+
+    def solve_steady_nonlinear(
+        self,
+        heat,
+        heat_derivative,
+        *,
+        start: np.ndarray | None = None,
+        tolerance: float = 1e-10,
+        max_iterations: int = 200,
+        max_rise: float = 1e5,
+    ) -> np.ndarray:
+        """Steady T of ∇·(k∇T) + Q(T) = 0 for a T-dependent heat source, by Newton's method.
+
+        Solves K ΔT = P(T) (K the r-weighted conduction operator with ΔT = 0
+        on the ambient faces) with the Jacobian K − diag(∂P/∂T), starting at
+        ``start`` (default T_amb). See the module docstring for the monotone
+        convergence to the lower-branch state and the runaway diagnosis.
+
+        Parameters
+        ----------
+        heat
+            Callable T → cell power per radian [W], shape (n_cells,) → (n_cells,)
+            (as :func:`joule_heating`: Q r_c A per cell).
+        heat_derivative
+            Callable T → ∂P/∂T per cell [W/K per radian], shape (n_cells,).
+        start
+            Initial T [K], shape (n_cells,); default T_amb (a sub-solution for a
+            non-negative source).
+        tolerance
+            Relative convergence tolerance on max|δT| / max(ΔT).
+        max_iterations
+            Newton iterations allowed.
+        max_rise
+            Largest admitted rise max ΔT [K]; beyond it the state is declared a runaway.
+
+        Returns
+        -------
+        ndarray, shape (n_cells,)
+            T [K].
+
+        Raises
+        ------
+        ThermalRunawayError
+            No convergence within ``max_iterations``, a rise above ``max_rise``,
+            non-finite iterates or a singular Jacobian (no steady state: thermal runaway).
+        ValueError
+            ``start`` of the wrong shape, or a source of the wrong shape.
+        """
+        n = self.mesh.n_cells
+        rise = np.zeros(n) if start is None else np.asarray(start, dtype=float) - self.ambient
+        if rise.shape != (n,):
+            raise ValueError(f"start must have shape ({n},)")
+        conduction = self._operator.assemble(self._k_face)
+        for _ in range(max_iterations):
+            temperature = self.ambient + rise
+            power = np.asarray(heat(temperature), dtype=float)
+            slope = np.asarray(heat_derivative(temperature), dtype=float)
+            if power.shape != (n,) or slope.shape != (n,):
+                raise ValueError(f"heat and heat_derivative must return shape ({n},)")
+            if not (np.all(np.isfinite(power)) and np.all(np.isfinite(slope))):
+                raise ThermalRunawayError("non-finite heat source: no steady temperature (thermal runaway)")
+            residual = conduction @ rise - power
+            try:
+                update = self._operator.factorized(self._k_face, diagonal=-slope)(-residual)
+            except (ValueError, RuntimeError) as error:
+                raise ThermalRunawayError(f"singular Jacobian of the steady heat balance ({error}): thermal runaway") from error
+            rise = rise + update
+            if not np.all(np.isfinite(rise)) or np.max(np.abs(rise)) > max_rise:
+                raise ThermalRunawayError(f"temperature rise above {max_rise:g} K: no steady state (thermal runaway)")
+            if np.max(np.abs(update)) <= tolerance * max(np.max(np.abs(rise)), 1e-300):
+                return self.ambient + rise
+        raise ThermalRunawayError(f"no steady temperature after {max_iterations} Newton iterations (thermal runaway)")
 
     def boundary_heat_flow(self, temperature: np.ndarray) -> float:
         """Heat leaving through the ambient faces, 2π ∮ −k ∂T/∂n r ds [W]."""
