@@ -69,11 +69,39 @@ forming voltage 3.64 / 4.52 / > 5 V at max steps 50 / 20 / 10 ms). With
 local-error control (``SimulationSettings.error_tolerance``; test in
 ``tests/studies/test_forming.py``).
 
+Soret flux (thermodiffusion)
+----------------------------
+In a temperature gradient the V_O flux gains a thermophoretic term
+(Kim et al., Sci. Rep. 3, 1680 (2013), Eq. (2); continuum filament models):
+
+    J = −D ∇N + v N − D S N ∇T,        S = −E_a / (k_B T²)
+
+so V_O are driven up the temperature gradient, into the hot core of a
+filament. It enters the Scharfetter–Gummel face flux as an extra drift
+velocity v_S = −D S ∂T/∂n = D E_a (T_nb − T_ow)/(k_B T_f² d) per face (E_a the
+face barrier, T_f the face temperature). In a closed film with a fixed
+T(z) the steady state is J = 0: d ln N / dT = −S = E_a/(k_B T²), i.e.
+
+    N(z) ∝ exp(−E_a / k_B T(z))
+
+(verified in ``tests/verification/test_vacancy_transport.py``; zero flux at
+uniform T). On by default (``VacancyTransport(soret=True)``).
+
 Conductivity
 ------------
-Electronic conduction along the vacancy column: σ = z e μ N (JART VCM v1b,
-μ = 4·10⁻⁶ m²/(V s)), added to κ of the film cells through the provider hook
-``conductivity(state, kappa)`` (:class:`femion.physics.electrostatics.ElectrostaticsModule`).
+Electronic conduction along the vacancy column, thermally activated
+(Larentis et al., IEEE TED 59, 2468 (2012); Kim et al., Sci. Rep. 3, 1680
+(2013)), normalised so that μ is the mobility at T_ref = 300 K (JART VCM v1b,
+μ = 4·10⁻⁶ m²/(V s)):
+
+    σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)]
+
+E_σ is the films' ``vo_conduction_activation_energy`` (assumed value, sourced
+form); E_σ = 0 gives the JART law σ = z e μ N. σ is added to κ of the film
+cells through the provider hook ``conductivity(state, kappa)``
+(:class:`femion.physics.electrostatics.ElectrostaticsModule`), with T of the
+state: with Joule heating this is the σ(T) feedback of current filamentation
+(Ridley, Proc. Phys. Soc. 82, 954 (1963)).
 
 Disorder (variability)
 ----------------------
@@ -116,11 +144,13 @@ from femion.mesh import AxisymmetricMesh
 from femion.physics.lithium import scharfetter_gummel_weight
 
 __all__ = [
+    "CONDUCTION_REFERENCE_TEMPERATURE",
     "VACANCY_CHARGE_NUMBER",
     "VacancyModule",
     "VacancyProperties",
     "VacancyStepReport",
     "VacancyTransport",
+    "activated_conductivity",
     "drift_velocity",
     "hopping_diffusivity",
     "vacancy_barrier",
@@ -130,6 +160,9 @@ __all__ = [
 
 VACANCY_CHARGE_NUMBER = 2
 """Charge number z of the oxygen vacancy V_O²⁺."""
+
+CONDUCTION_REFERENCE_TEMPERATURE = 300.0
+"""T_ref [K] at which the activated filament conductivity equals z e μ N."""
 
 
 def vacancy_regions(device: Device) -> tuple[str, ...]:
@@ -165,6 +198,30 @@ def drift_velocity(hop, frequency, barrier_ev, temperature, field, charge_number
     rate = np.asarray(frequency) * np.exp(-np.asarray(barrier_ev) * EV / (BOLTZMANN * temperature))
     argument = charge_number * ELEMENTARY_CHARGE * np.asarray(hop) * np.asarray(field) / (2.0 * BOLTZMANN * temperature)
     return np.asarray(hop) * rate * np.sinh(argument)
+
+
+def activated_conductivity(density, mobility, activation_ev, temperature, reference: float = CONDUCTION_REFERENCE_TEMPERATURE) -> np.ndarray:
+    """σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)] [S/m] (thermally activated filament conduction).
+
+    Form of Larentis et al., IEEE TED 59, 2468 (2012) and Kim et al., Sci. Rep.
+    3, 1680 (2013), normalised at T_ref so that μ is the JART VCM v1b mobility
+    at room temperature (Bengel et al., IEEE TCAS-I 67, 4618 (2020)).
+
+    Parameters
+    ----------
+    density
+        N [1/m³], shape (n,).
+    mobility
+        μ at T_ref [m²/(V s)], scalar or shape (n,).
+    activation_ev
+        E_σ [eV], scalar or shape (n,); 0 gives σ = z e μ N.
+    temperature
+        T [K], positive, scalar or shape (n,).
+    reference
+        T_ref [K].
+    """
+    factor = np.exp(-np.asarray(activation_ev) * EV / BOLTZMANN * (1.0 / np.asarray(temperature, dtype=float) - 1.0 / reference))
+    return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * np.asarray(mobility) * np.asarray(density) * factor
 
 
 def vacancy_barrier(density: np.ndarray, bound: np.ndarray, dilute: np.ndarray, condensation: np.ndarray) -> np.ndarray:
@@ -209,6 +266,8 @@ class VacancyProperties:
         Median threshold field E_th [V/m] of the generation law.
     generation_spread : ndarray
         Standard deviation σ_th [V/m] of the threshold fields, positive.
+    conduction_energy : ndarray or float
+        Activation energy E_σ of the electronic conduction [eV] (default 0: σ = z e μ N).
     """
 
     hop: np.ndarray
@@ -222,6 +281,7 @@ class VacancyProperties:
     generation_length: np.ndarray
     generation_threshold: np.ndarray
     generation_spread: np.ndarray
+    conduction_energy: np.ndarray | float = 0.0
 
 
 def vacancy_properties(
@@ -257,6 +317,7 @@ def vacancy_properties(
         "generation_length": "vo_generation_dipole_length",
         "generation_threshold": "vo_generation_threshold_field",
         "generation_spread": "vo_generation_threshold_spread",
+        "conduction_energy": "vo_conduction_activation_energy",
     }
     table = {name: np.array([device.material(region).value(key) for region in mesh.region_names])[mesh.cell_regions] for name, key in keys.items()}
     if barrier_offset is not None:
@@ -300,6 +361,9 @@ class VacancyTransport:
         Initial N [1/m³], shape (n_cells,), finite and non-negative.
     generation
         Include the field-driven generation term.
+    soret
+        Include the Soret (thermodiffusion) flux −D S N ∇T, S = −E_a/(k_B T²)
+        (module docstring).
 
     Raises
     ------
@@ -307,8 +371,10 @@ class VacancyTransport:
         Bad initial density.
     """
 
-    def __init__(self, mesh: AxisymmetricMesh, properties: VacancyProperties, density: np.ndarray, *, generation: bool = True):
-        self.mesh, self.properties, self.generation = mesh, properties, generation
+    def __init__(
+        self, mesh: AxisymmetricMesh, properties: VacancyProperties, density: np.ndarray, *, generation: bool = True, soret: bool = True
+    ):
+        self.mesh, self.properties, self.generation, self.soret = mesh, properties, generation, soret
         self._density = self._check(density)
         self._gen_rate = np.zeros(mesh.n_cells)  # k_g [1/s]
         self._distance = np.asarray(mesh.fipy._cellDistances)
@@ -365,7 +431,9 @@ class VacancyTransport:
         """Face diffusivity D_f [m²/s] and normal drift velocity v_f [m/s] (owner → neighbour), shape (n_faces,).
 
         Face barrier, temperature and hop are arithmetic means of the two
-        cells; E_n = −(φ_nb − φ_ow)/d; exterior faces carry no drift.
+        cells; E_n = −(φ_nb − φ_ow)/d; exterior faces carry no drift. With
+        ``soret`` the thermophoretic velocity D E_a (T_nb − T_ow)/(k_B T_f² d)
+        is added (the −D S N ∇T flux, S = −E_a/k_BT²).
         """
         p = self.properties
         ow, nb = self._owner, self._neighbour
@@ -377,6 +445,9 @@ class VacancyTransport:
         diffusivity = hopping_diffusivity(face_hop, face_f, face_barrier, face_t)
         normal_field = np.where(self._interior, -(phi[nb] - phi[ow]) / self._distance, 0.0)
         velocity = drift_velocity(face_hop, face_f, face_barrier, face_t, normal_field)
+        if self.soret:
+            gradient = np.where(self._interior, (temperature[nb] - temperature[ow]) / self._distance, 0.0)
+            velocity = velocity + diffusivity * face_barrier * EV / (BOLTZMANN * face_t**2) * gradient
         return diffusivity, velocity
 
     def generation_rate(self, field_magnitude: np.ndarray, temperature: np.ndarray) -> np.ndarray:
@@ -472,10 +543,16 @@ class VacancyTransport:
         """V_O number 2π ∫ N r dr dz [1] in the film mesh or the named regions."""
         return 2.0 * np.pi * fvm.r_integral(self.mesh, self.density, *regions)
 
-    def conductivity(self, density: np.ndarray | None = None) -> np.ndarray:
-        """σ = z e μ N [S/m] per cell (JART VCM v1b law)."""
+    def conductivity(self, density: np.ndarray | None = None, temperature: np.ndarray | None = None) -> np.ndarray:
+        """Filament conductivity per cell [S/m], shape (n_cells,).
+
+        σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)] (:func:`activated_conductivity`);
+        ``temperature`` None means T_ref (σ = z e μ N, the JART VCM v1b law).
+        """
         n = self.density if density is None else np.asarray(density)
-        return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * self.properties.mobility * n
+        if temperature is None:
+            return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * self.properties.mobility * n
+        return activated_conductivity(n, self.properties.mobility, self.properties.conduction_energy, temperature)
 
 
 class VacancyModule:
@@ -483,8 +560,8 @@ class VacancyModule:
 
     Owns ``n_vo`` [1/m³] (film cells, zero elsewhere) and ``vo_generated``
     [1/m³] (cumulative generated density); reads ``phi`` and ``T`` (300 K /
-    the device temperature if no thermal module runs). Adds σ = z e μ N to the
-    film conductivity through ``conductivity(state, kappa)``.
+    the device temperature if no thermal module runs). Adds the activated
+    σ(N, T) to the film conductivity through ``conductivity(state, kappa)``.
 
     Parameters
     ----------
@@ -519,6 +596,11 @@ class VacancyModule:
         O(dt) like implicit Euler's and is held to the time loop's
         ``error_tolerance`` (:mod:`femion.simulation`). False evaluates G with
         the latest iterate.
+    soret
+        Include the Soret flux of V_O (:class:`VacancyTransport`).
+    activated_conduction
+        Use the thermally activated σ(N, T) with T of the state (default);
+        False gives σ = z e μ N at any T.
 
     Raises
     ------
@@ -542,6 +624,8 @@ class VacancyModule:
         generation: bool = True,
         replace_film_conductivity: bool = False,
         lagged_generation: bool = True,
+        soret: bool = True,
+        activated_conduction: bool = True,
     ):
         if barrier_disorder < 0.0 or density_fluctuation < 0.0:
             raise ValueError("barrier_disorder and density_fluctuation must be non-negative")
@@ -560,7 +644,8 @@ class VacancyModule:
         if density_fluctuation > 0.0:
             base = base * np.exp(rng.normal(0.0, density_fluctuation, self.films.n_cells) - 0.5 * density_fluctuation**2)
         self.initial = base
-        self.transport = VacancyTransport(self.films, self.properties, base, generation=generation)
+        self.transport = VacancyTransport(self.films, self.properties, base, generation=generation, soret=soret)
+        self.activated_conduction = activated_conduction
         self.replace_film_conductivity = replace_film_conductivity
         self.lagged_generation = lagged_generation
         # Convergence floors of the coupled loop: changes below the mean background density are absolute
@@ -583,7 +668,8 @@ class VacancyModule:
 
     def conductivity(self, state, kappa: np.ndarray) -> None:
         """Add (or, with ``replace_film_conductivity``, set) the V_O conductivity of the films in κ (in place)."""
-        sigma = self.transport.conductivity(state.fields["n_vo"][self._cells])
+        temperature = self._temperature(state) if self.activated_conduction else None
+        sigma = self.transport.conductivity(state.fields["n_vo"][self._cells], temperature)
         if self.replace_film_conductivity:
             kappa[self._cells] = self._electronic + sigma
         else:
