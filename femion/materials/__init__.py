@@ -79,6 +79,8 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "vo_attempt_frequency": "Hz",
         "vo_electron_mobility": "m^2/(V*s)",
         "vo_conduction_activation_energy": "eV",
+        "o_migration_activation_energy": "eV",
+        "vo_recombination_activation_energy": "eV",
         "vo_max_concentration": "1/m^3",
         "vo_condensation_concentration": "1/m^3",
         "vo_initial_concentration": "1/m^3",

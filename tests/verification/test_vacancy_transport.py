@@ -192,3 +192,59 @@ def test_activated_conductivity_law():
     slope = np.log(activated_conductivity(n, mu, e_sigma, t2) / activated_conductivity(n, mu, e_sigma, t1)) / (1 / t2 - 1 / t1)
     assert slope == pytest.approx(-e_sigma * EV / BOLTZMANN, rel=1e-12)
     assert activated_conductivity(n, mu, 0.0, 900.0) == pytest.approx(base, rel=1e-14)
+
+
+def test_recombination_matches_the_rate_equation():
+    """recombine() against an independent stiff ODE integration of dN/dt = dN_O/dt = −k N N_O (N > N_O, N < N_O, N = N_O)."""
+    from scipy.integrate import solve_ivp
+
+    from femion.physics.vacancy import recombine
+
+    k, dt = 1e-27, 2e-2
+    n0 = np.array([3e26, 1e26, 2e26, 5e25, 0.0])
+    o0 = np.array([1e26, 3e26, 2e26, 0.0, 4e25])
+    n1, o1 = recombine(n0, o0, k, dt)
+    for i in range(len(n0)):
+        ode = solve_ivp(lambda t, y: [-k * y[0] * y[1], -k * y[0] * y[1]], (0.0, dt), [n0[i], o0[i]], method="Radau", rtol=1e-11, atol=1.0)
+        assert n1[i] == pytest.approx(ode.y[0, -1], rel=1e-8, abs=1.0)
+        assert o1[i] == pytest.approx(ode.y[1, -1], rel=1e-8, abs=1.0)
+    assert np.allclose(n1 - o1, n0 - o0, rtol=1e-12, atol=1.0)
+
+
+def test_released_oxygen_drifts_against_the_field():
+    """O²⁻ (charge −2) moves opposite to V_O²⁺ in the same field, at the same sinh speed."""
+    from femion.physics.vacancy import OXYGEN_CHARGE_NUMBER
+
+    mesh = column_mesh(20e-9, HEIGHT, 2, 20)
+    z = mesh.cell_centroids[:, 1]
+    density = 1e25 * np.exp(-(((z - HEIGHT / 2) / 5e-9) ** 2))
+    phi = -1e7 * z  # E = +1e7 V/m along z
+    temperature = np.full(mesh.n_cells, T)
+    shifts = []
+    for charge in (VACANCY_CHARGE_NUMBER, OXYGEN_CHARGE_NUMBER):
+        transport = VacancyTransport(mesh, uniform_properties(mesh.n_cells), density, generation=False, charge_number=charge)
+        transport.step(phi, temperature, 1e-3)
+        shifts.append(np.sum(z * transport.density) / np.sum(transport.density) - HEIGHT / 2)
+    assert shifts[0] > 0.0 and shifts[1] < 0.0
+    assert shifts[1] == pytest.approx(-shifts[0], rel=1e-9)
+
+
+def test_tracked_oxygen_balances_the_generated_vacancies(device, quick_mesh):
+    """With track_oxygen, every generated V_O releases one O and recombination removes pairs: ∫(N − N_O) is conserved."""
+    module = VacancyModule(quick_mesh, device, track_oxygen=True)
+    start = State(voltage=6.0)
+    module.initialize(start)
+    z = quick_mesh.cell_centroids[:, 1]
+    cells = module.films.parent_cells
+    start.fields["phi"] = np.zeros(quick_mesh.n_cells)
+    bottom, top = z[cells].min(), z[cells].max()
+    start.fields["phi"][cells] = 6.0 * (z[cells] - bottom) / (top - bottom)
+    start.fields["T"] = np.full(quick_mesh.n_cells, 300.0)
+    before = module.observables(start)
+    state = State(voltage=6.0, fields=dict(start.fields))
+    for _ in range(3):
+        module.advance(state, 1e-3, start)
+        start = State(voltage=6.0, fields=dict(state.fields))
+    after = module.observables(state)
+    assert after["o_inventory"] > 0.0
+    assert after["vo_inventory"] - after["o_inventory"] == pytest.approx(before["vo_inventory"], rel=1e-9)
