@@ -42,9 +42,27 @@ half going to each adjoining cell (all to the owner on a contact face). This
 is the dissipation of the discrete two-point fluxes, so the total heat is
 2π Σ_f P_f = I·V to round-off (discrete Green identity), whatever the mesh.
 
-Discretisation: finite volumes on FiPy with the r-weighting of
-:mod:`femion.fvm`; implicit Euler in time; the unknown is ΔT = T − T_amb
+Discretisation: finite volumes with FiPy's two-point geometry and the
+r-weighting of :mod:`femion.fvm` (:class:`femion.fvm.TwoPointOperator`,
+factorised once per dt); implicit Euler in time; the unknown is ΔT = T − T_amb
 (well scaled). Properties are constant in T (linear problem, one solve per step).
+
+Temperature-dependent source
+----------------------------
+A heat source that depends on T (Joule heating with an activated σ(T), an
+Arrhenius reaction heat) makes the steady problem nonlinear,
+K ΔT = P(T). :meth:`ThermalSolver.solve_steady_nonlinear` solves it by
+Newton's method from T_amb: for a source that is non-negative, increasing and
+convex in T, T_amb is a sub-solution and the Newton iterates increase
+monotonically to the minimal (stable, lower-branch) steady state when one
+exists (monotone Newton; Ortega & Rheinboldt, *Iterative Solution of
+Nonlinear Equations in Several Variables* (1970), §13.3). When no steady
+state exists (thermal runaway, Frank-Kamenetskii, *Diffusion and Heat
+Exchange in Chemical Kinetics* (1955/1969)), the iterates grow without bound
+or the Jacobian K − diag(∂P/∂T) stops being positive: the solver raises
+:class:`ThermalRunawayError`. Verified against the Frank-Kamenetskii critical
+parameter δ_c = 0.878 of a slab with fixed-T faces
+(``tests/verification/test_filament_analytic.py``).
 """
 
 from __future__ import annotations
@@ -59,11 +77,16 @@ from femion.mesh import AxisymmetricMesh
 
 __all__ = [
     "ThermalModule",
+    "ThermalRunawayError",
     "ThermalProperties",
     "ThermalSolver",
     "joule_heating",
     "thermal_properties",
 ]
+
+
+class ThermalRunawayError(RuntimeError):
+    """No steady temperature exists for a T-dependent heat source (thermal runaway), or Newton did not reach it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,7 +173,7 @@ def joule_heating(
 
 
 class ThermalSolver:
-    """Reusable FiPy solver of ρc_p ∂T/∂t = ∇·(k∇T) + Q with T = T_amb on given faces.
+    """Reusable solver of ρc_p ∂T/∂t = ∇·(k∇T) + Q with T = T_amb on given faces (two-point FV operator, direct LU).
 
     Parameters
     ----------
@@ -171,8 +194,6 @@ class ThermalSolver:
     """
 
     def __init__(self, mesh: AxisymmetricMesh, properties: ThermalProperties, ambient_faces: np.ndarray, ambient: float):
-        from fipy import FaceVariable
-
         ambient_faces = np.asarray(ambient_faces, dtype=bool)
         if ambient_faces.shape != (len(mesh.faces),) or not ambient_faces.any():
             raise ValueError("the thermal problem needs at least one face at ambient temperature (else steady T is undefined)")
@@ -182,18 +203,12 @@ class ThermalSolver:
             raise ValueError(f"ambient temperature must be positive, got {ambient!r}")
         self.mesh, self.properties, self.ambient = mesh, properties, float(ambient)
         self.ambient_faces = ambient_faces
-        self._rise = fvm.cell_variable(mesh, 0.0, name="dT", has_old=True)
-        self._rise.constrain(0.0, where=ambient_faces)
-        self._source = fvm.cell_variable(mesh, 0.0)
-        k_face = FaceVariable(mesh=mesh.fipy, value=fvm.face_values_harmonic(mesh, properties.conductivity))
-        diffusion = fvm.diffusion_term(mesh, k_face)
-        self._steady = diffusion + self._source == 0
         # The steady operator is constant (k independent of T): assembled and factorised once, reused by every
         # steady solve (the FiPy term rebuilt its matrix per call: ~70 % of a coupled V_O step).
         self._operator = fvm.TwoPointOperator(mesh, dirichlet=ambient_faces)
         self._k_face = fvm.face_values_harmonic(mesh, properties.conductivity)
         self._steady_factor = None
-        self._transient = fvm.transient_term(mesh, properties.heat_capacity) == diffusion + self._source
+        self._transient_factor = None
 
     def solve(self, heat: np.ndarray, dt: float | None = None, start: np.ndarray | None = None) -> np.ndarray:
         """Temperature after one step (or steady) with the Joule power ``heat``.
@@ -221,21 +236,94 @@ class ThermalSolver:
         heat = np.asarray(heat, dtype=float)
         if heat.shape != (self.mesh.n_cells,) or not np.all(np.isfinite(heat)):
             raise ValueError(f"heat must be finite with shape ({self.mesh.n_cells},)")
-        # r-weighted source: Q r_c = P / A.
-        self._source.setValue(heat / self.mesh.areas)
         if dt is None:
             if self._steady_factor is None:
                 self._steady_factor = self._operator.factorized(self._k_face)
             # K ΔT = P: net r-weighted outflow of heat equals the cell's Joule power per radian (ΔT = 0 on ambient faces).
             return self.ambient + self._steady_factor(heat)
-        else:
-            if not (np.isfinite(dt) and dt > 0.0):
-                raise ValueError(f"dt must be positive and finite, got {dt!r}")
-            old = np.zeros(self.mesh.n_cells) if start is None else np.asarray(start, dtype=float) - self.ambient
-            self._rise.setValue(old)
-            self._rise.updateOld()
-            self._transient.solve(var=self._rise, dt=dt)
-        return self.ambient + np.array(self._rise.value)
+        if not (np.isfinite(dt) and dt > 0.0):
+            raise ValueError(f"dt must be positive and finite, got {dt!r}")
+        old = np.zeros(self.mesh.n_cells) if start is None else np.asarray(start, dtype=float) - self.ambient
+        # Implicit Euler (C/dt + K) ΔT = C/dt ΔT_old + P, C = ρc_p r_c A, by the two-point operator's direct
+        # factorisation (cached per dt). FiPy's iterative solve of the same step stopped at its residual
+        # tolerance relative to the start of the step and left a near-steady state unchanged (measured: a
+        # 1 mK lateral perturbation of a Joule-heated film did not move in 200 steps).
+        storage = self.properties.heat_capacity * self.mesh.r_volumes / dt
+        if self._transient_factor is None or self._transient_factor[0] != dt:
+            self._transient_factor = (dt, self._operator.factorized(self._k_face, diagonal=storage))
+        return self.ambient + self._transient_factor[1](storage * old + heat)
+
+    def solve_steady_nonlinear(
+        self,
+        heat,
+        heat_derivative,
+        *,
+        start: np.ndarray | None = None,
+        tolerance: float = 1e-10,
+        max_iterations: int = 200,
+        max_rise: float = 1e5,
+    ) -> np.ndarray:
+        """Steady T of ∇·(k∇T) + Q(T) = 0 for a T-dependent heat source, by Newton's method.
+
+        Solves K ΔT = P(T) (K the r-weighted conduction operator with ΔT = 0
+        on the ambient faces) with the Jacobian K − diag(∂P/∂T), starting at
+        ``start`` (default T_amb). See the module docstring for the monotone
+        convergence to the lower-branch state and the runaway diagnosis.
+
+        Parameters
+        ----------
+        heat
+            Callable T → cell power per radian [W], shape (n_cells,) → (n_cells,)
+            (as :func:`joule_heating`: Q r_c A per cell).
+        heat_derivative
+            Callable T → ∂P/∂T per cell [W/K per radian], shape (n_cells,).
+        start
+            Initial T [K], shape (n_cells,); default T_amb (a sub-solution for a
+            non-negative source).
+        tolerance
+            Relative convergence tolerance on max|δT| / max(ΔT).
+        max_iterations
+            Newton iterations allowed.
+        max_rise
+            Largest admitted rise max ΔT [K]; beyond it the state is declared a runaway.
+
+        Returns
+        -------
+        ndarray, shape (n_cells,)
+            T [K].
+
+        Raises
+        ------
+        ThermalRunawayError
+            No convergence within ``max_iterations``, a rise above ``max_rise``,
+            non-finite iterates or a singular Jacobian (no steady state: thermal runaway).
+        ValueError
+            ``start`` of the wrong shape, or a source of the wrong shape.
+        """
+        n = self.mesh.n_cells
+        rise = np.zeros(n) if start is None else np.asarray(start, dtype=float) - self.ambient
+        if rise.shape != (n,):
+            raise ValueError(f"start must have shape ({n},)")
+        conduction = self._operator.assemble(self._k_face)
+        for _ in range(max_iterations):
+            temperature = self.ambient + rise
+            power = np.asarray(heat(temperature), dtype=float)
+            slope = np.asarray(heat_derivative(temperature), dtype=float)
+            if power.shape != (n,) or slope.shape != (n,):
+                raise ValueError(f"heat and heat_derivative must return shape ({n},)")
+            if not (np.all(np.isfinite(power)) and np.all(np.isfinite(slope))):
+                raise ThermalRunawayError("non-finite heat source: no steady temperature (thermal runaway)")
+            residual = conduction @ rise - power
+            try:
+                update = self._operator.factorized(self._k_face, diagonal=-slope)(-residual)
+            except (ValueError, RuntimeError) as error:
+                raise ThermalRunawayError(f"singular Jacobian of the steady heat balance ({error}): thermal runaway") from error
+            rise = rise + update
+            if not np.all(np.isfinite(rise)) or np.max(np.abs(rise)) > max_rise:
+                raise ThermalRunawayError(f"temperature rise above {max_rise:g} K: no steady state (thermal runaway)")
+            if np.max(np.abs(update)) <= tolerance * max(np.max(np.abs(rise)), 1e-300):
+                return self.ambient + rise
+        raise ThermalRunawayError(f"no steady temperature after {max_iterations} Newton iterations (thermal runaway)")
 
     def boundary_heat_flow(self, temperature: np.ndarray) -> float:
         """Heat leaving through the ambient faces, 2π ∮ −k ∂T/∂n r ds [W]."""

@@ -56,9 +56,29 @@ for threshold fields spread normally about E_th with standard deviation σ_th
 ``vo_generation_threshold_spread``: *assumed*). In LiPON it represents the
 phosphate-chain breaking the paper reports at high forming voltage (paper
 §2.5, Fig. S17). Above E_th the rate grows with T: more current → more Joule
-heat → more bond breaking, so a larger I_cc forms more V_O. The released O²⁻
-is assumed to leave toward the anode (not tracked); ``vo_generated`` records
-the cumulative generated density.
+heat → more bond breaking, so a larger I_cc forms more V_O. ``vo_generated``
+records the cumulative generated density. The released oxygen is either
+assumed to leave (default) or tracked (``VacancyModule(track_oxygen=True)``,
+below).
+
+Released oxygen (optional)
+--------------------------
+With ``track_oxygen`` every generated V_O releases one mobile O²⁻ (density
+N_O [1/m³], field ``n_o``, charge number −2) that hops with the same law as
+the V_O (barrier ``o_migration_activation_energy``, *assumed*; hop distance and
+attempt frequency of the V_O), so it drifts against E, toward the anode. The
+film boundaries are blocking: O piles up at the anode interface (the O⁻ signal
+of the paper's ToF-SIMS, Fig. 4(i)); release to the gas is not modelled. O and
+V_O recombine, R = k_r N N_O, with the diffusion-limited rate constant of
+Waite (Phys. Rev. 107, 463 (1957)) for a capture radius of one hop distance a
+and a recombination barrier E_r (``vo_recombination_activation_energy``,
+*assumed*):
+
+    k_r = 4π a · ½ a² f exp(−E_r/k_BT) = 2π a³ f exp(−E_r/k_BT)   [m³/s]
+
+Recombination is split from transport (Lie splitting, first order in dt) and
+integrated exactly per cell over the step (:func:`recombine`): with
+Δ = N − N_O conserved, N(t) = Δ N₀ / (Δ − N_O,0 expm1(−k_r Δ t)).
 
 Why the threshold is spread: with a sharp threshold (σ_th → 0) G jumps at
 E_th, and under a current compliance the device slides along |E| = E_th (the
@@ -69,11 +89,39 @@ forming voltage 3.64 / 4.52 / > 5 V at max steps 50 / 20 / 10 ms). With
 local-error control (``SimulationSettings.error_tolerance``; test in
 ``tests/studies/test_forming.py``).
 
+Soret flux (thermodiffusion)
+----------------------------
+In a temperature gradient the V_O flux gains a thermophoretic term
+(Kim et al., Sci. Rep. 3, 1680 (2013), Eq. (2); continuum filament models):
+
+    J = −D ∇N + v N − D S N ∇T,        S = −E_a / (k_B T²)
+
+so V_O are driven up the temperature gradient, into the hot core of a
+filament. It enters the Scharfetter–Gummel face flux as an extra drift
+velocity v_S = −D S ∂T/∂n = D E_a (T_nb − T_ow)/(k_B T_f² d) per face (E_a the
+face barrier, T_f the face temperature). In a closed film with a fixed
+T(z) the steady state is J = 0: d ln N / dT = −S = E_a/(k_B T²), i.e.
+
+    N(z) ∝ exp(−E_a / k_B T(z))
+
+(verified in ``tests/verification/test_vacancy_transport.py``; zero flux at
+uniform T). On by default (``VacancyTransport(soret=True)``).
+
 Conductivity
 ------------
-Electronic conduction along the vacancy column: σ = z e μ N (JART VCM v1b,
-μ = 4·10⁻⁶ m²/(V s)), added to κ of the film cells through the provider hook
-``conductivity(state, kappa)`` (:class:`femion.physics.electrostatics.ElectrostaticsModule`).
+Electronic conduction along the vacancy column, thermally activated
+(Larentis et al., IEEE TED 59, 2468 (2012); Kim et al., Sci. Rep. 3, 1680
+(2013)), normalised so that μ is the mobility at T_ref = 300 K (JART VCM v1b,
+μ = 4·10⁻⁶ m²/(V s)):
+
+    σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)]
+
+E_σ is the films' ``vo_conduction_activation_energy`` (assumed value, sourced
+form); E_σ = 0 gives the JART law σ = z e μ N. σ is added to κ of the film
+cells through the provider hook ``conductivity(state, kappa)``
+(:class:`femion.physics.electrostatics.ElectrostaticsModule`), with T of the
+state: with Joule heating this is the σ(T) feedback of current filamentation
+(Ridley, Proc. Phys. Soc. 82, 954 (1963)).
 
 Disorder (variability)
 ----------------------
@@ -105,7 +153,7 @@ local-error control bounds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -116,13 +164,18 @@ from femion.mesh import AxisymmetricMesh
 from femion.physics.lithium import scharfetter_gummel_weight
 
 __all__ = [
+    "CONDUCTION_REFERENCE_TEMPERATURE",
+    "OXYGEN_CHARGE_NUMBER",
     "VACANCY_CHARGE_NUMBER",
     "VacancyModule",
     "VacancyProperties",
     "VacancyStepReport",
     "VacancyTransport",
+    "activated_conductivity",
     "drift_velocity",
     "hopping_diffusivity",
+    "recombination_rate_constant",
+    "recombine",
     "vacancy_barrier",
     "vacancy_properties",
     "vacancy_regions",
@@ -130,6 +183,12 @@ __all__ = [
 
 VACANCY_CHARGE_NUMBER = 2
 """Charge number z of the oxygen vacancy V_O²⁺."""
+
+OXYGEN_CHARGE_NUMBER = -2
+"""Charge number of the released oxygen ion O²⁻."""
+
+CONDUCTION_REFERENCE_TEMPERATURE = 300.0
+"""T_ref [K] at which the activated filament conductivity equals z e μ N."""
 
 
 def vacancy_regions(device: Device) -> tuple[str, ...]:
@@ -165,6 +224,69 @@ def drift_velocity(hop, frequency, barrier_ev, temperature, field, charge_number
     rate = np.asarray(frequency) * np.exp(-np.asarray(barrier_ev) * EV / (BOLTZMANN * temperature))
     argument = charge_number * ELEMENTARY_CHARGE * np.asarray(hop) * np.asarray(field) / (2.0 * BOLTZMANN * temperature)
     return np.asarray(hop) * rate * np.sinh(argument)
+
+
+def activated_conductivity(density, mobility, activation_ev, temperature, reference: float = CONDUCTION_REFERENCE_TEMPERATURE) -> np.ndarray:
+    """σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)] [S/m] (thermally activated filament conduction).
+
+    Form of Larentis et al., IEEE TED 59, 2468 (2012) and Kim et al., Sci. Rep.
+    3, 1680 (2013), normalised at T_ref so that μ is the JART VCM v1b mobility
+    at room temperature (Bengel et al., IEEE TCAS-I 67, 4618 (2020)).
+
+    Parameters
+    ----------
+    density
+        N [1/m³], shape (n,).
+    mobility
+        μ at T_ref [m²/(V s)], scalar or shape (n,).
+    activation_ev
+        E_σ [eV], scalar or shape (n,); 0 gives σ = z e μ N.
+    temperature
+        T [K], positive, scalar or shape (n,).
+    reference
+        T_ref [K].
+    """
+    factor = np.exp(-np.asarray(activation_ev) * EV / BOLTZMANN * (1.0 / np.asarray(temperature, dtype=float) - 1.0 / reference))
+    return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * np.asarray(mobility) * np.asarray(density) * factor
+
+
+def recombination_rate_constant(hop, frequency, barrier_ev, temperature) -> np.ndarray:
+    """k_r = 2π a³ f exp(−E_r/k_BT) [m³/s]: diffusion-limited V_O–O recombination, capture radius a.
+
+    Waite, Phys. Rev. 107, 463 (1957): k = 4π r_c D with r_c = a and the
+    hopping diffusivity D = ½ a² f exp(−E_r/k_BT) over the recombination barrier E_r.
+    """
+    return 4.0 * np.pi * np.asarray(hop) * hopping_diffusivity(hop, frequency, barrier_ev, temperature)
+
+
+def recombine(vacancies, oxygen, rate_constant, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact solution of dN/dt = dN_O/dt = −k_r N N_O over ``dt`` per cell, shape (n,) each [1/m³].
+
+    With Δ = N − N_O (conserved): N(dt) = Δ N₀ / (Δ − N_O,0 expm1(−k_r Δ dt)),
+    N_O(dt) = N(dt) − Δ; for Δ = 0, N(dt) = N₀ / (1 + k_r N₀ dt).
+
+    Raises
+    ------
+    ValueError
+        Negative densities or rate constant, non-positive dt.
+    """
+    n = np.asarray(vacancies, dtype=float)
+    o = np.asarray(oxygen, dtype=float)
+    k = np.broadcast_to(np.asarray(rate_constant, dtype=float), n.shape)
+    if np.any(n < 0.0) or np.any(o < 0.0) or np.any(k < 0.0) or not (np.isfinite(dt) and dt > 0.0):
+        raise ValueError("recombine needs non-negative densities and rate constant and a positive dt")
+    delta = n - o
+    with np.errstate(over="ignore"):
+        # Written for Δ ≥ 0 (expm1 of a non-positive argument); Δ < 0 by the symmetry N ↔ N_O.
+        big, small = np.maximum(n, o), np.minimum(n, o)
+        gap = np.abs(delta)
+        denominator = gap - small * np.expm1(-k * gap * dt)
+        larger = np.where(gap > 0.0, gap * big / np.where(denominator > 0.0, denominator, 1.0), big / (1.0 + k * big * dt))
+    larger = np.where(small > 0.0, larger, big)
+    smaller = np.maximum(larger - gap, 0.0)
+    vac = np.where(delta >= 0.0, larger, smaller)
+    oxy = np.where(delta >= 0.0, smaller, larger)
+    return vac, oxy
 
 
 def vacancy_barrier(density: np.ndarray, bound: np.ndarray, dilute: np.ndarray, condensation: np.ndarray) -> np.ndarray:
@@ -209,6 +331,8 @@ class VacancyProperties:
         Median threshold field E_th [V/m] of the generation law.
     generation_spread : ndarray
         Standard deviation σ_th [V/m] of the threshold fields, positive.
+    conduction_energy : ndarray or float
+        Activation energy E_σ of the electronic conduction [eV] (default 0: σ = z e μ N).
     """
 
     hop: np.ndarray
@@ -222,6 +346,7 @@ class VacancyProperties:
     generation_length: np.ndarray
     generation_threshold: np.ndarray
     generation_spread: np.ndarray
+    conduction_energy: np.ndarray | float = 0.0
 
 
 def vacancy_properties(
@@ -257,6 +382,7 @@ def vacancy_properties(
         "generation_length": "vo_generation_dipole_length",
         "generation_threshold": "vo_generation_threshold_field",
         "generation_spread": "vo_generation_threshold_spread",
+        "conduction_energy": "vo_conduction_activation_energy",
     }
     table = {name: np.array([device.material(region).value(key) for region in mesh.region_names])[mesh.cell_regions] for name, key in keys.items()}
     if barrier_offset is not None:
@@ -300,6 +426,11 @@ class VacancyTransport:
         Initial N [1/m³], shape (n_cells,), finite and non-negative.
     generation
         Include the field-driven generation term.
+    soret
+        Include the Soret (thermodiffusion) flux −D S N ∇T, S = −E_a/(k_B T²)
+        (module docstring).
+    charge_number
+        Charge number of the hopping species (+2 for V_O, −2 for the released O²⁻).
 
     Raises
     ------
@@ -307,8 +438,18 @@ class VacancyTransport:
         Bad initial density.
     """
 
-    def __init__(self, mesh: AxisymmetricMesh, properties: VacancyProperties, density: np.ndarray, *, generation: bool = True):
-        self.mesh, self.properties, self.generation = mesh, properties, generation
+    def __init__(
+        self,
+        mesh: AxisymmetricMesh,
+        properties: VacancyProperties,
+        density: np.ndarray,
+        *,
+        generation: bool = True,
+        soret: bool = True,
+        charge_number: int = VACANCY_CHARGE_NUMBER,
+    ):
+        self.mesh, self.properties, self.generation, self.soret = mesh, properties, generation, soret
+        self.charge_number = int(charge_number)
         self._density = self._check(density)
         self._gen_rate = np.zeros(mesh.n_cells)  # k_g [1/s]
         self._distance = np.asarray(mesh.fipy._cellDistances)
@@ -365,7 +506,9 @@ class VacancyTransport:
         """Face diffusivity D_f [m²/s] and normal drift velocity v_f [m/s] (owner → neighbour), shape (n_faces,).
 
         Face barrier, temperature and hop are arithmetic means of the two
-        cells; E_n = −(φ_nb − φ_ow)/d; exterior faces carry no drift.
+        cells; E_n = −(φ_nb − φ_ow)/d; exterior faces carry no drift. With
+        ``soret`` the thermophoretic velocity D E_a (T_nb − T_ow)/(k_B T_f² d)
+        is added (the −D S N ∇T flux, S = −E_a/k_BT²).
         """
         p = self.properties
         ow, nb = self._owner, self._neighbour
@@ -376,7 +519,10 @@ class VacancyTransport:
         face_f = 0.5 * (p.frequency[ow] + p.frequency[nb])
         diffusivity = hopping_diffusivity(face_hop, face_f, face_barrier, face_t)
         normal_field = np.where(self._interior, -(phi[nb] - phi[ow]) / self._distance, 0.0)
-        velocity = drift_velocity(face_hop, face_f, face_barrier, face_t, normal_field)
+        velocity = drift_velocity(face_hop, face_f, face_barrier, face_t, normal_field, self.charge_number)
+        if self.soret:
+            gradient = np.where(self._interior, (temperature[nb] - temperature[ow]) / self._distance, 0.0)
+            velocity = velocity + diffusivity * face_barrier * EV / (BOLTZMANN * face_t**2) * gradient
         return diffusivity, velocity
 
     def generation_rate(self, field_magnitude: np.ndarray, temperature: np.ndarray) -> np.ndarray:
@@ -398,6 +544,7 @@ class VacancyTransport:
         tolerance: float = 1e-6,
         max_iterations: int = 1,
         generation_rate: np.ndarray | None = None,
+        source: np.ndarray | None = None,
     ) -> VacancyStepReport:
         """Advance N by one implicit-Euler step of ``dt`` [s].
 
@@ -416,6 +563,9 @@ class VacancyTransport:
             Precomputed k_g per cell [1/s], shape (n_cells,) (e.g. from the
             field at the start of the step, see :class:`VacancyModule`);
             overrides ``field_magnitude``.
+        source
+            Extra volumetric source [1/(m³ s)], shape (n_cells,), constant over
+            the step (e.g. the O released by the V_O generation).
         tolerance, max_iterations
             Picard control of the density-dependent barrier. The default
             (one iteration) is semi-implicit: the barrier of the start-of-step
@@ -451,6 +601,11 @@ class VacancyTransport:
             rate = np.zeros(self.mesh.n_cells)
         self._gen_rate = rate
         right = self.mesh.r_volumes * (previous / dt + rate * self.properties.max_concentration)
+        if source is not None:
+            source = np.asarray(source, dtype=float)
+            if source.shape != (self.mesh.n_cells,) or not np.all(np.isfinite(source)):
+                raise ValueError(f"source must be finite with shape ({self.mesh.n_cells},)")
+            right = right + self.mesh.r_volumes * source
         iterate, change, iterations = previous, np.inf, 0
         for iterations in range(1, max_iterations + 1):
             diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
@@ -472,19 +627,25 @@ class VacancyTransport:
         """V_O number 2π ∫ N r dr dz [1] in the film mesh or the named regions."""
         return 2.0 * np.pi * fvm.r_integral(self.mesh, self.density, *regions)
 
-    def conductivity(self, density: np.ndarray | None = None) -> np.ndarray:
-        """σ = z e μ N [S/m] per cell (JART VCM v1b law)."""
+    def conductivity(self, density: np.ndarray | None = None, temperature: np.ndarray | None = None) -> np.ndarray:
+        """Filament conductivity per cell [S/m], shape (n_cells,).
+
+        σ = z e μ N exp[−(E_σ/k_B)(1/T − 1/T_ref)] (:func:`activated_conductivity`);
+        ``temperature`` None means T_ref (σ = z e μ N, the JART VCM v1b law).
+        """
         n = self.density if density is None else np.asarray(density)
-        return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * self.properties.mobility * n
+        if temperature is None:
+            return VACANCY_CHARGE_NUMBER * ELEMENTARY_CHARGE * self.properties.mobility * n
+        return activated_conductivity(n, self.properties.mobility, self.properties.conduction_energy, temperature)
 
 
 class VacancyModule:
     """Coupled-loop module for oxygen vacancies (see :mod:`femion.coupling`).
 
-    Owns ``n_vo`` [1/m³] (film cells, zero elsewhere) and ``vo_generated``
-    [1/m³] (cumulative generated density); reads ``phi`` and ``T`` (300 K /
-    the device temperature if no thermal module runs). Adds σ = z e μ N to the
-    film conductivity through ``conductivity(state, kappa)``.
+    Owns ``n_vo`` [1/m³] (film cells, zero elsewhere), ``vo_generated``
+    [1/m³] (cumulative generated density) and, with ``track_oxygen``, ``n_o`` [1/m³]; reads ``phi`` and ``T`` (300 K /
+    the device temperature if no thermal module runs). Adds the activated
+    σ(N, T) to the film conductivity through ``conductivity(state, kappa)``.
 
     Parameters
     ----------
@@ -523,6 +684,14 @@ class VacancyModule:
         :class:`femion.physics.seed.DefectSeed`: the weakest site of the
         electrode area on the axis (lowered generation threshold, optional V_O
         excess); its draw is kept in ``seed_draw``. None: no seed.
+    soret
+        Include the Soret flux of V_O (:class:`VacancyTransport`).
+    activated_conduction
+        Use the thermally activated σ(N, T) with T of the state (default);
+        False gives σ = z e μ N at any T.
+    track_oxygen
+        Track the released O²⁻ (field ``n_o``) with drift, diffusion and V_O–O
+        recombination (module docstring); default False (the O is assumed to leave).
 
     Raises
     ------
@@ -549,6 +718,9 @@ class VacancyModule:
         replace_film_conductivity: bool = False,
         lagged_generation: bool = True,
         weak_site=None,
+        soret: bool = True,
+        activated_conduction: bool = True,
+        track_oxygen: bool = False,
     ):
         if barrier_disorder < 0.0 or density_fluctuation < 0.0:
             raise ValueError("barrier_disorder and density_fluctuation must be non-negative")
@@ -570,13 +742,25 @@ class VacancyModule:
         if weak_site is not None:
             self.properties, base, self.seed_draw = weak_site.apply(self.films, device, self.properties, base)
         self.initial = base
-        self.transport = VacancyTransport(self.films, self.properties, base, generation=generation)
+        self.transport = VacancyTransport(self.films, self.properties, base, generation=generation, soret=soret)
+        self.activated_conduction = activated_conduction
+        self.track_oxygen = track_oxygen
+        if track_oxygen:
+            self.owns = ("n_vo", "vo_generated", "n_o")
+            oxygen_barrier = np.array([device.material(region).value("o_migration_activation_energy") for region in self.films.region_names])[self.films.cell_regions]
+            self._recombination_barrier = np.array(
+                [device.material(region).value("vo_recombination_activation_energy") for region in self.films.region_names]
+            )[self.films.cell_regions]
+            oxygen_properties = replace(self.properties, bound_barrier=oxygen_barrier, dilute_barrier=oxygen_barrier)
+            self.oxygen = VacancyTransport(
+                self.films, oxygen_properties, np.zeros(self.films.n_cells), generation=False, soret=soret, charge_number=OXYGEN_CHARGE_NUMBER
+            )
         self.replace_film_conductivity = replace_film_conductivity
         self.lagged_generation = lagged_generation
         # Convergence floors of the coupled loop: changes below the mean background density are absolute
         # (``vo_generated`` starts at zero everywhere, so it has no relative scale of its own).
         background = max(float(np.mean(base)), 1.0)
-        self.field_scales = {"n_vo": background, "vo_generated": background}
+        self.field_scales = {"n_vo": background, "vo_generated": background, "n_o": background}
         self._electronic = np.array([device.material(region).value("electronic_conductivity") for region in self.films.region_names])[self.films.cell_regions]
         from femion.physics.electrostatics import electrode_interface
 
@@ -590,10 +774,13 @@ class VacancyModule:
         field[self._cells] = self.initial
         state.fields["n_vo"] = field
         state.fields["vo_generated"] = np.zeros(self.mesh.n_cells)
+        if self.track_oxygen:
+            state.fields["n_o"] = np.zeros(self.mesh.n_cells)
 
     def conductivity(self, state, kappa: np.ndarray) -> None:
         """Add (or, with ``replace_film_conductivity``, set) the V_O conductivity of the films in κ (in place)."""
-        sigma = self.transport.conductivity(state.fields["n_vo"][self._cells])
+        temperature = self._temperature(state) if self.activated_conduction else None
+        sigma = self.transport.conductivity(state.fields["n_vo"][self._cells], temperature)
         if self.replace_film_conductivity:
             kappa[self._cells] = self._electronic + sigma
         else:
@@ -630,17 +817,30 @@ class VacancyModule:
             )
         report = self.transport.step(phi, temperature, dt, generation_rate=rate)
         n1 = self.transport.density
+        released = np.zeros(self.films.n_cells)  # V_O generated in the step [1/(m³ s)]
+        generated = start.fields["vo_generated"].copy()
+        if self.transport.generation:
+            released = self.transport._gen_rate * (self.properties.max_concentration - n1)
+            generated[self._cells] += dt * released
+        state.fields["vo_generated"] = generated
+        if self.track_oxygen:
+            self.oxygen.set_density(start.fields["n_o"][self._cells])
+            # Where drift has piled V_O above N_max the generation term is negative (saturation): no O is released there.
+            self.oxygen.step(phi, temperature, dt, source=np.maximum(released, 0.0))
+            p = self.properties
+            n1, o1 = recombine(n1, self.oxygen.density, recombination_rate_constant(p.hop, p.frequency, self._recombination_barrier, temperature), dt)
+            oxygen = np.zeros(self.mesh.n_cells)
+            oxygen[self._cells] = o1
+            state.fields["n_o"] = oxygen
         field = np.zeros(self.mesh.n_cells)
         field[self._cells] = n1
         state.fields["n_vo"] = field
-        generated = start.fields["vo_generated"].copy()
-        if self.transport.generation:
-            rate = self.transport._gen_rate
-            generated[self._cells] += dt * rate * (self.properties.max_concentration - n1)
-        state.fields["vo_generated"] = generated
         return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
 
     def observables(self, state) -> dict[str, float]:
-        """V_O inventory [1] and peak density [1/m³] of ``state``."""
+        """V_O inventory [1] and peak density [1/m³] of ``state`` (and the O inventory when tracked)."""
         n = state.fields["n_vo"][self._cells]
-        return {"vo_inventory": 2 * np.pi * fvm.r_integral(self.films, n), "vo_peak": float(np.max(n))}
+        result = {"vo_inventory": 2 * np.pi * fvm.r_integral(self.films, n), "vo_peak": float(np.max(n))}
+        if self.track_oxygen:
+            result["o_inventory"] = 2 * np.pi * fvm.r_integral(self.films, state.fields["n_o"][self._cells])
+        return result
