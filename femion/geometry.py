@@ -5,7 +5,7 @@ per layer (substrate, bottom electrode, films, top electrode) and three radial
 columns, ``[0, R_e/2]``, ``[R_e/2, R_e]`` and ``[R_e, R_film]``, so that there is
 a mesh line at the electrode edge r = R_e. The top electrode occupies all
 columns but the last. Every cell is a rectangle, which FiPy's two-point flux needs
-to converge (MODEL.md §6; STACK.md: triangles give O(1) errors on this stack).
+to converge (triangles give O(1) errors on this stack).
 
 Grading: radially, cells shrink geometrically toward r = 0 and, more strongly,
 toward both sides of r = R_e where the fringe field varies on the scale of the
@@ -31,7 +31,7 @@ one coupled electrostatics + V_O + thermal step from 6.6 to 13.4 ms; refinement
 0.5 from 1808 to 3084 cells and 19.5 to 40.2 ms.
 
 gmsh works in micrometres: in metres its absolute tolerance (1e-8) is only five
-times below a 50 nm layer (STACK.md). :data:`GMSH_LENGTH_UNIT` records that.
+times below a 50 nm layer . :data:`GMSH_LENGTH_UNIT` records that.
 
 Physical groups
 ---------------

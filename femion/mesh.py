@@ -5,7 +5,7 @@ cells, the named cell regions and the named boundary edges of a gmsh mesh. It
 is built from a live gmsh model (:func:`build_mesh`) or a ``.msh`` file of any
 version gmsh reads (:func:`read_mesh`); FiPy and scikit-fem meshes are then made
 from the same arrays, so both see the same cells in the same order and cell
-fields move between them by index. This sidesteps two traps (STACK.md): FiPy's
+fields move between them by index. This sidesteps two traps: FiPy's
 ``Gmsh2D`` reads only MSH 2.2 and shells out to ``gmsh --version``, and
 scikit-fem loses interface groups from MSH 2.2.
 
@@ -21,7 +21,7 @@ place. All balance laws are integrated per radian with the weight r:
 
 A conservation law ∂(c)/∂t = -∇·J + S becomes, in FiPy terms,
 ``TransientTerm(coeff=r_cell) == DiffusionTerm(coeff=D*r_face) + r_cell*S``
-(coefficient weighting, STACK.md option A). This keeps FiPy's cell gradients
+(coefficient weighting, not scaled volumes). This keeps FiPy's cell gradients
 right (scaling volumes instead, as ``CylindricalGrid2D`` does, makes the
 gradient of u = r come out as 2). Totals over the device multiply by 2π once,
 at output.
@@ -29,7 +29,7 @@ at output.
 Orthogonality
 -------------
 FiPy's two-point flux is consistent only when the line joining two cell centres
-is normal to their shared face (MODEL.md §6). :meth:`AxisymmetricMesh.nonorthogonality`
+is normal to their shared face. :meth:`AxisymmetricMesh.nonorthogonality`
 measures the worst angle; :meth:`AxisymmetricMesh.fipy` refuses meshes beyond
 ``MAX_NONORTHOGONALITY_DEG`` and warns above ``WARN_NONORTHOGONALITY_DEG``.
 """
@@ -518,7 +518,7 @@ class AxisymmetricMesh:
         if worst > MAX_NONORTHOGONALITY_DEG:
             raise MeshError(
                 f"{self.source}: worst face non-orthogonality {worst:.1f}° exceeds {MAX_NONORTHOGONALITY_DEG}°; "
-                "FiPy's two-point flux does not converge on such cells (MODEL.md §6). Use transfinite quads."
+                "FiPy's two-point flux does not converge on such cells. Use transfinite quads."
             )
         if worst > WARN_NONORTHOGONALITY_DEG:
             warnings.warn(
@@ -604,7 +604,7 @@ class AxisymmetricMesh:
                         element_name = gmsh.model.mesh.getElementProperties(element_type)[0]
                         raise MeshError(
                             f"{source}: region {name!r} has {element_name} cells; femion's transport solvers need "
-                            "quadrilaterals (FiPy's two-point flux does not converge on triangles here, MODEL.md §6)"
+                            "quadrilaterals (FiPy's two-point flux does not converge on triangles here)"
                         )
                     region_cells.append(node_index(nodes).reshape(-1, 4))
             if region_cells:

@@ -1,4 +1,4 @@
-"""Oxygen-vacancy switching runs and their observables (MODEL.md §2.3–2.4, §3.5, §5; issue 7).
+"""Oxygen-vacancy switching runs and their observables.
 
 Shared by the studies ``forming``, ``volatile_switching``,
 ``nonvolatile_switching``, ``retention`` and ``variability``.
@@ -16,15 +16,14 @@ conductivity is *replaced* (``replace_film_conductivity``) rather than
 LiPON's Li⁺ conductivity added (the coupled Li + V_O + T loop did not
 converge in session 2; see the studies' findings).
 
-External circuit: a voltage source with compliance I_cc (MODEL.md §3.5;
-:class:`femion.coupling.Drive`). :class:`RecentHistoryDrive` restricts the
+External circuit: a voltage source with compliance I_cc (:class:`femion.coupling.Drive`). :class:`RecentHistoryDrive` restricts the
 circuit secant and its bracket safeguard to the last few coupling iterates:
 the V_O field changes between iterates, so an (V, I) pair from an early
 iterate belongs to another I(V) curve and can pin the bracket on a voltage
 that no longer satisfies I = I_cc (measured: the forming ramp stalled at
 3.9 V with |I|/I_cc − 1 = 2·10⁻⁴ for 60 iterations).
 
-Observables (definitions, paper values in MODEL.md §5)
+Observables (definitions, paper values in femion.claims)
 ------------------------------------------------------
 * forming voltage V_f: source voltage at which |I| first reaches
   ``level`` · I_cc on the forming ramp (linear interpolation);

@@ -1,4 +1,4 @@
-"""Lithium: transport, intercalation electrochemistry and doping (MODEL.md §3.2).
+"""Lithium: transport, intercalation electrochemistry and doping.
 
 Two layers of the same physics live here.
 
@@ -67,7 +67,7 @@ Two layers of the same physics live here.
 
 Doping: electronic conductivity of the hosts from their Li content
 (:func:`host_electronic_conductivity`), read conductance from the potential
-solve (MODEL.md §3.2).
+solve.
 """
 
 from __future__ import annotations
@@ -1008,7 +1008,7 @@ def host_interfaces(mesh: AxisymmetricMesh, device: Device) -> list[HostInterfac
 class LithiumModule:
     """Coupled-loop module for Li: intercalation hosts, electrolyte and their interfaces.
 
-    Model (MODEL.md §3.2; thin-film battery form of Newman & Thomas-Alyea 2004,
+    Model (thin-film battery form of Newman & Thomas-Alyea 2004,
     ch. 22, and of LiPON cells, e.g. Fabre et al., J. Electrochem. Soc. 159,
     A104 (2012)):
 

@@ -1,4 +1,4 @@
-"""Axisymmetric small-strain mechanics: intercalation stress, electrode plasticity (MODEL.md §3.3).
+"""Axisymmetric small-strain mechanics: intercalation stress, electrode plasticity.
 
 Equations (quasi-static, small strain, per radian, SI)
 ------------------------------------------------------
@@ -11,9 +11,9 @@ weight of the axisymmetric volume, per radian), with
 
     σ = C : (ε − ε* − εᵖ),    C isotropic (E, ν per layer from the materials database).
 
-Chemical eigenstrain (Vegard's law, MODEL.md §3.3): ε* = (Ω/3)(c − c_ref) 1 in
+Chemical eigenstrain (Vegard's law): ε* = (Ω/3)(c − c_ref) 1 in
 every Li host, Ω = ``li_partial_molar_volume`` (WO3, MoO3: "assumed", 2 cm³/mol,
-MODEL.md §7: 1–3 cm³/mol, LixWO3 expands by a few % over the usable x range),
+design range 1–3 cm³/mol, LixWO3 expands by a few % over the usable x range),
 c = ``c_li`` and c_ref the stress-free Li content (the as-deposited,
 no-bias equilibrium at the start of the run). **LiPON has no Vegard strain
 (Ω = 0, a femion decision, flagged):** LiPON is a single-ion conductor whose
@@ -41,7 +41,7 @@ B-matrices with numpy. Against volumetric locking of near-incompressible
 plastic flow in axisymmetric Q1 elements, the dilatation is replaced by its
 (r-weighted) cell mean: the mean-dilatation B-bar method of Hughes, Int. J.
 Numer. Methods Eng. 15, 1413 (1980) (as MOOSE's RZ strain calculators
-recommend, MODEL.md §7). With εᵖ history at Gauss points, each load step is
+recommend). With εᵖ history at Gauss points, each load step is
 solved by Newton's method with the consistent tangent (quadratic convergence);
 while no point yields the problem is linear and the factorised elastic
 stiffness is reused.
@@ -171,7 +171,7 @@ def mechanical_properties(mesh: AxisymmetricMesh, device: Device, plastic_region
     device
         The device.
     plastic_regions
-        Regions with J2 plasticity (default: the top electrode, MODEL.md §3.3).
+        Regions with J2 plasticity (default: the top electrode).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Joule heating: the temperature field T of the device (MODEL.md §3.5).
+"""Joule heating: the temperature field T of the device.
 
 Equations (axisymmetric, per radian, SI)
 ----------------------------------------

@@ -1,4 +1,4 @@
-"""Oxygen vacancies: field-accelerated hopping, generation, filament conductivity (MODEL.md §3.5).
+"""Oxygen vacancies: field-accelerated hopping, generation, filament conductivity.
 
 Equations (axisymmetric, per radian, SI)
 ----------------------------------------
@@ -20,7 +20,7 @@ it enters every Arrhenius factor here.
 
 Volatile channel (why a thin filament dissolves and a thick one does not)
 -------------------------------------------------------------------------
-One barrier cannot give both modes at 300 K (MODEL.md §3.5: a 5 nm filament
+One barrier cannot give both modes at 300 K (a 5 nm filament
 dissolving in ~1 ms needs ~0.5 eV; at 1.7 eV it lasts ~10¹¹ s). femion uses a
 density-dependent barrier: isolated (dilute) vacancies hop with a low barrier
 E_d, while vacancies in a dense, condensed sub-oxide column are bound and hop

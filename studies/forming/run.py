@@ -1,4 +1,4 @@
-"""Electroforming with a compliance current (paper Fig. 3g, 3j; MODEL.md §2.3–2.4, §3.5).
+"""Electroforming with a compliance current (paper Fig. 3g, 3j).
 
 Problem
 -------

@@ -62,7 +62,7 @@ def test_coefficient_weighting_keeps_gradients_right(quick_mesh):
     r = fvm.cell_variable(quick_mesh, quick_mesh.r_cell)
     interior = quick_mesh.cell_faces.min(axis=1) >= 0
     gradient = np.asarray(r.grad.value)
-    # Away from the boundary rows, grad(r) = (1, 0); option (B) of STACK.md gives 2.
+    # Away from the boundary rows, grad(r) = (1, 0); scaling the cell volumes by r instead gives 2.
     inner = np.flatnonzero(np.all(quick_mesh.face_cells[quick_mesh.cell_faces, 1] >= 0, axis=1) & interior)
     np.testing.assert_allclose(gradient[0, inner], 1.0, rtol=1e-6)
     np.testing.assert_allclose(gradient[1, inner], 0.0, atol=1e-6)

@@ -1,4 +1,4 @@
-"""Filament feedbacks against analytic references (MODEL.md §8.4).
+"""Filament feedbacks against analytic references.
 
 * Frank-Kamenetskii thermal runaway of a slab with an Arrhenius (exponential)
   heat source and fixed-T faces: critical parameter δ_c = 0.878 and the

@@ -1,4 +1,4 @@
-"""Host Li transport as a lattice gas, against analytic references (femion.physics.lithium, MODEL.md §3.2).
+"""Host Li transport as a lattice gas, against analytic references (femion.physics.lithium).
 
 The host flux is J = −D c (1 − θ) ∇(μ/RT) with μ of the regular-solution
 open-circuit potential, so D_chem(θ) = D[1 + 2(Ω/RT)θ(1 − θ)]

@@ -1,4 +1,4 @@
-"""Li transport: exact equilibrium, exact conservation, slab diffusion, the SG weight (MODEL.md §3.2, §6)."""
+"""Li transport: exact equilibrium, exact conservation, slab diffusion, the SG weight."""
 
 from __future__ import annotations
 

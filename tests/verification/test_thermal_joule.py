@@ -1,4 +1,4 @@
-"""Joule heating of a slab (MODEL.md §6): parabolic steady profile, transient Fourier series, energy balance."""
+"""Joule heating of a slab: parabolic steady profile, transient Fourier series, energy balance."""
 
 from __future__ import annotations
 

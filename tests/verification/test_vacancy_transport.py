@@ -1,4 +1,4 @@
-"""V_O hopping transport (MODEL.md §3.5, §6): Einstein limit, sinh drift law, conservation, seeded disorder."""
+"""V_O hopping transport: Einstein limit, sinh drift law, conservation, seeded disorder."""
 
 from __future__ import annotations
 
