@@ -27,7 +27,7 @@ BREAKING = {
     "ragone": "power state not reached: stored charge far below 7.0 uWh/cm2",
     "cycling": "not yet modelled: no 3500-cycle GCD capacity retention computed",
     "series_parallel": "not yet modelled: no two-device circuit solved",
-    "volatile_threshold": "filament: no localised V_O filament forms; the cycles are not threshold switching",
+    "volatile_threshold": "filament does not dissolve at low bias: selectivity ~1 and I_off ~2e-5 A (V_th > V_hold holds)",
     "icc_selects_volatility": "filament stability vs I_cc: the 50 uA state stays conducting, the 500 uA state has no window",
     "retention": "V_O filament stability at 0 V: the LRS fails within seconds at 300 K",
     "o_localised": "filament localisation: the V_O excess is a layer/ring, not a column under the centre",
