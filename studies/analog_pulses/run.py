@@ -470,6 +470,10 @@ def findings(summary: dict) -> str:
         "between cycles can show here, no stochastic variation.",
         f"- Open-circuit voltage before the reads: {summary['open_circuit_voltage_first_read_V']:.4g} V (first) → "
         f"{summary['open_circuit_voltage_last_read_V']:.4g} V (last).",
+        "- Host Li transport is the lattice gas with site blocking in the mobility (femion.physics.lithium: "
+        "D_chem = D at no interaction). Against the former law (chemical diffusivity D/(1−θ)), the quick run moved by "
+        "little (measured 2026-12-04): raw window 16.009 → 16.030, A_LTP 1.398 → 1.401, A_LTD −0.598 → −0.592. The "
+        "window is set at the host/LiPON interface (table below), not by diffusion in the host.",
         "",
         f"## What sets the analog window (one LTP/LTD cycle of {summary['sensitivity_pulses_per_phase']} pulses per branch, {read_ms:g} ms read)",
         "",
