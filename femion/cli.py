@@ -274,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
+    except KeyboardInterrupt:
+        if arguments.traceback:
+            raise
+        print("femion: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, KeyError, OSError) as error:
         # Input errors (device, material, mesh, study config, units, protocol: all ValueErrors),
         # and files that cannot be read or written. --traceback shows the full trace.

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study_config
+from femion.config import load_study_config, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.protocols import voltage_sweep
 from femion.simulation import Simulation, SimulationError, SimulationSettings
@@ -116,6 +116,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     rate = to_si(config["sweep_rate"], "V/s", name="sweep_rate", origin=origin, positive=True)
     key = "quick_amplitudes" if quick else "amplitudes"
     amplitudes = [abs(to_si(value, "V", name=key, origin=origin)) for value in config[key]]

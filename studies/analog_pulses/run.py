@@ -69,7 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study_config, override_device
+from femion.config import load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
 from femion.protocols import Protocol, Step, pulse_train
@@ -254,6 +254,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     si = lambda key, unit, value=None, **sign: to_si(config[key] if value is None else value, unit, name=key, origin=origin, **sign)  # noqa: E731
     amplitude = abs(si("amplitude", "V"))
     if amplitude == 0.0:
@@ -368,7 +369,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "G_LTD_first_cycle_S": first_branches.get("LTD", []),
         "G_max_S": float(g.max()),
         "G_min_S": float(g.min()),
-        "G_max_over_G_min": window(g),
+        "G_max_over_G_min": window(g) if g.size > 1 else float("nan"),  # the pristine read alone is no window
         "G_raw_pristine_S": float(reads.G_raw.values[0]),
         "G_raw_max_over_G_min": window(reads.G_raw.values),
         "ltp_rises": bool(rises) and all(rises),

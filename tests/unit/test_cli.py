@@ -39,3 +39,20 @@ def test_help_runs_without_heavy_imports():
     code = "import sys, femion.cli; femion.cli._parser(); print('fipy' in sys.modules, 'pyvista' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_interrupt_ends_with_one_line_and_130(monkeypatch, capsys):
+    """Ctrl-C during a command: one line on stderr, exit code 130, no traceback."""
+    from femion import cli
+
+    def interrupted(arguments):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_info", interrupted)
+    parser = cli._parser()
+    monkeypatch.setattr(cli, "_parser", lambda: parser)
+    for action in parser._subparsers._group_actions[0].choices.values():
+        if action.prog.endswith(" info"):
+            action.set_defaults(handler=interrupted)
+    assert cli.main(["info"]) == 130
+    assert capsys.readouterr().err.strip() == "femion: interrupted"

@@ -304,7 +304,7 @@ def test_binary_material_file_is_named(tmp_path):
         load_device(device)
 
 
-LAYER_STUDIES = ("fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch", "power_cv_gcd", "program_power",
+LAYER_STUDIES = ("analog_iv", "analog_pulses", "fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch", "power_cv_gcd", "program_power",
                  "reference_fields", "stress_maps", "variability")
 """Studies that read out LiPON by name or run the mechanics with its WO3|LiPON debond interface."""
 
