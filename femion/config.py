@@ -490,6 +490,15 @@ def _device_toml(device: Device, header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _variant_kind(value: Any) -> str:
+    """TOML kind with integers and floats told apart (counts vs quantities), for the quick/full key check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    return "a " + _toml_kind(value)
+
+
 def _toml_kind(value: Any) -> str:
     """TOML value kind used to check that an override has the type of the value it replaces."""
     if isinstance(value, bool):
@@ -582,6 +591,13 @@ def load_study_config(
             raise StudyConfigError(
                 f"override {key!r} for {path}: a dotted key must start with 'config.' (a key of the file) "
                 "or 'device.' (a device field, e.g. 'device.layers.LiPON.thickness')"
+            )
+    for key, value in data.items():  # both variants are checked, whichever runs: a quick key has its full key's type
+        full = key.removeprefix("quick_")
+        if full != key and full in data and _variant_kind(value) != _variant_kind(data[full]):
+            raise StudyConfigError(
+                f"{path}: {key!r} is {_variant_kind(value)} while {full!r} is {_variant_kind(data[full])}: "
+                "the quick variant's value must have the type of the full one"
             )
     device_path = data["device"]
     if not isinstance(device_path, str):

@@ -335,3 +335,19 @@ def test_solver_benchmark_runs_without_pyamg(device, monkeypatch):
     assert result["amg_note"] == bench_solvers.AMG_NOTE
     assert "prototype_amg_s" not in result and "prototype_direct_s" in result
     assert result["agreement"]["prototype_direct"]["current_relative_difference"] < 1e-6
+
+
+@pytest.mark.parametrize(("key", "value"), [("quick_pulses_per_phase", '"200"'), ("pulses_per_phase", '"200"'), ("cycles", "2.5")])
+def test_both_variants_are_checked_whichever_runs(tmp_path, key, value):
+    """A quick key must have its full key's TOML type (and vice versa), even when the other variant runs."""
+    from femion.config import StudyConfigError, load_study_config
+
+    source = Path(__file__).resolve().parents[2] / "studies" / "analog_pulses" / "config.toml"
+    lines = [f"{key} = {value}" if line.split("=")[0].strip() == key else line for line in source.read_text().splitlines()]
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines) + "\n")
+    import tomllib
+
+    keys = set(tomllib.loads(config.read_text())) - {"device"}
+    with pytest.raises(StudyConfigError, match=key.removeprefix("quick_")):
+        load_study_config(config, keys)
