@@ -135,6 +135,7 @@ def _case(device, protocol, settings, mesh, radius: float, fraction: float, swee
     seal_time = float(t[np.argmax(consumed >= final)]) if sealed and final > 0.0 else float("nan")
     volume = 2.0 * np.pi * air.electrode.r_volumes
     pore_volume = float(np.sum(start.fields["porosity"][cells] * volume))
+    volumes = molar_volumes()
     return {
         "pore_radius_m": radius,
         "pore_fraction": fraction,
@@ -142,11 +143,16 @@ def _case(device, protocol, settings, mesh, radius: float, fraction: float, swee
         "pore_area_m2": float(np.sum(volume[inside]) / device.top_electrode.thickness),
         "li_films_mol": films,
         "li_consumed_mol": final,
+        **{f"li_drawn_{name.removeprefix('li_inventory_')}_mol": float(curves[name].values[0] - curves[name].values[-1])
+           for name in curves.data_vars if name.startswith("li_inventory_")},
+        "li_films_end_mol": sum(float(curves[name].values[-1]) for name in curves.data_vars if name.startswith("li_inventory_")),
         "li_consumed_fraction": final / films if films > 0 else float("nan"),
         "li_consumed_at_sweep_end_mol": float(np.interp(sweep_end, t, consumed)),
         "pores_sealed": sealed,
         "seal_time_s": seal_time,
         "open_porosity_end_max": float(np.max(open_end[inside])),
+        "open_pore_volume_end_m3": float(curves["open_pore_volume"].values[-1]),
+        "products_volume_m3": sum(float(curves[f"{name}_amount"].values[-1]) * volumes[name] for name in PRODUCTS),
     }, result, air
 
 
@@ -166,7 +172,7 @@ def _product_location(result, air, device) -> tuple[dict, xr.Dataset]:
     located = {
         "products_r_mean_m": float(np.sum(weights * r) / total) if total > 0 else float("nan"),
         "products_r_extent_m": float(np.max(r[q > 1e-3 * q.max()])) if total > 0 else float("nan"),
-        "products_z_mean_m": float(np.sum(weights * z) / total) if total > 0 else float("nan"),
+        "products_z_above_interface_m": float(np.sum(weights * z) / total - air.electrode.nodes[:, 1].min()) if total > 0 else float("nan"),
         "products_centre_over_edge": centre_q / edge_q if edge_q > 0 else (float("inf") if centre_q > 0 else float("nan")),
         "products_top_over_bottom": top / bottom if bottom > 0 else float("nan"),
         "products_volume_fraction_max": float(np.max(sum(np.asarray(fields[n])[cells] * air.volumes[n] for n in PRODUCTS))),
@@ -202,6 +208,7 @@ def _bounds(device, air, case: dict, li_mo_o3: float) -> dict:
         "power_pore_volume_needed_m3": needed_volume,
         "power_pore_thickness_needed_m": needed_volume / area,  # filled pore volume per electrode area
         "power_pore_fraction_needed_whole_electrode": eps_c + needed_volume / (area * h),
+        "power_pore_fraction_needed_whole_electrode_moo3": eps_c + POWER_LI_FRACTION * li_mo_o3 / density / (area * h),
         "electrode_thickness_m": h,
         "lipon_li_diffusivity_m2_s": diffusivity,
         "lateral_supply_time_s": supply,
@@ -289,7 +296,8 @@ def _findings(s: dict) -> list[str]:
         f"- pores sealed: {s['pores_sealed']} (open porosity ≤ ε_c = {s['percolation_threshold']:g}: "
         f"max open porosity at the end {s['open_porosity_end_max']:.4g}); seal time {s['seal_time_s']:.4g} s.",
         f"- products sit in the pores: Li-weighted mean r {s['products_r_mean_m'] * 1e6:.3g} µm, extent "
-        f"{s['products_r_extent_m'] * 1e6:.3g} µm, centre/edge {s['products_centre_over_edge']:.3g}, "
+        f"{s['products_r_extent_m'] * 1e6:.3g} µm, mean height above the Pt/WO3 interface "
+        f"{s['products_z_above_interface_m'] * 1e9:.3g} nm of {s['electrode_thickness_m'] * 1e9:.3g} nm, centre/edge {s['products_centre_over_edge']:.3g}, "
         f"top/bottom half of the electrode {s['products_top_over_bottom']:.3g} (gas crosses the film in ≲ 1 µs); "
         f"largest product volume fraction {s['products_volume_fraction_max']:.3g}.",
         f"- bound: products filling the pores down to ε_c hold ≤ {s['pore_fill_li_per_area_mol_m2']:.3g} mol/m² of Li "
@@ -303,7 +311,11 @@ def _findings(s: dict) -> list[str]:
         f"{s['electrode_thickness_m'] * 1e9:.3g} nm film (whole-electrode pore fraction needed: "
         f"{s['power_pore_fraction_needed_whole_electrode']:.3g}); even the whole electrode volume turned into Li2O "
         f"holds {s['whole_film_li_fraction_max']:.3g} of the films' Li. Pore filling inside a 50 nm Pt film cannot reach "
-        "the power mode; it needs products outside the film (growing on it, not sealing) or far less mobile Li.",
+        "the power mode as measured against the films' Li (femion.claims: all films, LiPON's Li included); it needs "
+        "products outside the film (growing on it, not sealing) or far less Li in the stack. Against the MoO3 Li alone "
+        f"the whole electrode at pore fraction {s['power_pore_fraction_needed_whole_electrode_moo3']:.3g} would reach it.",
+        "- net Li change per film over the run (the sweep's transfer plus the air's draw; start − end): " + ", ".join(f"{k.removeprefix('li_drawn_').removesuffix('_mol')} {v:.3g} mol"
+                                                         for k, v in s.items() if k.startswith("li_drawn_")) + ".",
     ]
     if s["scan"]:
         lines += ["", "| pore radius [µm] | pore fraction | Li consumed [mol] | fraction of films' Li | sealed | seal time [s] |",
