@@ -186,7 +186,7 @@ def _product_location(result, air, device) -> tuple[dict, xr.Dataset]:
     return located, data
 
 
-def _bounds(device, air, case: dict, li_mo_o3: float) -> dict:
+def _bounds(device, air, case: dict, li_mo_o3: float, fractions: list[float]) -> dict:
     """Pore-filling Li bound, the pore volume the power mode needs, and the lateral Li supply time through LiPON."""
     volumes = molar_volumes()
     density = max(LI_PER_FORMULA[name] / volumes[name] for name in PRODUCTS)  # Li per product volume [mol/m³] (Li2O)
@@ -210,6 +210,10 @@ def _bounds(device, air, case: dict, li_mo_o3: float) -> dict:
         "power_pore_fraction_needed_whole_electrode": eps_c + needed_volume / (area * h),
         "power_pore_fraction_needed_whole_electrode_moo3": eps_c + POWER_LI_FRACTION * li_mo_o3 / density / (area * h),
         "electrode_thickness_m": h,
+        # Pore radius whose pores, filled with Li2O down to ε_c, hold the power-mode Li: π a² h (f − ε_c) n_Li = needed.
+        "power_pore_radius_needed_m": {f"{f:g}": math.sqrt(needed_volume / (math.pi * h * (f - eps_c))) if f > eps_c else float("inf")
+                                       for f in sorted({case["pore_fraction"], *fractions})},
+        "electrode_radius_m": device.electrode_radius,
         "lipon_li_diffusivity_m2_s": diffusivity,
         "lateral_supply_time_s": supply,
     }
@@ -249,7 +253,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     write_dataset(outdir / "curves.nc", curves)
     located, products = _product_location(result, air, device)
     write_dataset(outdir / "products.nc", products)
-    bounds = _bounds(device, air, case, float(curves["li_inventory_MoO3"].values[0]))
+    bounds = _bounds(device, air, case, float(curves["li_inventory_MoO3"].values[0]), fractions)
 
     scan = []
     if not quick:
@@ -308,7 +312,9 @@ def _findings(s: dict) -> list[str]:
         f"- power mode reached: {s['power_mode_reached']} (needs ≥ {s['power_li_fraction']:g} of the films' Li).",
         f"- gap: {s['power_li_fraction']:g} of the films' Li in Li2O fills {s['power_pore_volume_needed_m3']:.3g} m³, "
         f"{s['power_pore_thickness_needed_m'] * 1e9:.3g} nm of pore per electrode area against a "
-        f"{s['electrode_thickness_m'] * 1e9:.3g} nm film (whole-electrode pore fraction needed: "
+        f"{s['electrode_thickness_m'] * 1e9:.3g} nm film; pore radius needed at fraction f: "
+        + ", ".join(f"{a * 1e6:.3g} µm (f = {f})" for f, a in s["power_pore_radius_needed_m"].items())
+        + f" against R_e = {s['electrode_radius_m'] * 1e6:.3g} µm (whole-electrode pore fraction needed: "
         f"{s['power_pore_fraction_needed_whole_electrode']:.3g}); even the whole electrode volume turned into Li2O "
         f"holds {s['whole_film_li_fraction_max']:.3g} of the films' Li. Pore filling inside a 50 nm Pt film cannot reach "
         "the power mode as measured against the films' Li (femion.claims: all films, LiPON's Li included); it needs "
