@@ -47,8 +47,9 @@ def test_a_malformed_scenario_table_is_refused_naming_the_key(module, tmp_path):
         module.run(tmp_path, quick=True, overrides={"config.scenario": bad})
 
 
+@pytest.mark.slow
 def test_quick_run_matches_expected(module, tmp_path, assert_matches_expected):
-    """Quick variant (coarse mesh, one case, ~20 s)."""
+    """Quick variant (coarse mesh, one case): 20–45 s on the shared 2-core machine, so the slow tier."""
     summary = module.run(tmp_path, quick=True)
     assert_matches_expected(summary, STUDY)
     for name in ("curves.nc", "products.nc", "summary.json", "findings.md", "run.json"):
