@@ -117,6 +117,7 @@ BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of e
     "mode_switch": ({"config.pulse_width": "0 s"}, "pulse_width"),
     "nonvolatile_switching": ({"config.cycles": 0}, "cycles"),
     "power_cv_gcd": ({"config.self_discharge_time": "-100 s"}, "self_discharge_time"),
+    "power_scenario": ({"config.hold_time": "0 s"}, "hold_time"),
     "program_power": ({"config.sweeps": 1}, "sweeps"),
     "reference_fields": ({"config.time_steps": 0}, "time_steps"),
     "retention": ({"config.steps_per_rest": 0}, "steps_per_rest"),
@@ -304,9 +305,9 @@ def test_binary_material_file_is_named(tmp_path):
         load_device(device)
 
 
-LAYER_STUDIES = ("analog_iv", "analog_pulses", "fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch", "power_cv_gcd", "program_power",
-                 "reference_fields", "stress_maps", "variability")
-"""Studies that read out LiPON by name or run the mechanics with its WO3|LiPON debond interface."""
+LAYER_STUDIES = ("analog_iv", "analog_pulses", "fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch",
+                 "power_cv_gcd", "power_scenario", "program_power", "reference_fields", "stress_maps", "variability")
+"""Studies that need LiPON (the electrolyte of the Li model, or a layer they read out by name)."""
 
 
 @pytest.mark.parametrize("study", LAYER_STUDIES)
