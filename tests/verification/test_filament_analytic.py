@@ -21,6 +21,7 @@ from scipy.optimize import brentq
 
 from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE, EV
 from femion.mesh import AxisymmetricMesh
+from femion.physics.mechanics import rectangle_mesh
 from femion.physics.thermal import ThermalProperties, ThermalRunawayError, ThermalSolver
 from femion.physics.vacancy import VacancyProperties, VacancyTransport
 
@@ -30,19 +31,8 @@ FK_DELTA_C = 0.878
 
 
 def slab_mesh(radius: float, thickness: float, n_r: int, n_z: int) -> AxisymmetricMesh:
-    """Rectangular (r, z) grid with groups axis, outer, bottom, top and one region 'slab'."""
-    r = np.linspace(0.0, radius, n_r + 1)
-    z = np.linspace(0.0, thickness, n_z + 1)
-    rr, zz = np.meshgrid(r, z, indexing="ij")
-    index = np.arange(rr.size).reshape(n_r + 1, n_z + 1)
-    cells = np.column_stack([index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[1:, 1:].ravel(), index[:-1, 1:].ravel()])
-    boundaries = {
-        "axis": np.column_stack([index[0, :-1], index[0, 1:]]),
-        "outer": np.column_stack([index[-1, :-1], index[-1, 1:]]),
-        "bottom": np.column_stack([index[:-1, 0], index[1:, 0]]),
-        "top": np.column_stack([index[:-1, -1], index[1:, -1]]),
-    }
-    return AxisymmetricMesh(np.column_stack([rr.ravel(), zz.ravel()]), cells, np.zeros(len(cells), dtype=int), ("slab",), boundaries)
+    """Uniform (r, z) grid, one region 'slab', groups axis/outer/bottom/top (:func:`femion.physics.mechanics.rectangle_mesh`)."""
+    return rectangle_mesh((0.0, radius), (0.0, thickness), (n_r, n_z), region="slab")
 
 
 # Dimensional FK slab: k T'' + Q0 exp(β (T − T0)) = 0 on z ∈ [0, 2L], T = T0 on both faces;

@@ -7,24 +7,13 @@ import pytest
 
 from femion.mesh import AxisymmetricMesh
 from femion.physics.electrostatics import solve_potential
+from femion.physics.mechanics import rectangle_mesh
 from femion.physics.thermal import ThermalProperties, ThermalSolver, joule_heating
 
 
 def slab_mesh(radius: float, thickness: float, n_r: int, n_z: int) -> AxisymmetricMesh:
-    """Rectangular (r, z) grid with groups axis, outer, bottom, top and one region 'slab'."""
-    r = np.linspace(0.0, radius, n_r + 1)
-    z = np.linspace(0.0, thickness, n_z + 1)
-    rr, zz = np.meshgrid(r, z, indexing="ij")
-    nodes = np.column_stack([rr.ravel(), zz.ravel()])
-    index = np.arange(len(nodes)).reshape(n_r + 1, n_z + 1)
-    cells = np.column_stack([index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[1:, 1:].ravel(), index[:-1, 1:].ravel()])
-    boundaries = {
-        "axis": np.column_stack([index[0, :-1], index[0, 1:]]),
-        "outer": np.column_stack([index[-1, :-1], index[-1, 1:]]),
-        "bottom": np.column_stack([index[:-1, 0], index[1:, 0]]),
-        "top": np.column_stack([index[:-1, -1], index[1:, -1]]),
-    }
-    return AxisymmetricMesh(nodes, cells, np.zeros(len(cells), dtype=int), ("slab",), boundaries, source="slab")
+    """Uniform (r, z) grid, one region 'slab', groups axis/outer/bottom/top (:func:`femion.physics.mechanics.rectangle_mesh`)."""
+    return rectangle_mesh((0.0, radius), (0.0, thickness), (n_r, n_z), region="slab")
 
 
 THICKNESS, RADIUS = 200e-9, 1e-6

@@ -8,6 +8,7 @@ import pytest
 from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE, EV
 from femion.coupling import State
 from femion.mesh import AxisymmetricMesh
+from femion.physics.mechanics import rectangle_mesh
 from femion.physics.vacancy import (
     VACANCY_CHARGE_NUMBER,
     VacancyModule,
@@ -21,19 +22,8 @@ A, F, BARRIER, T = 0.25e-9, 2e13, 0.9, 600.0
 
 
 def column_mesh(radius: float, height: float, n_r: int, n_z: int) -> AxisymmetricMesh:
-    """Rectangular (r, z) grid, one region 'film', groups axis/outer/bottom/top."""
-    r = np.linspace(0.0, radius, n_r + 1)
-    z = np.linspace(0.0, height, n_z + 1)
-    rr, zz = np.meshgrid(r, z, indexing="ij")
-    index = np.arange(rr.size).reshape(n_r + 1, n_z + 1)
-    cells = np.column_stack([index[:-1, :-1].ravel(), index[1:, :-1].ravel(), index[1:, 1:].ravel(), index[:-1, 1:].ravel()])
-    boundaries = {
-        "axis": np.column_stack([index[0, :-1], index[0, 1:]]),
-        "outer": np.column_stack([index[-1, :-1], index[-1, 1:]]),
-        "bottom": np.column_stack([index[:-1, 0], index[1:, 0]]),
-        "top": np.column_stack([index[:-1, -1], index[1:, -1]]),
-    }
-    return AxisymmetricMesh(np.column_stack([rr.ravel(), zz.ravel()]), cells, np.zeros(len(cells), dtype=int), ("film",), boundaries)
+    """Uniform (r, z) grid, one region 'film', groups axis/outer/bottom/top (:func:`femion.physics.mechanics.rectangle_mesh`)."""
+    return rectangle_mesh((0.0, radius), (0.0, height), (n_r, n_z), region="film")
 
 
 def uniform_properties(n: int, condensation: float = 1e30) -> VacancyProperties:
