@@ -233,21 +233,22 @@ def _analog_gradual(out):
     if len(ltp) < 3 or len(ltd) < 3:
         raise NotComputed("analog_pulses reports fewer than 3 reads per branch")
 
-    def gradual(branch, sign):
+    def failures(branch, sign):
+        """The gradual-and-saturating criteria a branch fails, and its largest step's share of the change."""
         steps = [sign * (b - a) for a, b in zip(branch[:-1], branch[1:])]
         total = sum(steps)
-        monotonic = all(s > 0 for s in steps)
         largest = max(steps) / total if total > 0 else math.inf
-        saturating = steps[-1] < steps[0]
-        return monotonic and largest <= 0.5 and saturating, largest
+        failed = [name for name, ok in (("monotonic", all(x > 0 for x in steps)), ("no step > 50 %", largest <= 0.5),
+                                        ("saturating", steps[-1] < steps[0])) if not ok]
+        return failed, largest
 
-    up, up_share = gradual(ltp, +1)
-    down, down_share = gradual(ltd, -1)
+    up, up_share = failures(ltp, +1)
+    down, down_share = failures(ltd, -1)
     value = f"LTP {_g(ltp[0])} → {_g(ltp[-1])} S (largest step {up_share:.0%}), LTD {_g(ltd[0])} → {_g(ltd[-1])} S (largest {down_share:.0%})"
-    if up and down:
+    if not up and not down:
         return Verdict(True, value)
-    which = "potentiation" if not up else "depression"
-    return Verdict(False, value, f"Li transfer per pulse: the {which} branch is not monotonic, gradual (largest step ≤ 50 %) and saturating")
+    parts = [f"{name} fails {', '.join(failed)}" for name, failed in (("potentiation", up), ("depression", down)) if failed]
+    return Verdict(False, value, "Li transfer per pulse: " + "; ".join(parts))
 
 
 def _analog_window(out):
@@ -255,8 +256,9 @@ def _analog_window(out):
     value = f"G_max/G_min = {_g(window)} (emf-corrected read)"
     if _within(window, 57.5):
         return Verdict(True, value)
-    return Verdict(False, value, f"host doping window: the read conductance changes {_g(window)}× against 57.5× "
-                                 "(the Li inserted per pulse and σ_e(θ) set it)")
+    driver = out["analog_pulses"].get("window_most_sensitive_to")
+    return Verdict(False, value, f"analog window: the read conductance changes {_g(window)}× against 57.5×"
+                   + (f"; the study's sensitivity runs find it most sensitive to {driver}" if driver else ""))
 
 
 def _analog_nonlinearity(out):

@@ -14,7 +14,7 @@ from femion.claims import CLAIMS, assess, claim
 
 BREAKING = {
     "analog_window": "Li-depleted interface read through its double layer: the emf-corrected window is ~6x against 57.5x",
-    "analog_gradual": "Li transfer per pulse: the first pulse makes ~70 % of each branch's change (not gradual)",
+    "analog_gradual": "Li transfer per pulse: the first pulse makes ~70 % of each branch's change; depression does not saturate",
     "analog_nonlinearity": "pulse response shape: NeuroSim labels far from 0.6 / -7.7",
     "analog_c2c": "cycle-to-cycle noise: the deterministic Li model only drifts toward a periodic state (no stochastic source)",
     "li_activation_energy": "stack conduction: the charge-transfer resistance RT/(F i0) rises with T (i0 not activated), so the stack's E_A is ~0.07 eV and not Arrhenius",
