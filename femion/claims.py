@@ -683,15 +683,13 @@ def claim(claim_id: str) -> Claim:
         raise KeyError(f"unknown claim {claim_id!r}; known: {', '.join(_BY_ID)}") from None
 
 
-def parameter_provenance(parameters: tuple[str, ...] | list[str], device=None) -> dict[str, dict[str, Any]]:
+def parameter_provenance(parameters: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
     """Source class of each ``"<material>.<property>"``: assumed, sourced or calibrated, and whether it is in range.
 
     Parameters
     ----------
     parameters : sequence of str
         Material values as ``"<material>.<property>"``.
-    device : femion.Device, optional
-        Unused; the materials database is read directly (by material name).
 
     Returns
     -------
