@@ -101,7 +101,10 @@ def load_study(study: str | Path) -> tuple[Path, ModuleType]:
     folder = path.parent if path.is_file() else path
     script = folder / "run.py"
     if not script.is_file():
-        raise FileNotFoundError(f"study {study!r}: no run.py in {folder} (a study is a folder under studies/)")
+        raise FileNotFoundError(
+            f"study {str(study)!r}: no run.py in {folder} (a study is a folder with run.py and config.toml; "
+            "studies that build on another one, e.g. on forming, need that study folder beside them)"
+        )
     spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}", script)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # registered before execution, as for an import (dataclasses look it up)
@@ -154,6 +157,8 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.quick and not arguments.output:
         outdir = folder / "output" / "quick"
     study = folder.resolve().name
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"output {outdir} exists and is not a folder; choose another -o folder")
     if not arguments.force:
         _check_outdir(outdir, study, folder)
     start = time.perf_counter()

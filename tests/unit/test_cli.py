@@ -56,3 +56,20 @@ def test_interrupt_ends_with_one_line_and_130(monkeypatch, capsys):
             action.set_defaults(handler=interrupted)
     assert cli.main(["info"]) == 130
     assert capsys.readouterr().err.strip() == "femion: interrupted"
+
+
+def test_output_that_is_a_file_is_refused_before_the_run(tmp_path, capsys):
+    """`-o` naming an existing file: one line, exit 2, and the study is not run."""
+    target = tmp_path / "out.txt"
+    target.write_text("")
+    study = femion.__file__.rsplit("/femion/", 1)[0] + "/studies/li_arrhenius"
+    assert main(["run", study, "--quick", "-o", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"femion: error: ValueError: output {target} exists and is not a folder; choose another -o folder"
+    assert "femion run" not in captured.out
+
+
+def test_missing_study_folder_names_the_path(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert f"study '{tmp_path / 'nowhere'}': no run.py" in err and "PosixPath" not in err
