@@ -223,7 +223,8 @@ def load_references() -> Mapping[str, str]:
     Raises
     ------
     MaterialError
-        If a key appears twice.
+        If a key appears twice or an entry's braces do not balance (an
+        unclosed entry swallows the next one in BibTeX tools).
     """
     text = (resources.files("femion") / "references.bib").read_text(encoding="utf-8")
     starts = [(match.start(), match.group(1)) for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,", text)]
@@ -233,6 +234,8 @@ def load_references() -> Mapping[str, str]:
         if key in entries:
             raise MaterialError(f"references.bib: duplicate key {key!r}")
         entries[key] = text[start:end].strip()
+        if entries[key].count("{") != entries[key].count("}"):
+            raise MaterialError(f"references.bib: entry {key!r} has unbalanced braces")
     return MappingProxyType(entries)
 
 

@@ -106,3 +106,14 @@ def test_material_variant_errors(tmp_path):
         material_variant("WO3", {"no_such_property": (1.0, "assumed")}, tmp_path / "a.toml")
     with pytest.raises(MaterialError, match="not in references.bib"):
         material_variant("WO3", {"exchange_current_density": (1.0, "calibrated: somewhere else")}, tmp_path / "b.toml")
+
+
+def test_every_reference_entry_is_closed():
+    """Each BibTeX entry of femion/references.bib balances its braces (load_references checks it) and has a title and year."""
+    from femion.materials import load_references
+
+    load_references.cache_clear()
+    references = load_references()
+    assert len(references) > 40
+    for key, entry in references.items():
+        assert "title" in entry and "year" in entry, key
