@@ -482,8 +482,9 @@ def findings(summary: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, row in summary["sensitivity"].items():
-        lines.append(f"| {label} | {row['G_max_over_G_min']:.4g} | {row['G_raw_max_over_G_min']:.4g} | {row['G_max_S']:.3g} | "
-                     f"{row['G_min_S']:.3g} | {row['log_window_change']:+.3f} |" + (f" failed: {row['failure']}" if row["failure"] else ""))
+        name = f"{label} (failed: {' '.join(str(row['failure']).split())})" if row["failure"] else label
+        lines.append(f"| {name} | {row['G_max_over_G_min']:.4g} | {row['G_raw_max_over_G_min']:.4g} | {row['G_max_S']:.3g} | "
+                     f"{row['G_min_S']:.3g} | {row['log_window_change']:+.3f} |")
     table = summary["sensitivity"]
     if not table:
         lines[-5:] = ["- No sensitivity runs (sensitivity_pulses_per_phase = 0)."]
