@@ -13,7 +13,9 @@ timings), so the timing compares equal work.
 * :class:`LithiumPrototype` — one implicit-Euler Nernst–Planck step with the
   Scharfetter–Gummel flux J = (D/h)[B(Δu)c_i − B(−Δu)c_j], B(x) = x/(eˣ−1)
   (Scharfetter & Gummel, IEEE TED 16, 64 (1969)), u = ψ + Fφ/RT − s ln(1−θ)
-  with the site-exclusion part lagged (Picard), as in ``femion.physics.lithium``. ``stop="solution"`` stops like the current code (relative
+  with the site-exclusion part lagged (Picard): the host law ``femion.physics.lithium`` used before it put the
+  site blocking into the mobility (lattice gas); kept as a cost reference, the assembled operators and solves
+  being the same work. ``stop="solution"`` stops like the current code (relative
   change of c between two solves); ``stop="lagged"`` stops as soon as the
   lagged term itself changes by less than the tolerance, which saves the
   confirming solve when the host occupancy barely moves.
