@@ -12,7 +12,8 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
+
+from femion.config import load_study  # noqa: F401  (re-exported: `femion.cli.load_study` stays importable)
 
 __all__ = ["main", "load_study"]
 
@@ -87,29 +88,6 @@ def _mesh(arguments: argparse.Namespace) -> int:
     print(f"  regions:    {', '.join(mesh.region_names)}")
     print(f"  boundaries: {', '.join(sorted(mesh.boundaries))}")
     return 0
-
-
-def load_study(study: str | Path) -> tuple[Path, ModuleType]:
-    """Resolve a study folder (or its config/run file) and import its ``run.py``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the folder or its ``run.py`` does not exist.
-    """
-    path = Path(study)
-    folder = path.parent if path.is_file() else path
-    script = folder / "run.py"
-    if not script.is_file():
-        raise FileNotFoundError(
-            f"study {str(study)!r}: no run.py in {folder} (a study is a folder with run.py and config.toml; "
-            "studies that build on another one, e.g. on forming, need that study folder beside them)"
-        )
-    spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}", script)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # registered before execution, as for an import (dataclasses look it up)
-    spec.loader.exec_module(module)
-    return folder, module
 
 
 def _read_run_record(outdir: Path) -> dict | None:

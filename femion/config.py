@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import json
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, Mapping
 
 from femion.materials import Material, MaterialError, load_material
@@ -639,3 +642,26 @@ def require_layers(device: Device, names: tuple[str, ...] | list[str], origin: s
             f"{where}: this study needs layer(s) {', '.join(map(repr, missing))}, which device {device.name!r} "
             f"({device.source or 'built in code'}) does not have; its layers: {', '.join(sorted(present))}"
         )
+
+
+def load_study(study: str | Path) -> tuple[Path, ModuleType]:
+    """Resolve a study folder (or its config/run file) and import its ``run.py``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or its ``run.py`` does not exist.
+    """
+    path = Path(study)
+    folder = path.parent if path.is_file() else path
+    script = folder / "run.py"
+    if not script.is_file():
+        raise FileNotFoundError(
+            f"study {str(study)!r}: no run.py in {folder} (a study is a folder with run.py and config.toml; "
+            "studies that build on another one, e.g. on forming, need that study folder beside them)"
+        )
+    spec = importlib.util.spec_from_file_location(f"femion_study_{folder.name}", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # registered before execution, as for an import (dataclasses look it up)
+    spec.loader.exec_module(module)
+    return folder, module

@@ -670,7 +670,7 @@ def _run_point(task: PointTask) -> dict[str, Any]:
     import dask
 
     from femion._version import __version__, git_revision
-    from femion.cli import load_study
+    from femion.config import load_study
     from femion.io import atomic_write, json_default
 
     outdir = Path(task.outdir)

@@ -149,7 +149,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         summary[f"G{tag}_S"] = g.tolist()
         print(f"  read {t_read * 1e3:g} ms: stack E_A {fit.activation_energy:.4g} eV, local {np.round(local, 3).tolist()} eV, "
               f"Arrhenius: {summary[f'arrhenius_linear{tag}']}")
-    from femion.cli import load_study
+    from femion.config import load_study
 
     _, pulses_study = load_study(HERE.parent / "analog_pulses")
     summary["variants"] = {}

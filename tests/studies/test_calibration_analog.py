@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import femion
-from femion.cli import load_study
+from femion.config import load_study
 from femion.config import StudyConfigError
 from femion.materials import load_material
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import femion
-from femion.cli import load_study
+from femion.config import load_study
 from femion.physics.electrostatics import layer_conductivity
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "field_scaling"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from femion import tofsims
-from femion.cli import load_study
+from femion.config import load_study
 from femion.constants import AVOGADRO
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "fig4_tofsims"

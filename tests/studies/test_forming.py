@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from femion.cli import load_study
+from femion.config import load_study
 from femion.switching import crossing_voltage, filament_profile, forming_voltage
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "forming"

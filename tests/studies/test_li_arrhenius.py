@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from femion.cli import load_study
+from femion.config import load_study
 from femion.constants import BOLTZMANN, EV
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "li_arrhenius"

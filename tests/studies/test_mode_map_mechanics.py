@@ -8,7 +8,7 @@ import numpy as np
 
 import pytest
 
-from femion.cli import load_study
+from femion.config import load_study
 from femion.materials import load_material
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "mode_map_mechanics"

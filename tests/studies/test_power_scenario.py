@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import femion
-from femion.cli import load_study
+from femion.config import load_study
 from femion.config import StudyConfigError
 from femion.mesh import build_mesh
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from femion.cli import load_study
+from femion.config import load_study
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "reference_fields"
 

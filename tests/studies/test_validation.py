@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from femion.claims import CLAIMS, STATUSES
-from femion.cli import load_study
+from femion.config import load_study
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "validation"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import femion
-from femion.cli import load_study
+from femion.config import load_study
 from femion.geometry import MeshSettings
 from femion.protocols import hold
 from femion.simulation import SimulationSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femion.cli import load_study
+from femion.config import load_study
 from femion.switching import switching_sweep
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "volatile_switching"

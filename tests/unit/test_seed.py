@@ -104,7 +104,7 @@ def test_bad_seed_input(nano_mesh, device):
 def test_forming_study_seed_is_opt_in():
     from pathlib import Path
 
-    from femion.cli import load_study
+    from femion.config import load_study
     from femion.config import load_study_config
 
     study = Path(__file__).resolve().parents[2] / "studies" / "forming"
@@ -129,7 +129,7 @@ def test_seeded_forming_converges_in_the_axis_cell(device):
     """
     from pathlib import Path
 
-    from femion.cli import load_study
+    from femion.config import load_study
     from femion.config import load_study_config
     from femion.units import to_si
 

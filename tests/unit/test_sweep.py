@@ -26,7 +26,8 @@ import pytest
 import xarray as xr
 
 import femion
-from femion.cli import load_study, main
+from femion.cli import main
+from femion.config import load_study
 from femion.config import DeviceConfigError, StudyConfigError, load_study_config, override_device, parse_device
 from femion.sweep import (
     ClusterSpec,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femion.cli import load_study
+from femion.config import load_study
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "power_cv_gcd"
 
