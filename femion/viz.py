@@ -307,6 +307,7 @@ def render_tofsims_ions(
     title: str = "3D secondary-ion maps (synthetic ToF-SIMS)",
     background: str = "black",
     window_size: tuple[int, int] | None = None,
+    columns: int = 3,
 ) -> Path:
     """Render 3D secondary-ion maps with transparency (paper Fig. 4(d)–(f) style), off-screen.
 
@@ -323,37 +324,50 @@ def render_tofsims_ions(
     volumes : dict of str to IonVolume or ndarray
         Ion volumes, shape ``grid.shape``.
     panels
-        One panel per ion side by side (default), or all ions overlaid in one view.
+        One panel per ion (default), or all ions overlaid in one view.
+    columns
+        Panels per row (rows as needed): 3 puts five ions on a 2 × 3 grid whose
+        aspect matches the morphology renderings, so composites stay legible.
     levels, opacities
         Isosurface levels (fractions of the maximum) and their opacities.
     common_scale
         Normalise all ions by the same maximum (compares abundances) rather than each by its own.
     window_size
-        Pixels (default 1200 × 900 overlaid, 420 per panel × 480 in panels).
+        Pixels (default 1200 × 900 overlaid, 420 × 480 per panel).
 
     Raises
     ------
+    ValueError
+        If ``columns`` < 1.
     RuntimeError
         If VTK cannot open an off-screen render window.
     """
     from femion.tofsims import volume_image
 
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns!r}")
     exaggeration = _default_exaggeration(grid, depth_exaggeration)
     values = {name: getattr(volume, "values", volume) for name, volume in volumes.items()}
     largest = max((float(v.max()) for v in values.values()), default=0.0)
     image = volume_image(grid, values, length_scale=1e6, depth_scale=exaggeration, point_data=True)
     foreground = "white" if background == "black" else "black"
     count = max(len(values), 1)
+    columns = min(columns, count)
+    rows = -(-count // columns)
     if window_size is None:
-        window_size = (420 * count, 480) if panels else (1200, 900)
+        window_size = (420 * columns, 480 * rows) if panels else (1200, 900)
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
-    plotter = pv.Plotter(off_screen=True, window_size=window_size, shape=(1, count) if panels else (1, 1), border=False)
+    plotter = pv.Plotter(off_screen=True, window_size=window_size, shape=(rows, columns) if panels else (1, 1), border=False)
+    if panels:
+        for cell in range(rows * columns):  # unused cells of the last row too
+            plotter.subplot(*divmod(cell, columns))
+            plotter.set_background(background)
     entries = []
     for index, (name, v) in enumerate(values.items()):
         if panels:
-            plotter.subplot(0, index)
+            plotter.subplot(*divmod(index, columns))
             plotter.set_background(background)
         color = colors[index % len(colors)]
         scale = largest if common_scale else float(v.max())
