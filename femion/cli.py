@@ -40,7 +40,7 @@ def _positive_float(text: str) -> float:
 
 
 def _info(arguments: argparse.Namespace) -> int:
-    from femion.io import assumed_parameters
+    from femion.io import assumed_parameters, calibrated_parameters, provenance_counts
     from femion.materials import load_references
 
     device = _device(arguments.device)
@@ -64,10 +64,17 @@ def _info(arguments: argparse.Namespace) -> int:
         for key, parameter in material.parameters.items():
             flag = "  ASSUMED" if parameter.assumed else ""
             print(f"    {key:<34} {parameter.value:>12.5g} {parameter.unit:<10} [{parameter.source}]{flag}")
+    counts = provenance_counts(device)
+    print(f"\nmaterial values: {counts['total']} (sourced {counts['sourced']}, assumed {counts['assumed']}, "
+          f"calibrated {counts['calibrated']})")
     assumed = assumed_parameters(device)
     print(f"\nassumed values (no literature source): {len(assumed)}")
     for parameter in assumed:
         print(f"  {parameter.material}.{parameter.name} = {parameter.value:.4g} {parameter.unit}  -- {parameter.note}")
+    calibrated = calibrated_parameters(device)
+    print(f"\ncalibrated values (fitted by a study): {len(calibrated)}")
+    for parameter in calibrated:
+        print(f"  {parameter.material}.{parameter.name} = {parameter.value:.4g} {parameter.unit}  -- {parameter.source}")
     cited = sorted({p.source for region in device.region_names for p in device.material(region).parameters.values()} - {"assumed"})
     print(f"\nsources cited ({len(cited)}), see femion/references.bib: {', '.join(k for k in cited if k in references)}")
     return 0

@@ -30,7 +30,7 @@ from femion.config import Device
 from femion.materials import Parameter
 from femion.mesh import AxisymmetricMesh
 
-__all__ = ["assumed_parameters", "atomic_write", "calibrated_parameters", "json_default", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
+__all__ = ["assumed_parameters", "atomic_write", "calibrated_parameters", "provenance_counts", "json_default", "read_fields", "write_dataset", "write_fields", "write_run_metadata"]
 
 
 def atomic_write(path: str | Path, write: Any) -> Path:
@@ -150,6 +150,25 @@ def _device_materials(device: Device) -> list:
     return list(materials.values())
 
 
+def provenance_counts(device: Device) -> dict[str, int]:
+    """How many material values of the device are sourced, assumed and calibrated.
+
+    A value is *assumed* (``source = "assumed"``), *calibrated*
+    (``source = "calibrated: studies/<name>"``) or *sourced* (a key of
+    ``femion/references.bib``); each distinct material counts once.
+
+    Returns
+    -------
+    dict
+        ``{"total", "sourced", "assumed", "calibrated"}`` (counts).
+    """
+    parameters = [p for material in _device_materials(device) for p in material.parameters.values()]
+    assumed = sum(p.assumed for p in parameters)
+    calibrated = len(calibrated_parameters(device))
+    return {"total": len(parameters), "sourced": len(parameters) - assumed - calibrated, "assumed": assumed,
+            "calibrated": calibrated}
+
+
 def assumed_parameters(device: Device) -> list[Parameter]:
     """Material parameters of the device's materials that carry ``source = "assumed"``."""
     return [p for material in _device_materials(device) for p in material.assumed()]
@@ -204,7 +223,10 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
         **(dict(extra) if extra else {}),
     }
     (outdir / "run.json").write_text(json.dumps(run, indent=2, default=json_default), encoding="utf-8")
-    lines = [f"# femion run report: device {device.name!r}", "", "## Assumed values (no literature source)", ""]
+    counts = provenance_counts(device)
+    lines = [f"# femion run report: device {device.name!r}", "",
+             f"Material values: {counts['total']} (sourced {counts['sourced']}, assumed {counts['assumed']}, "
+             f"calibrated {counts['calibrated']}).", "", "## Assumed values (no literature source)", ""]
     assumed = assumed_parameters(device)
     lines += [f"- {p.material}.{p.name} = {p.value:.4g} {p.unit}: {p.note}" for p in assumed] or ["- none"]
     lines += ["", "## Calibrated values (fitted by a study, which saves the fit's inputs and residuals)", ""]

@@ -73,3 +73,17 @@ def test_missing_study_folder_names_the_path(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert f"study '{tmp_path / 'nowhere'}': no run.py" in err and "PosixPath" not in err
+
+
+def test_info_counts_sourced_assumed_and_calibrated(capsys):
+    from femion.io import assumed_parameters, calibrated_parameters, provenance_counts
+
+    device = femion.load_device()
+    counts = provenance_counts(device)
+    assert counts["assumed"] == len(assumed_parameters(device))
+    assert counts["calibrated"] == len(calibrated_parameters(device))
+    assert counts["sourced"] + counts["assumed"] + counts["calibrated"] == counts["total"]
+    assert main(["info"]) == 0
+    output = capsys.readouterr().out
+    assert (f"material values: {counts['total']} (sourced {counts['sourced']}, assumed {counts['assumed']}, "
+            f"calibrated {counts['calibrated']})") in output
