@@ -95,12 +95,18 @@ class Verdict:
         femion's value(s), as text for the report.
     breaking_link : str or None
         When the rule fails: the link of the claim's chain that breaks, with the
-        measured gap.
+        measured gap. A rule that holds only on a scenario study keeps here
+        the link where the computed chain breaks.
+    studies : tuple of str or None
+        The studies whose outputs the verdict rests on (None: all the claim's
+        studies); their ``[scenario]`` tables make the status "reproduced
+        under a scenario".
     """
 
     holds: bool
     value: str
     breaking_link: str | None = None
+    studies: tuple[str, ...] | None = None
 
 
 class NotComputed(LookupError):
@@ -742,7 +748,7 @@ def assess(claim_id: str, outputs: Mapping[str, Mapping[str, Any]]) -> Assessmen
         return Assessment(c, "not_yet_modelled", "—", reason)
     scenario = tuple(
         f"{study}: {key} = {value}"
-        for study in c.studies
+        for study in (c.studies if verdict.studies is None else verdict.studies)
         for key, value in dict(outputs.get(study, {}).get("scenario") or {}).items()
     )
     if not verdict.holds:
@@ -754,7 +760,7 @@ def assess(claim_id: str, outputs: Mapping[str, Mapping[str, Any]]) -> Assessmen
         if info["kind"] == "calibrated" or info["in_range"] is False
     )
     status = "reproduced_under_scenario" if scenario else "reproduced_calibrated" if calibrated else "reproduced"
-    return Assessment(c, status, verdict.value, None, scenario, calibrated)
+    return Assessment(c, status, verdict.value, verdict.breaking_link if scenario else None, scenario, calibrated)
 
 
 def load_study_output(folder: str | Path) -> dict[str, Any] | None:
