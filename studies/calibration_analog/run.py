@@ -49,8 +49,7 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm import tqdm
 
-from femion.config import load_study
-from femion.config import StudyConfigError, load_study_config
+from femion.config import StudyConfigError, load_study, load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, material_variant
 from femion.units import to_integer, to_si

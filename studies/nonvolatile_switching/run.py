@@ -34,8 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study
-from femion.config import load_study_config
+from femion.config import load_study, load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
 from femion.observables import cycle_to_cycle_variation

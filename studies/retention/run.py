@@ -48,8 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study
-from femion.config import load_study_config, override_device
+from femion.config import load_study, load_study_config, override_device
 from femion.constants import BOLTZMANN, EV
 from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh

@@ -30,8 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from femion.claims import CLAIMS, STATUSES, assess, load_study_output, parameter_provenance
-from femion.config import load_study
-from femion.config import load_study_config
+from femion.config import load_study, load_study_config
 from femion.io import write_run_metadata
 
 HERE = Path(__file__).resolve().parent

@@ -55,8 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study
-from femion.config import load_study_config, require_layers
+from femion.config import load_study, load_study_config, require_layers
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh

@@ -11,8 +11,7 @@ import pytest
 import xarray as xr
 
 import femion
-from femion.config import load_study
-from femion.config import StudyConfigError
+from femion.config import StudyConfigError, load_study
 from femion.materials import load_material
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "calibration_analog"

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import femion
-from femion.config import load_study
-from femion.config import StudyConfigError
+from femion.config import StudyConfigError, load_study
 from femion.mesh import build_mesh
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "power_scenario"

@@ -13,8 +13,7 @@ import xarray as xr
 import femion
 import femion.simulation as simulation_module
 from femion.cli import main
-from femion.config import load_study
-from femion.config import DeviceConfigError, StudyConfigError, load_device, load_study_config, require_layers
+from femion.config import DeviceConfigError, StudyConfigError, load_device, load_study, load_study_config, require_layers
 from femion.io import write_dataset
 from femion.protocols import pulse_train, rest
 from femion.simulation import Simulation, SimulationSettings

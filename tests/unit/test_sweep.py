@@ -27,8 +27,7 @@ import xarray as xr
 
 import femion
 from femion.cli import main
-from femion.config import load_study
-from femion.config import DeviceConfigError, StudyConfigError, load_study_config, override_device, parse_device
+from femion.config import DeviceConfigError, StudyConfigError, load_study, load_study_config, override_device, parse_device
 from femion.sweep import (
     ClusterSpec,
     SweepError,
