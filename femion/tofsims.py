@@ -1690,3 +1690,106 @@ def interface_depths(depth: np.ndarray, profiles: Mapping[str, np.ndarray], ions
             )
         )
     return tuple(readouts)
+
+
+PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
+"""Secondary ions of the air-reaction products and Li (paper Fig. 4(d)–(f))."""
+MATRIX_IONS = ("Pt-", "WO3-", "PO2-", "MoO3-", "InO-")
+"""Matrix ions of the five layers (paper Fig. 4(a)–(c))."""
+FIG4_PANELS = MappingProxyType({
+    "analog": MappingProxyType({"morphology": "a", "ions": "d", "depth_map": "g"}),
+    "power": MappingProxyType({"morphology": "b", "ions": "e", "depth_map": "h"}),
+    "volatile": MappingProxyType({"morphology": "c", "ions": "f", "depth_map": "i"}),
+})
+"""Panel letters of paper Fig. 4 per mode (columns: analog, power, volatile)."""
+
+
+def synthesize_mode(
+    mode: str,
+    grid: VoxelGrid,
+    device,
+    species: Mapping[str, np.ndarray],
+    outdir: str | Path,
+    *,
+    depth_map_panel: bool = True,
+    panel_keys: Mapping[str, str] | None = None,
+) -> tuple[dict, dict, dict]:
+    """Synthetic ToF-SIMS of one device state: volumes, profiles, depth map, panel PNGs and readouts (paper Fig. 4).
+
+    Writes ``tofsims/<mode>_<ion>.vti``, ``depth_profiles_<mode>.nc``,
+    ``depth_map_<mode>.nc`` and the panels ``panel_<key>_morphology_<mode>.png``
+    (layer morphology, Fig. 4(a)–(c)), ``panel_<key>_ions_<mode>.png``
+    (product-ion maps, Fig. 4(d)–(f)) and, with ``depth_map_panel``,
+    ``panel_<key>_li_depth_map_<mode>.png`` (Fig. 4(g)–(h)) into ``outdir``.
+
+    Parameters
+    ----------
+    mode : str
+        Label of the state ("analog", "power", "volatile", ...).
+    grid : VoxelGrid
+        Raster of the (possibly displaced) mesh, :func:`voxelize`.
+    device : femion.config.Device
+    species : mapping of str to ndarray, shape (n_cells,)
+        Concentrations [mol/m³] on the mesh cells (``c_li``, products, ``c_vo``).
+    outdir : path
+    depth_map_panel : bool
+        False leaves the depth-map panel to the caller.
+    panel_keys : mapping, optional
+        Panel letter of ``"morphology"``, ``"ions"``, ``"depth_map"``; default
+        :data:`FIG4_PANELS` of ``mode``.
+
+    Returns
+    -------
+    (dict, dict, dict)
+        Panels (letter → mode, content, status, file), readouts (Li⁻ lateral
+        uniformity in WO3 and LiPON, product-ion counts in the top electrode
+        at the centre r < R_e/4 and the edge 3R_e/4 < r < R_e per pixel, the
+        interface depths) and the ion volumes.
+
+    Raises
+    ------
+    KeyError
+        If ``mode`` has no default panel keys and none are given.
+    """
+    from femion.viz import plot_depth_map, render_tofsims_ions, render_tofsims_layers
+
+    outdir = Path(outdir)
+    ions = PRODUCT_IONS + MATRIX_IONS + (("O-",) if "c_vo" in species else ())
+    volumes = measure(species, grid, ions)
+    write_volumes(outdir / "tofsims", grid, volumes, prefix=f"{mode}_")
+    profiles = depth_profiles(grid, volumes)
+    write_depth_profiles(outdir / f"depth_profiles_{mode}.nc", profiles)
+    write_depth_map(outdir / f"depth_map_{mode}.nc", depth_map(grid, volumes))
+    keys = dict(FIG4_PANELS[mode] if panel_keys is None else panel_keys)
+    files = {
+        "morphology": f"panel_{keys['morphology']}_morphology_{mode}.png",
+        "ions": f"panel_{keys['ions']}_ions_{mode}.png",
+    }
+    render_tofsims_layers(outdir / files["morphology"], grid, {ion: volumes[ion] for ion in MATRIX_IONS},
+                          title=f"({keys['morphology']}) {mode} mode: layer morphology (synthetic ToF-SIMS)")
+    render_tofsims_ions(outdir / files["ions"], grid, {ion: volumes[ion] for ion in PRODUCT_IONS},
+                        title=f"({keys['ions']}) {mode} mode: Li-, OH-, LiO-, CO3-, CO3Li-")
+    contents = {"morphology": "3D morphology", "ions": "secondary-ion maps"}
+    if depth_map_panel:
+        files["depth_map"] = f"panel_{keys['depth_map']}_li_depth_map_{mode}.png"
+        contents["depth_map"] = "Li depth map"
+        plot_depth_map(outdir / files["depth_map"], depth_map(grid, {"Li-": volumes["Li-"]}), "Li-",
+                       title=f"({keys['depth_map']}) {mode} mode: Li- depth map through the centre")
+    panels = {keys[name]: {"mode": mode, "content": contents[name], "status": "computed", "file": file} for name, file in files.items()}
+    radius = device.electrode_radius
+    pixel_r = np.hypot(*np.meshgrid(grid.x, grid.y, indexing="ij"))
+    centre, edge = pixel_r < 0.25 * radius, (pixel_r > 0.75 * radius) & (pixel_r < radius)
+    in_pt = {ion: depth_integrated(volumes[ion], grid, layer=device.top_electrode.name) for ion in PRODUCT_IONS if ion != "Li-"}
+    readouts = {
+        f"li_lateral_uniformity_WO3_{mode}": lateral_uniformity(volumes["Li-"], grid, layer="WO3"),
+        f"li_lateral_uniformity_LiPON_{mode}": lateral_uniformity(volumes["Li-"], grid, layer="LiPON"),
+        f"product_ions_in_Pt_{mode}": {
+            "centre": {ion: float(image[centre].mean()) for ion, image in in_pt.items()},
+            "edge": {ion: float(image[edge].mean()) for ion, image in in_pt.items()},
+        },
+        f"interfaces_{mode}": [
+            {"ions": f"{item.upper}/{item.lower}", "depth_m": item.depth, "width_m": item.width}
+            for item in interface_depths(profiles.depth.values, {ion: profiles[ion].values for ion in MATRIX_IONS}, MATRIX_IONS)
+        ],
+    }
+    return panels, readouts, volumes

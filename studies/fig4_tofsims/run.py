@@ -90,15 +90,8 @@ CONFIG_KEYS = {
     "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_error_tolerance", "rest_time", "pixels", "quick_pixels", "field_of_view",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
-PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
-MATRIX_IONS = ("Pt-", "WO3-", "PO2-", "MoO3-", "InO-")
 MISSING: dict[str, tuple[str, str, str]] = {}
 """Panels not computed (key -> (mode, content, what it lacks)); all nine are computed now."""
-PANELS = {
-    "analog": {"morphology": "a", "ions": "d", "depth_map": "g"},
-    "power": {"morphology": "b", "ions": "e", "depth_map": "h"},
-    "volatile": {"morphology": "c", "ions": "f", "depth_map": "i"},
-}
 ELECTRICAL_SOLUTION = ("phi", "kappa")
 """Fields of the power state not carried into the V_O history: the Li physics' potential and conductivity.
 
@@ -184,55 +177,6 @@ def volatile_findings(summary: dict, readouts: dict) -> list[str]:
         "construction, not a computed stability result.",
     ]
     return lines
-
-
-def synthesize(mode: str, grid, device, species: dict, outdir: Path, *, depth_map_panel: bool = True) -> tuple[dict, dict, dict]:
-    """Synthetic ToF-SIMS of one mode: volumes, profiles, depth map and the panel PNGs; returns (panels, readouts, volumes).
-
-    ``depth_map_panel`` False leaves the depth-map panel to the caller (the volatile mode's O⁻ panel).
-    """
-    from femion import tofsims
-    from femion.viz import plot_depth_map, render_tofsims_ions, render_tofsims_layers
-
-    ions = PRODUCT_IONS + MATRIX_IONS + (("O-",) if "c_vo" in species else ())
-    volumes = tofsims.measure(species, grid, ions)
-    tofsims.write_volumes(outdir / "tofsims", grid, volumes, prefix=f"{mode}_")
-    profiles = tofsims.depth_profiles(grid, volumes)
-    tofsims.write_depth_profiles(outdir / f"depth_profiles_{mode}.nc", profiles)
-    tofsims.write_depth_map(outdir / f"depth_map_{mode}.nc", tofsims.depth_map(grid, volumes))
-    keys = PANELS[mode]
-    files = {
-        "morphology": f"panel_{keys['morphology']}_morphology_{mode}.png",
-        "ions": f"panel_{keys['ions']}_ions_{mode}.png",
-    }
-    render_tofsims_layers(outdir / files["morphology"], grid, {ion: volumes[ion] for ion in MATRIX_IONS},
-                          title=f"({keys['morphology']}) {mode} mode: layer morphology (synthetic ToF-SIMS)")
-    render_tofsims_ions(outdir / files["ions"], grid, {ion: volumes[ion] for ion in PRODUCT_IONS},
-                        title=f"({keys['ions']}) {mode} mode: Li-, OH-, LiO-, CO3-, CO3Li-")
-    contents = {"morphology": "3D morphology", "ions": "secondary-ion maps"}
-    if depth_map_panel:
-        files["depth_map"] = f"panel_{keys['depth_map']}_li_depth_map_{mode}.png"
-        contents["depth_map"] = "Li depth map"
-        plot_depth_map(outdir / files["depth_map"], tofsims.depth_map(grid, {"Li-": volumes["Li-"]}), "Li-",
-                       title=f"({keys['depth_map']}) {mode} mode: Li- depth map through the centre")
-    panels = {keys[name]: {"mode": mode, "content": contents[name], "status": "computed", "file": file} for name, file in files.items()}
-    radius = device.electrode_radius
-    pixel_r = np.hypot(*np.meshgrid(grid.x, grid.y, indexing="ij"))
-    centre, edge = pixel_r < 0.25 * radius, (pixel_r > 0.75 * radius) & (pixel_r < radius)
-    in_pt = {ion: tofsims.depth_integrated(volumes[ion], grid, layer=device.top_electrode.name) for ion in PRODUCT_IONS if ion != "Li-"}
-    readouts = {
-        f"li_lateral_uniformity_WO3_{mode}": tofsims.lateral_uniformity(volumes["Li-"], grid, layer="WO3"),
-        f"li_lateral_uniformity_LiPON_{mode}": tofsims.lateral_uniformity(volumes["Li-"], grid, layer="LiPON"),
-        f"product_ions_in_Pt_{mode}": {
-            "centre": {ion: float(image[centre].mean()) for ion, image in in_pt.items()},
-            "edge": {ion: float(image[edge].mean()) for ion, image in in_pt.items()},
-        },
-        f"interfaces_{mode}": [
-            {"ions": f"{item.upper}/{item.lower}", "depth_m": item.depth, "width_m": item.width}
-            for item in tofsims.interface_depths(profiles.depth.values, {ion: profiles[ion].values for ion in MATRIX_IONS}, MATRIX_IONS)
-        ],
-    }
-    return panels, readouts, volumes
 
 
 def o_localisation(change: np.ndarray, signal: np.ndarray, grid) -> dict:
@@ -377,6 +321,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     :func:`femion.config.load_study_config`.
     """
     from femion import tofsims
+    from femion.tofsims import synthesize_mode
     from femion.switching import filament_profile, forming_voltage, radial_excess_profile
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
@@ -426,15 +371,15 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     fov = tofsims.FieldOfView(width=to_si(config["field_of_view"], "m", name="field_of_view", origin=origin), pixels=pixels)
     grid_flat = tofsims.voxelize(simulation.mesh, device, fov)
-    panels_analog, readouts, _ = synthesize("analog", grid_flat, device, {"c_li": result.state.fields["c_li"]}, outdir)
+    panels_analog, readouts, _ = synthesize_mode("analog", grid_flat, device, {"c_li": result.state.fields["c_li"]}, outdir)
     grid_power = tofsims.voxelize(deformed, device, fov)
     species = {name: power.state.fields[name] for name in ("c_li", "Li2O", "LiOH", "Li2CO3")}
-    panels_power, readouts_power, _ = synthesize("power", grid_power, device, species, outdir)
+    panels_power, readouts_power, _ = synthesize_mode("power", grid_power, device, species, outdir)
     readouts.update(readouts_power)
     grid_volatile = tofsims.voxelize(simulation.mesh.displaced(displacement_volatile), device, fov)
     species_volatile = {name: volatile_state.fields[name] for name in ("c_li", "Li2O", "LiOH", "Li2CO3")}
     species_volatile["c_vo"] = volatile_state.fields["n_vo"] / AVOGADRO
-    panels_volatile, readouts_volatile, volumes = synthesize("volatile", grid_volatile, device, species_volatile, outdir,
+    panels_volatile, readouts_volatile, volumes = synthesize_mode("volatile", grid_volatile, device, species_volatile, outdir,
                                                              depth_map_panel=False)
     before = tofsims.intensity("O-", {**species, "c_vo": vo_initial / AVOGADRO}, grid_volatile)
     change = volumes["O-"].values - before.values

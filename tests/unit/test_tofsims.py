@@ -338,3 +338,19 @@ def test_interface_depths_and_widths(quick_mesh, device):
         assert item.depth == pytest.approx(expected, abs=0.2 * dz), (item, depth)
         assert item.width == pytest.approx(resolution.step_width(depth), abs=0.5 * dz), item
     assert readouts[0].width < readouts[-1].width  # roughness grows with depth
+
+
+@pytest.mark.slow
+def test_synthesize_mode_writes_the_panels_and_reads_the_products(tmp_path, quick_mesh, device):
+    """One state's Fig. 4 column: panel files exist, and a Gaussian product excess in Pt reads centre > edge."""
+    from femion.tofsims import FIG4_PANELS, synthesize_mode
+
+    grid = voxelize(quick_mesh, device, FieldOfView(pixels=24, depth_bin=20 * NM))
+    species = {"c_li": uniform(quick_mesh, {"LiPON": 6.0e4}), "Li2CO3": gaussian_excess(quick_mesh, "Pt", 500.0, 25 * UM)}
+    panels, readouts, volumes = synthesize_mode("power", grid, device, species, tmp_path)
+    assert sorted(panels) == sorted(FIG4_PANELS["power"].values())
+    for panel in panels.values():
+        assert (tmp_path / panel["file"]).stat().st_size > 5000
+    products = readouts["product_ions_in_Pt_power"]
+    assert products["centre"]["CO3-"] > 2.0 * products["edge"]["CO3-"] > 0.0
+    assert (tmp_path / "depth_map_power.nc").is_file() and (tmp_path / "tofsims" / "power_CO3-.vti").is_file()
