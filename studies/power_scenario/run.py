@@ -61,7 +61,8 @@ from femion.protocols import rest, voltage_sweep
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
-CONFIG_KEYS = {"vertices", "rate", "sweeps", "hold_time", "scan_pore_radius", "scan_pore_fraction", "scenario"}
+CONFIG_KEYS = {"vertices", "rate", "sweeps", "hold_time", "scan_pore_radius", "scan_pore_fraction", "scenario", "pixels",
+               "quick_pixels", "field_of_view"}
 SCENARIO_KEYS = {"hypothesis", "pore_radius", "pore_fraction"}
 PHYSICS = ("lithium", "air")
 LI_PER_FORMULA = {"Li2O": 2, "LiOH": 1, "Li2CO3": 2}
@@ -186,6 +187,30 @@ def _product_location(result, air, device) -> tuple[dict, xr.Dataset]:
     return located, data
 
 
+def _tofsims(config: dict, origin: str, quick: bool, result, mesh, device, outdir: Path) -> dict:
+    """Synthetic ToF-SIMS of the scenario's final state: paper Fig. 4 (b), (e), (h) and their readouts.
+
+    The power column of Fig. 4 from this study's state (:func:`femion.tofsims.synthesize_mode`):
+    products where the air reacted, and Li⁻'s lateral uniformity in WO3 as computed.
+    """
+    from femion import tofsims
+
+    pixels = to_integer(config["quick_pixels" if quick else "pixels"], name="pixels", origin=origin, minimum=8)
+    width = to_si(config["field_of_view"], "m", name="field_of_view", origin=origin, positive=True)
+    grid = tofsims.voxelize(mesh, device, tofsims.FieldOfView(width=width, pixels=pixels))
+    species = {name: result.state.fields[name] for name in ("c_li", *PRODUCTS)}
+    panels, readouts, _ = tofsims.synthesize_mode("power", grid, device, species, outdir)
+    (outdir / "panels.json").write_text(json.dumps(panels, indent=2))
+    products = readouts["product_ions_in_Pt_power"]
+    return {
+        "tofsims_pixels": pixels,
+        "li_lateral_uniformity_WO3_power": readouts["li_lateral_uniformity_WO3_power"],
+        "li_lateral_uniformity_LiPON_power": readouts["li_lateral_uniformity_LiPON_power"],
+        "product_ions_in_Pt_power": products,
+        "product_ions_centre_over_edge": sum(products["centre"].values()) / max(sum(products["edge"].values()), 1e-300),
+    }
+
+
 def _bounds(device, air, case: dict, li_mo_o3: float, fractions: list[float]) -> dict:
     """Pore-filling Li bound, the pore volume the power mode needs, and the lateral Li supply time through LiPON."""
     volumes = molar_volumes()
@@ -254,6 +279,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     located, products = _product_location(result, air, device)
     write_dataset(outdir / "products.nc", products)
     bounds = _bounds(device, air, case, float(curves["li_inventory_MoO3"].values[0]), fractions)
+    tofsims = _tofsims(config, origin, quick, result, mesh, device, outdir)  # no mechanics: the undeformed mesh
 
     scan = []
     if not quick:
@@ -270,6 +296,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         **case,
         **located,
         **bounds,
+        **tofsims,
         "percolation_threshold": air.percolation_threshold,
         "power_li_fraction": POWER_LI_FRACTION,
         "power_mode_reached": case["li_consumed_fraction"] >= POWER_LI_FRACTION,
@@ -320,6 +347,10 @@ def _findings(s: dict) -> list[str]:
         "the power mode as measured against the films' Li (femion.claims: all films, LiPON's Li included); it needs "
         "products outside the film (growing on it, not sealing) or far less Li in the stack. Against the MoO3 Li alone "
         f"the whole electrode at pore fraction {s['power_pore_fraction_needed_whole_electrode_moo3']:.3g} would reach it.",
+        f"- synthetic ToF-SIMS of this state (paper Fig. 4 (b), (e), (h): panel_b/e/h PNGs, {s['tofsims_pixels']}² pixels): "
+        f"product ions in the Pt, centre (r < R_e/4) over edge (3R_e/4 < r < R_e) {s['product_ions_centre_over_edge']:.3g}; "
+        f"Li⁻ lateral CV in WO3 {s['li_lateral_uniformity_WO3_power']:.2g}, in LiPON {s['li_lateral_uniformity_LiPON_power']:.2g} "
+        "(Li drawn to the central pores comes through LiPON; the paper reports Li laterally homogeneous in the power mode).",
         "- net Li change per film over the run (the sweep's transfer plus the air's draw; start − end): " + ", ".join(f"{k.removeprefix('li_drawn_').removesuffix('_mol')} {v:.3g} mol"
                                                          for k, v in s.items() if k.startswith("li_drawn_")) + ".",
     ]

@@ -115,3 +115,25 @@ def test_c2c_rule_leaves_the_first_cycle_out_and_needs_noise():
     a = assess("analog_c2c", {"analog_pulses": drift})
     assert a.status == "not_reproduced" and "monotonic drift" in a.breaking_link
     assert assess("analog_c2c", {"analog_pulses": {"G_max_per_cycle_S": [1.0, 2.0], "G_min_per_cycle_S": [1.0, 2.0]}}).status == "not_yet_modelled"
+
+
+def _fig4_products(power_centre, power_edge, analog_centre=0.0, consumed=0.0):
+    return {"li_consumed_air_power_mol": consumed, "readouts": {
+        "product_ions_in_Pt_power": {"centre": {"CO3-": power_centre}, "edge": {"CO3-": power_edge}},
+        "product_ions_in_Pt_analog": {"centre": {"CO3-": analog_centre}, "edge": {"CO3-": analog_centre}}}}
+
+
+def test_products_rule_falls_back_on_the_pore_scenario():
+    """Computed chain broken (no Li consumed): the pore scenario's products decide, and the status names its hypothesis."""
+    out = {"fig4_tofsims": _fig4_products(1e-9, 1e-9)}
+    a = assess("products_at_centre", out)
+    assert a.status == "not_reproduced" and a.breaking_link.startswith("air reaction: no Li consumed")
+    scenario = {"product_ions_in_Pt_power": {"centre": {"CO3-": 5.0}, "edge": {"CO3-": 1.0}}, "li_consumed_mol": 1e-12,
+                "scenario": {"pore_radius": "5 um"}}
+    a = assess("products_at_centre", out | {"power_scenario": scenario})
+    assert a.status == "reproduced_under_scenario" and a.scenario == ("power_scenario: pore_radius = 5 um",)
+    assert a.breaking_link.startswith("air reaction")  # where the computed chain breaks stays on record
+    scenario["product_ions_in_Pt_power"]["centre"]["CO3-"] = 1.5
+    a = assess("products_at_centre", out | {"power_scenario": scenario})
+    assert a.status == "not_reproduced" and "under the pore scenario" in a.breaking_link
+    assert assess("products_at_centre", {"fig4_tofsims": _fig4_products(5.0, 1.0, consumed=1e-12)}).status == "reproduced"
