@@ -792,9 +792,17 @@ class VacancyModule:
         return np.full(self.films.n_cells, self.device.temperature)
 
     def field_magnitude(self, phi: np.ndarray, voltage: float) -> np.ndarray:
-        """|E| per film cell [V/m] (Green–Gauss on the two-point face values, contacts at V and 0)."""
+        """Bulk |E| per film cell [V/m]: each film's gradient from its own cells, contacts at V and 0.
+
+        :func:`femion.fvm.layerwise_gradient`: a potential jump across a film
+        interface (the double-layer drop of the electrolyte potential at a
+        host|LiPON interface when lithium runs) is not read as a bulk field.
+        Read as one, it put 5·10⁷ V/m into the LiPON and MoO3 cells next to
+        the LiPON|MoO3 interface at −5 V (bulk LiPON 8.5·10⁶ V/m), and the
+        thermochemical generation there ran away within 0.1 ms.
+        """
         values = np.where(self._electrode_faces, voltage, 0.0)
-        gradient = fvm.flux_gradient(self.films, phi, np.ones(self.films.n_cells), self._contact_faces, values)
+        gradient = fvm.layerwise_gradient(self.films, phi, self._contact_faces, values)
         return np.hypot(gradient[:, 0], gradient[:, 1])
 
     def advance(self, state, dt: float, start):

@@ -145,3 +145,30 @@ def test_banded_lu_solves_drift_diffusion(stack, monkeypatch):
     monkeypatch.setattr(fvm, "BANDED_LU_MAX_BANDWIDTH", width - 1)
     assert np.max(np.abs(operator.factorized(owner, neighbour, diagonal=storage)(rhs) - reference)) < 1e-12 * scale
     assert len(calls) == 1
+
+
+def test_layerwise_gradient_ignores_jumps_between_regions(stack):
+    """u = s_k z + j_k in region k (a slope and an offset per layer): each region's cells recover s_k exactly.
+
+    The offsets make u jump across every region interface, as the electrolyte potential does across a double
+    layer; the gradient of a cell next to the jump must still be its own layer's slope, not the jump over a
+    cell width (a cell of a one-cell-thick region, which cannot know its slope, gets zero).
+    """
+    device, mesh, electrode = stack
+    z = mesh.cell_centroids[:, 1]
+    slopes = np.array([1.0e6, -3.0e5, 2.0e7, 4.0e6, 5.0e5])[: len(mesh.region_names)]
+    offsets = np.array([0.0, 2.5, -1.0, 0.7, 3.0])[: len(mesh.region_names)]
+    u = slopes[mesh.cell_regions] * z + offsets[mesh.cell_regions]
+    gradient = fvm.layerwise_gradient(mesh, u)
+    owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
+    interior = neighbour >= 0
+    same = interior & (mesh.cell_regions[owner] == mesh.cell_regions[np.where(interior, neighbour, 0)])
+    known = np.zeros(mesh.n_cells, dtype=bool)
+    known[owner[same]] = known[neighbour[same]] = True
+    assert known.sum() > 0.5 * mesh.n_cells
+    np.testing.assert_allclose(gradient[known, 1], slopes[mesh.cell_regions[known]], rtol=1e-8)
+    np.testing.assert_allclose(gradient[known, 0], 0.0, atol=1e-8 * np.max(np.abs(slopes)))
+    np.testing.assert_array_equal(gradient[~known], 0.0)
+    # One region: the same as the unit-coefficient Green-Gauss of flux_gradient for a linear field.
+    flat = fvm.layerwise_gradient(mesh, 2.0e6 * z + 0.0 * z)
+    np.testing.assert_allclose(flat[known, 1], 2.0e6, rtol=1e-8)
