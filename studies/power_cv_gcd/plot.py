@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,7 +42,8 @@ def plot(outdir: Path) -> None:
         if label.startswith("cv "):
             part = curves.isel(time=stage == k)
             axes[0].plot(part.voltage, part.current * 1e9, label=label[3:])
-    axes[0].set(xlabel="V [V]", ylabel="I [nA]", title="CV per sweep rate (paper Fig. 3e)")
+    axes[0].set(xlabel="V [V]", ylabel="I [nA]", title="CV per sweep rate, two cycles (paper Fig. 3e)")
+    axes[0].xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
     axes[0].legend()
     rate = cv.rate.values
     axes[1].loglog(rate, np.abs(cv.anodic_peak_current) * 1e9, "o-", label="anodic")
@@ -87,10 +89,12 @@ def plot(outdir: Path) -> None:
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    for name, label in (("reference", "one device"), ("series", "two in series"), ("parallel", "two in parallel")):
+    for name, label, style in (("reference", "one device at I", "-"), ("series", "two in series at I", "-"),
+                               ("parallel", "two in parallel at 2I", "--"),
+                               ("parallel_same_terminal_current", "two in parallel at I", ":")):
         with xr.open_dataset(outdir / f"{name}.nc") as record:
-            axis.plot(record.time - record.time[0], record.voltage, label=label)
-    axis.set(xlabel="t − t₀ [s]", ylabel="terminal V [V]", title="GCD at the same current (paper Fig. 3f)")
+            axis.plot(record.time - record.time[0], record.voltage, style, label=label)
+    axis.set(xlabel="t − t₀ [s]", ylabel="terminal V [V]", title="GCD of one device and of two in a circuit (paper Fig. 3f)")
     axis.legend()
     figure.savefig(outdir / "circuit.png", dpi=120)
     plt.close(figure)
