@@ -5,6 +5,11 @@ later physics append to the list) → time loop over the protocol steps →
 :class:`Result` (curves, reads, final fields), written to an output directory
 with provenance.
 
+The walk through the protocol (:class:`TimeLoop`) is written once and shared
+with :class:`femion.circuit.Circuit`, which solves several devices in one
+circuit; :meth:`Simulation.advance` is the one-step coupled advance of a single
+device that both use.
+
 Time stepping. Within each protocol step the loop lands exactly on the step's
 breakpoints, never exceeds ``step.max_step``, and adapts dt: after an accepted
 step dt grows by ``settings.growth``; a failed step (a module error, a
@@ -84,6 +89,7 @@ from femion.protocols import Protocol
 
 __all__ = [
     "PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
+    "records_to_curves",
 ]
 
 PHYSICS: dict[str, str] = {
