@@ -89,3 +89,18 @@ def test_circuit_refuses_bad_input(device):
         Circuit([device], _galvanostatic(CURRENT), "series", SETTINGS)
     with pytest.raises(ValueError, match="compliance"):
         Circuit([device, device], Protocol((Step.constant("voltage", 1.0, 1e-3, kind="hold", compliance=1e-6),)), "series", SETTINGS)
+
+
+def test_galvanostatic_step_of_a_parallel_circuit_ends_on_its_terminal_voltage_limit(device):
+    from femion.protocols import VoltageLimits
+
+    step = Step.constant("current", -2.0 * CURRENT, float("inf"), kind="charge", limits=VoltageLimits(lower=-0.05))
+    circuit = Circuit([device, device], Protocol((step,)), "parallel", SETTINGS).run(progress=False)
+    assert circuit.state.voltage == pytest.approx(-0.05, abs=SETTINGS.limit_tolerance)
+    assert [member.voltage for member in circuit.state.members] == [circuit.state.voltage] * 2
+    np.testing.assert_allclose(circuit.curves.current.values[1:], -2.0 * CURRENT, rtol=RELATIVE_TOLERANCE)
+    # The single device at the member current reaches the same limit after the same charge (equal time, to the limit
+    # tolerance over the final slope dV/dt).
+    alone = Simulation(device, Protocol((replace(step, levels=(-CURRENT,)),)), SETTINGS).run(progress=False)
+    slope = abs(np.diff(alone.curves.voltage.values[-2:]) / np.diff(alone.curves.time.values[-2:]))[0]
+    assert circuit.state.time == pytest.approx(alone.state.time, abs=2 * SETTINGS.limit_tolerance / slope)
