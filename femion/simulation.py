@@ -5,6 +5,11 @@ later physics append to the list) → time loop over the protocol steps →
 :class:`Result` (curves, reads, final fields), written to an output directory
 with provenance.
 
+The walk through the protocol (:class:`TimeLoop`) is written once and shared
+with :class:`femion.circuit.Circuit`, which solves several devices in one
+circuit; :meth:`Simulation.advance` is the one-step coupled advance of a single
+device that both use.
+
 Time stepping. Within each protocol step the loop lands exactly on the step's
 breakpoints, never exceeds ``step.max_step``, and adapts dt: after an accepted
 step dt grows by ``settings.growth``; a failed step (a module error, a
@@ -82,7 +87,10 @@ from femion.io import atomic_write, write_dataset, write_fields, write_run_metad
 from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol
 
-__all__ = ["PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings", "available_physics", "physics_class"]
+__all__ = [
+    "PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
+    "records_to_curves",
+]
 
 PHYSICS: dict[str, str] = {
     "lithium": "femion.physics.lithium:LithiumModule",
@@ -257,13 +265,180 @@ class Result:
     resumed_steps: int = 0
 
 
+def records_to_curves(rows: list[dict], units: dict[str, str]):
+    """The per-time-step records as an xarray Dataset on dimension ``time`` [s] (``units`` by variable name, "" if absent).
+
+    Parameters
+    ----------
+    rows
+        One dict per accepted time step, each with ``time`` and the same keys.
+    units
+        Unit string per variable name.
+    """
+    import xarray as xr
+
+    curves = xr.Dataset(
+        {key: ("time", np.array([row[key] for row in rows])) for key in rows[0] if key != "time"},
+        coords={"time": ("time", np.array([row["time"] for row in rows]), {"units": "s"})},
+    )
+    for name in curves.data_vars:
+        curves[name].attrs["units"] = units.get(name, "")
+    return curves
+
+
 @dataclass
 class _Records:
     rows: list[dict] = field(default_factory=list)
     reads: list[dict] = field(default_factory=list)
 
 
-class Simulation:
+class TimeLoop:
+    """The walk through a protocol's steps shared by :class:`Simulation` and :class:`femion.circuit.Circuit`.
+
+    A subclass holds ``protocol`` and ``settings`` (:class:`SimulationSettings`)
+    and supplies the one-step advance :meth:`advance` (the coupled step of
+    everything it solves, from a state at t to t + dt under the circuit's
+    :class:`~femion.coupling.Drive`), :meth:`_row` (one record of a state) and
+    :meth:`_parts` (the (state, modules) pairs the local-error estimate
+    measures). The loop itself (breakpoints, adaptive dt, rejection and retry,
+    local-error control, voltage limits; module docstring) is written once here.
+    A "state" is any object with ``time`` [s], ``voltage`` [V] (the terminal
+    voltage the limits watch) and ``current`` [A].
+    """
+
+    protocol: Protocol
+    settings: SimulationSettings
+
+    def advance(self, state, dt: float, drive: Drive):
+        """The state at t + dt from ``state`` at t under ``drive`` (one coupled step; no retry).
+
+        Raises
+        ------
+        CouplingError, FloatingPointError, ArithmeticError, ValueError
+            When the step fails (the loop halves dt and retries).
+        """
+        raise NotImplementedError
+
+    def _parts(self, state) -> list[tuple[State, list]]:
+        """The (device state, modules) pairs of ``state`` whose owned fields the local-error estimate measures."""
+        raise NotImplementedError
+
+    def _row(self, state) -> dict:
+        """One record (time, voltage, current, observables) of ``state``."""
+        raise NotImplementedError
+
+    def _drive(self, step, local: float) -> Drive:
+        value = float(step.value(local))
+        if step.control == "current":
+            return Drive("current", value)
+        return Drive("voltage", value, compliance=step.compliance, series_resistance=self.settings.series_resistance)
+
+    def _advance(self, step, index: int, state: State, local: float, trial: float) -> State:
+        """One coupled step; halves dt on failure. Returns the new state and the dt used."""
+        settings = self.settings
+        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
+        while True:
+            try:
+                return self.advance(state, trial, self._drive(step, local + trial)), trial
+            except (CouplingError, FloatingPointError, ArithmeticError, ValueError) as error:
+                trial = trial / 2.0
+                if trial < settings.min_step_fraction * scale:
+                    raise SimulationError(
+                        f"cannot advance at t = {state.time:.6g} s in step {index} ({step.label or step.kind}): {error}"
+                    ) from error
+
+    def _run_step(self, index: int, step, state: State, records: _Records, bar) -> State:
+        """Walk one protocol step: breakpoints, adaptive dt, voltage limits."""
+        settings = self.settings
+        unbounded = not math.isfinite(step.duration)
+        if settings.first_step is not None:
+            first_step = settings.first_step
+        elif math.isfinite(step.max_step):
+            first_step = step.max_step
+        else:
+            first_step = settings.unbounded_first_step
+        local, dt = 0.0, min(first_step, step.max_step, step.duration)
+        marks = np.asarray(step.breakpoints())
+        if step.limits is not None and step.crossed(state.voltage):
+            return state  # limit already met when the step starts
+        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
+        previous = None  # (state, dt) of the accepted step before ``state``, for the local-error estimate
+        while local < step.duration * (1 - 1e-12):
+            next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
+            target = float(next_mark[0]) if len(next_mark) else step.duration
+            trial = min(dt, step.max_step, target - local)
+            if math.isfinite(target) and target - local - trial < 1e-9 * trial:
+                trial = target - local
+            new, trial = self._advance(step, index, state, local, trial)
+            error = self._local_error(previous, state, new, trial)
+            if error > 1.0:
+                dt = trial * max(0.2, 0.9 / math.sqrt(error))
+                if dt < settings.min_step_fraction * scale:
+                    raise SimulationError(
+                        f"local error {error:.3g} x tolerance at t = {state.time:.6g} s in step {index} "
+                        f"({step.label or step.kind}) even at dt = {trial:.3g} s"
+                    )
+                continue
+            if step.limits is not None and step.crossed(new.voltage):
+                new = self._land_on_limit(step, index, state, new, local, trial, records)
+                records.rows.append(self._row(new))
+                bar.update(0.0 if unbounded else step.duration - local, new, index)
+                return new
+            change = abs(new.voltage - state.voltage)
+            previous, state = (state, trial), new
+            local = local + trial if trial != target - local else target
+            records.rows.append(self._row(state))
+            bar.update(0.0 if unbounded else trial, state, index)
+            growth = settings.growth
+            if step.control == "current" and change > 0.0:
+                growth = min(growth, settings.max_voltage_change / change)
+            if error > 0.0:
+                growth = min(growth, 0.9 / math.sqrt(error))
+            dt = trial * max(growth, 0.1)
+        return state
+
+    def _local_error(self, previous: tuple[State, float] | None, state: State, new: State, dt: float) -> float:
+        """Local error of the step ``state`` → ``new`` in units of the tolerance (module docstring); 0 if not estimated."""
+        tolerance = self.settings.error_tolerance
+        if tolerance is None or previous is None:
+            return 0.0
+        before, dt_before = previous
+        weight = dt / dt_before
+        if weight > 100.0:
+            return 0.0  # after a sliver step that landed on a breakpoint: its difference quotient is mostly round-off
+        error = 0.0
+        for (part_before, modules), (part, _), (part_new, _) in zip(self._parts(before), self._parts(state), self._parts(new)):
+            owned, floors = solution_fields(modules)
+            for name in owned:
+                if name not in part_before.fields:
+                    continue
+                x0, x1, x = part_before.fields[name], part.fields[name], part_new.fields[name]
+                predicted = x1 + weight * (x1 - x0)
+                scale = tolerance * max(float(np.max(np.abs(x))), floors.get(name, 1e-300))
+                error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
+        return error
+
+    def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
+        """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""
+        limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
+        short = False
+        for _ in range(60):
+            if abs(crossed.voltage - limit) <= self.settings.limit_tolerance:
+                break
+            # Linear interpolation, or bisection after falling short (V(t) bends towards the limit).
+            fraction = 0.5 if short else min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
+            candidate, used = self._advance(step, index, start, local, trial * fraction)
+            short = not step.crossed(candidate.voltage)
+            if not short:
+                crossed, trial = candidate, used
+            else:
+                records.rows.append(self._row(candidate))
+                start, local, trial = candidate, local + used, trial - used
+        return crossed
+
+
+
+class Simulation(TimeLoop):
     """A device driven by a protocol through the coupled physics.
 
     Parameters
@@ -402,117 +577,34 @@ class Simulation:
             self.write(outdir, result)
         return result
 
-    def _drive(self, step, local: float) -> Drive:
-        value = float(step.value(local))
-        if step.control == "current":
-            return Drive("current", value)
-        return Drive("voltage", value, compliance=step.compliance, series_resistance=self.settings.series_resistance)
+    def advance(self, state: State, dt: float, drive: Drive) -> State:
+        """One coupled step of this device (:func:`femion.coupling.coupled_step` with the settings' Picard control).
 
-    def _advance(self, step, index: int, state: State, local: float, trial: float) -> State:
-        """One coupled step; halves dt on failure. Returns the new state and the dt used."""
+        Parameters
+        ----------
+        state
+            State at t (not modified).
+        dt
+            Time step [s].
+        drive
+            The external circuit at t + dt.
+
+        Returns
+        -------
+        State
+            The state at t + dt.
+
+        Raises
+        ------
+        CouplingError, FloatingPointError, ArithmeticError, ValueError
+            As :func:`femion.coupling.coupled_step` (a caller halves dt and retries).
+        """
         settings = self.settings
-        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
-        while True:
-            try:
-                new, _ = coupled_step(
-                    self.modules, state, trial, self._drive(step, local + trial),
-                    tolerance=settings.tolerance, max_iterations=settings.max_iterations,
-                )
-                return new, trial
-            except (CouplingError, FloatingPointError, ArithmeticError, ValueError) as error:
-                trial = trial / 2.0
-                if trial < settings.min_step_fraction * scale:
-                    raise SimulationError(
-                        f"cannot advance at t = {state.time:.6g} s in step {index} ({step.label or step.kind}): {error}"
-                    ) from error
+        new, _ = coupled_step(self.modules, state, dt, drive, tolerance=settings.tolerance, max_iterations=settings.max_iterations)
+        return new
 
-    def _run_step(self, index: int, step, state: State, records: _Records, bar) -> State:
-        """Walk one protocol step: breakpoints, adaptive dt, voltage limits."""
-        settings = self.settings
-        unbounded = not math.isfinite(step.duration)
-        if settings.first_step is not None:
-            first_step = settings.first_step
-        elif math.isfinite(step.max_step):
-            first_step = step.max_step
-        else:
-            first_step = settings.unbounded_first_step
-        local, dt = 0.0, min(first_step, step.max_step, step.duration)
-        marks = np.asarray(step.breakpoints())
-        if step.limits is not None and step.crossed(state.voltage):
-            return state  # limit already met when the step starts
-        scale = step.duration if math.isfinite(step.duration) else settings.unbounded_first_step
-        previous = None  # (state, dt) of the accepted step before ``state``, for the local-error estimate
-        while local < step.duration * (1 - 1e-12):
-            next_mark = marks[marks > local * (1 + 1e-12) + 1e-300]
-            target = float(next_mark[0]) if len(next_mark) else step.duration
-            trial = min(dt, step.max_step, target - local)
-            if math.isfinite(target) and target - local - trial < 1e-9 * trial:
-                trial = target - local
-            new, trial = self._advance(step, index, state, local, trial)
-            error = self._local_error(previous, state, new, trial)
-            if error > 1.0:
-                dt = trial * max(0.2, 0.9 / math.sqrt(error))
-                if dt < settings.min_step_fraction * scale:
-                    raise SimulationError(
-                        f"local error {error:.3g} x tolerance at t = {state.time:.6g} s in step {index} "
-                        f"({step.label or step.kind}) even at dt = {trial:.3g} s"
-                    )
-                continue
-            if step.limits is not None and step.crossed(new.voltage):
-                new = self._land_on_limit(step, index, state, new, local, trial, records)
-                records.rows.append(self._row(new))
-                bar.update(0.0 if unbounded else step.duration - local, new, index)
-                return new
-            change = abs(new.voltage - state.voltage)
-            previous, state = (state, trial), new
-            local = local + trial if trial != target - local else target
-            records.rows.append(self._row(state))
-            bar.update(0.0 if unbounded else trial, state, index)
-            growth = settings.growth
-            if step.control == "current" and change > 0.0:
-                growth = min(growth, settings.max_voltage_change / change)
-            if error > 0.0:
-                growth = min(growth, 0.9 / math.sqrt(error))
-            dt = trial * max(growth, 0.1)
-        return state
-
-    def _local_error(self, previous: tuple[State, float] | None, state: State, new: State, dt: float) -> float:
-        """Local error of the step ``state`` → ``new`` in units of the tolerance (module docstring); 0 if not estimated."""
-        tolerance = self.settings.error_tolerance
-        if tolerance is None or previous is None:
-            return 0.0
-        before, dt_before = previous
-        weight = dt / dt_before
-        if weight > 100.0:
-            return 0.0  # after a sliver step that landed on a breakpoint: its difference quotient is mostly round-off
-        owned, floors = solution_fields(self.modules)
-        error = 0.0
-        for name in owned:
-            if name not in before.fields:
-                continue
-            x0, x1, x = before.fields[name], state.fields[name], new.fields[name]
-            predicted = x1 + weight * (x1 - x0)
-            scale = tolerance * max(float(np.max(np.abs(x))), floors.get(name, 1e-300))
-            error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
-        return error
-
-    def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
-        """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""
-        limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
-        short = False
-        for _ in range(60):
-            if abs(crossed.voltage - limit) <= self.settings.limit_tolerance:
-                break
-            # Linear interpolation, or bisection after falling short (V(t) bends towards the limit).
-            fraction = 0.5 if short else min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
-            candidate, used = self._advance(step, index, start, local, trial * fraction)
-            short = not step.crossed(candidate.voltage)
-            if not short:
-                crossed, trial = candidate, used
-            else:
-                records.rows.append(self._row(candidate))
-                start, local, trial = candidate, local + used, trial - used
-        return crossed
+    def _parts(self, state: State) -> list[tuple[State, list]]:
+        return [(state, self.modules)]
 
     # ------------------------------------------------------------ records
     def _row(self, state: State) -> dict:
@@ -571,16 +663,10 @@ class Simulation:
     def _result(self, state: State, records: _Records, resumed: int) -> Result:
         import xarray as xr
 
-        rows = records.rows
-        curves = xr.Dataset(
-            {key: ("time", np.array([row[key] for row in rows])) for key in rows[0] if key != "time"},
-            coords={"time": ("time", np.array([row["time"] for row in rows]), {"units": "s"})},
-        )
         units = {"voltage": "V", "current": "A"}
         for module in self.modules:
             units.update(getattr(module, "units", {}))
-        for name in curves.data_vars:
-            curves[name].attrs["units"] = units.get(name, "")
+        curves = records_to_curves(records.rows, units)
         keys = ("time", "G", "G_raw", "current", "open_circuit_voltage", "read_time", "read_voltage",
                 "pulse_number", "pulse_index", "polarity", "cycle", "phase")
         reads = xr.Dataset(

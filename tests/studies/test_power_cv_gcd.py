@@ -16,5 +16,6 @@ def test_quick_run_matches_expected(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
     assert_matches_expected(summary, STUDY)
-    for name in ("curves.nc", "cv.nc", "summary.json", "findings.md"):
+    for name in ("curves.nc", "cv.nc", "gcd.nc", "cycling.nc", "series.nc", "parallel.nc", "reference.nc", "summary.json",
+                 "findings.md"):
         assert (tmp_path / name).is_file(), name
