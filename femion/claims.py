@@ -519,7 +519,8 @@ def _series_parallel(out):
         raise NotComputed("power_cv_gcd does not solve two devices in a circuit")
     voltage = _number(out, "power_cv_gcd", "series_voltage_ratio")
     capacitance = _number(out, "power_cv_gcd", "parallel_capacitance_ratio")
-    value = f"series voltage ×{voltage:.3g}, parallel capacitance ×{capacitance:.3g}"
+    value = (f"series voltage ×{voltage:.3g}, parallel capacitance ×{capacitance:.3g} (two instances of the computed "
+             "programmed state, which is not the paper's power state)")
     if _within(voltage, 2.0, 0.1) and _within(capacitance, 2.0, 0.1):
         return Verdict(True, value)
     return Verdict(False, value, "two-device circuit does not double voltage/capacitance within 10 %")
