@@ -5,7 +5,8 @@ Equations (axisymmetric, per radian, SI)
 Heat conduction with the Joule source of the current-continuity solution:
 
     ρ c_p ∂T/∂t = ∇·(k ∇T) + Q,      Q = κ |∇φ|²             in every layer
-    T = T_amb                         on ``substrate_bottom`` and ``top_contact``
+    T = T_amb                         on ``substrate_bottom``
+    −n·k∇T = h_c (T − T_amb)          on ``top_contact`` (Robin: probe/air contact conductance h_c)
     n·k∇T = 0                         on ``axis``, ``outer``, ``air_surface``, ``electrode_side``
 
 with k the thermal conductivity [W/(m K)], ρ the density [kg/m³], c_p the
@@ -21,12 +22,20 @@ Boundary conditions (why)
 * ``substrate_bottom`` at T_amb: the modelled 20 µm glass slab sits on the
   rest of the (mm-thick) substrate and the chuck, a heat sink far larger than
   the device.
-* ``top_contact`` at T_amb: the top of the Pt pad is the electrode that the
-  probe/wiring contacts; a metal contact of 200 µm diameter is a good thermal
-  anchor. Continuum filament models hold the electrode ends at ambient in the
-  same way (Larentis et al., IEEE TED 59, 2468 (2012)). Set ``top_contact_ambient=False``
-  to make it adiabatic instead (heat then leaves only through the substrate,
-  an upper bound on T).
+* ``top_contact``: a finite heat-transfer coefficient h_c [W/(m² K)] to
+  ambient (Robin condition), the material value ``contact_thermal_conductance``
+  of the top electrode. The top of the 50 nm Pt pad is NOT a heat sink: it
+  touches air (free convection and radiation, h of order 10 W/(m² K)) and a
+  probe needle over a contact spot of a few µm radius, whose conductance,
+  averaged over the 100 µm pad, is of order 10² W/(m² K) (the value, its
+  estimate and range in ``femion/materials/Pt.toml``), against a conductance
+  k/L ≈ 5·10⁴ W/(m² K) of the glass slab. The electrodes spread heat
+  laterally (Pt: k t ≈ 3.6·10⁻⁶ W/K per square) and the substrate is the sink.
+  Continuum filament models that hold the electrode ends at ambient
+  (Larentis et al., IEEE TED 59, 2468 (2012)) model a cell buried between
+  thick metal lines, not a probed pad; that limit is
+  ``top_contact_conductance=np.inf`` of :class:`ThermalModule` (the top face
+  held at T_amb, what femion used before), ``0`` makes the face adiabatic.
 * all other boundaries adiabatic: the axis by symmetry; ``outer`` at R_film
   is the far edge of the films; the free film and electrode surfaces lose
   heat to air by convection/radiation with h ≲ 10² W/(m² K), against a
@@ -46,6 +55,12 @@ Discretisation: finite volumes with FiPy's two-point geometry and the
 r-weighting of :mod:`femion.fvm` (:class:`femion.fvm.TwoPointOperator`,
 factorised once per dt); implicit Euler in time; the unknown is ΔT = T − T_amb
 (well scaled). Properties are constant in T (linear problem, one solve per step).
+A Robin face of conductance h is the series of the half cell (d/k, d the
+centre-to-face distance) and the contact (1/h): the face enters the operator
+as a Dirichlet face (ΔT = 0 beyond the contact) with the effective face
+conductivity k h d/(k + h d) (:func:`contact_face_conductivity`); h = ∞
+recovers T = T_amb on the face. Verified against the exact ΔT of a uniformly
+heated slab with a Robin face (``tests/verification/test_thermal_joule.py``).
 
 Temperature-dependent source
 ----------------------------
@@ -80,6 +95,7 @@ __all__ = [
     "ThermalRunawayError",
     "ThermalProperties",
     "ThermalSolver",
+    "contact_face_conductivity",
     "joule_heating",
     "thermal_properties",
 ]
@@ -120,6 +136,51 @@ def thermal_properties(mesh: AxisymmetricMesh, device: Device) -> ThermalPropert
         capacity.append(material.value("density") * material.value("specific_heat"))
     index = mesh.cell_regions
     return ThermalProperties(conductivity=np.array(k)[index], heat_capacity=np.array(capacity)[index])
+
+
+def contact_face_conductivity(
+    mesh: AxisymmetricMesh, face_conductivity: np.ndarray, faces: np.ndarray, conductance: np.ndarray | float
+) -> np.ndarray:
+    """Face conductivities with a contact conductance h in series on the exterior ``faces``, shape (n_faces,) [W/(m K)].
+
+    A Robin face −n·k∇T = h (T − T_amb) carries, per unit area, the flux
+    (T_c − T_amb)/(d/k + 1/h) from the cell centre (distance d to the face)
+    through the contact: a Dirichlet face at T_amb with the effective
+    conductivity k h d/(k + h d) (the two-point flux is k_f (T_c − T_amb)/d).
+    h = ∞ leaves k (T = T_amb on the face); h = 0 gives 0 (adiabatic).
+
+    Parameters
+    ----------
+    mesh
+        The mesh (:attr:`femion.mesh.AxisymmetricMesh.cell_distances` are the d).
+    face_conductivity
+        k on every face [W/(m K)], shape (n_faces,) (:func:`femion.fvm.face_values_harmonic`).
+    faces
+        Boolean mask of the exterior faces with the contact, shape (n_faces,).
+    conductance
+        h [W/(m² K)], scalar or shape (n_faces,), non-negative (``np.inf`` allowed).
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, a masked interior face, or a negative or NaN conductance.
+    """
+    n_faces = len(mesh.faces)
+    k = np.asarray(face_conductivity, dtype=float)
+    faces = np.asarray(faces, dtype=bool)
+    h = np.broadcast_to(np.asarray(conductance, dtype=float), (n_faces,))
+    if k.shape != (n_faces,) or faces.shape != (n_faces,):
+        raise ValueError(f"face conductivity and face mask must have shape ({n_faces},)")
+    if np.any(mesh.face_cells[faces, 1] >= 0):
+        raise ValueError("contact faces must be exterior faces")
+    if np.any(np.isnan(h[faces])) or np.any(h[faces] < 0.0):
+        raise ValueError("contact conductance must be non-negative (np.inf: ideal contact)")
+    d = mesh.cell_distances
+    result = k.copy()
+    finite = faces & np.isfinite(h)
+    hd = h[finite] * d[finite]
+    result[finite] = np.divide(k[finite] * hd, k[finite] + hd, out=np.zeros(hd.shape), where=(k[finite] + hd) > 0.0)
+    return result
 
 
 def joule_heating(
@@ -182,18 +243,30 @@ class ThermalSolver:
     properties
         k and ρc_p per cell.
     ambient_faces
-        Boolean face mask (exterior faces) held at the ambient temperature.
+        Boolean face mask (exterior faces) that exchange heat with the ambient.
     ambient
         T_amb [K].
+    conductance
+        Contact conductance h [W/(m² K)] of the ambient faces (Robin condition
+        −n·k∇T = h (T − T_amb), :func:`contact_face_conductivity`), scalar or
+        shape (n_faces,), positive; ``np.inf`` (default) holds them at T_amb.
 
     Raises
     ------
     ValueError
-        If no face is held at ambient (the steady problem would be singular),
-        a masked face is interior, or T_amb is not positive.
+        If no face exchanges heat with the ambient (the steady problem would be
+        singular), a masked face is interior, T_amb is not positive, or a
+        conductance is not positive.
     """
 
-    def __init__(self, mesh: AxisymmetricMesh, properties: ThermalProperties, ambient_faces: np.ndarray, ambient: float):
+    def __init__(
+        self,
+        mesh: AxisymmetricMesh,
+        properties: ThermalProperties,
+        ambient_faces: np.ndarray,
+        ambient: float,
+        conductance: np.ndarray | float = np.inf,
+    ):
         ambient_faces = np.asarray(ambient_faces, dtype=bool)
         if ambient_faces.shape != (len(mesh.faces),) or not ambient_faces.any():
             raise ValueError("the thermal problem needs at least one face at ambient temperature (else steady T is undefined)")
@@ -202,11 +275,15 @@ class ThermalSolver:
         if not (np.isfinite(ambient) and ambient > 0.0):
             raise ValueError(f"ambient temperature must be positive, got {ambient!r}")
         self.mesh, self.properties, self.ambient = mesh, properties, float(ambient)
+        if np.any(np.broadcast_to(np.asarray(conductance, dtype=float), (len(mesh.faces),))[ambient_faces] <= 0.0):
+            raise ValueError("contact conductance of the ambient faces must be positive (leave adiabatic faces out of ambient_faces)")
         self.ambient_faces = ambient_faces
         # The steady operator is constant (k independent of T): assembled and factorised once, reused by every
         # steady solve (the FiPy term rebuilt its matrix per call: ~70 % of a coupled V_O step).
         self._operator = fvm.TwoPointOperator(mesh, dirichlet=ambient_faces)
-        self._k_face = fvm.face_values_harmonic(mesh, properties.conductivity)
+        self._k_face = contact_face_conductivity(
+            mesh, fvm.face_values_harmonic(mesh, properties.conductivity), ambient_faces, conductance
+        )
         self._steady_factor = None
         self._transient_factor = None
 
@@ -325,11 +402,14 @@ class ThermalSolver:
                 return self.ambient + rise
         raise ThermalRunawayError(f"no steady temperature after {max_iterations} Newton iterations (thermal runaway)")
 
-    def boundary_heat_flow(self, temperature: np.ndarray) -> float:
-        """Heat leaving through the ambient faces, 2π ∮ −k ∂T/∂n r ds [W]."""
-        k_face = fvm.face_values_harmonic(self.mesh, self.properties.conductivity)
-        flux = fvm.face_fluxes(self.mesh, np.asarray(temperature) - self.ambient, k_face, self.ambient_faces, 0.0)
-        return float(2.0 * np.pi * np.sum((flux * self.mesh.r_face)[self.ambient_faces]))
+    def boundary_heat_flow(self, temperature: np.ndarray, faces: np.ndarray | None = None) -> float:
+        """Heat leaving through the ambient faces (through their contacts), 2π ∮ −k ∂T/∂n r ds [W].
+
+        ``faces``: optional boolean face mask, shape (n_faces,), restricting the sum (default: all ambient faces).
+        """
+        flux = fvm.face_fluxes(self.mesh, np.asarray(temperature) - self.ambient, self._k_face, self.ambient_faces, 0.0)
+        mask = self.ambient_faces if faces is None else self.ambient_faces & np.asarray(faces, dtype=bool)
+        return float(2.0 * np.pi * np.sum((flux * self.mesh.r_face)[mask]))
 
 
 class ThermalModule:
@@ -347,8 +427,18 @@ class ThermalModule:
         The device (T_amb = ``device.temperature``).
     steady
         Solve the steady heat equation each step (thermal times ≪ dt).
-    top_contact_ambient
-        Hold the top contact at T_amb (default) or make it adiabatic.
+    top_contact_conductance
+        Heat-transfer coefficient h_c [W/(m² K)] of the ``top_contact`` face to
+        ambient; None (default): the top electrode material's
+        ``contact_thermal_conductance``; ``np.inf`` holds the face at T_amb,
+        0 makes it adiabatic.
+
+    Raises
+    ------
+    ValueError
+        A negative or NaN ``top_contact_conductance``.
+    femion.MaterialError
+        The top electrode material lacks ``contact_thermal_conductance`` (with the default None).
     """
 
     name = "thermal"
@@ -357,12 +447,20 @@ class ThermalModule:
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
     reads = ("phi", "kappa")
 
-    def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_ambient: bool = True):
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_conductance: float | None = None):
         from femion.physics.electrostatics import conduction_regions, electrode_interface
 
         self.mesh, self.device, self.steady = mesh, device, steady
-        names = ("substrate_bottom", "top_contact") if top_contact_ambient else ("substrate_bottom",)
-        self.solver = ThermalSolver(mesh, thermal_properties(mesh, device), mesh.face_mask(*names), device.temperature)
+        if top_contact_conductance is None:
+            top_contact_conductance = device.material(device.top_electrode.name).value("contact_thermal_conductance")
+        h_c = float(top_contact_conductance)
+        if np.isnan(h_c) or h_c < 0.0:
+            raise ValueError(f"top_contact_conductance must be non-negative, got {top_contact_conductance!r}")
+        self.top_contact_conductance = h_c
+        bottom, top = mesh.face_mask("substrate_bottom"), mesh.face_mask("top_contact")
+        conductance = np.where(top, h_c, np.inf)
+        self.solver = ThermalSolver(mesh, thermal_properties(mesh, device), bottom | (top & (h_c > 0.0)), device.temperature,
+                                    conductance=conductance)
         self.stack = mesh.submesh(conduction_regions(device))
         self._cells = self.stack.parent_cells
         self._electrode_faces = self.stack.face_mask(electrode_interface(device))
