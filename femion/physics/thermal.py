@@ -41,6 +41,30 @@ Boundary conditions (why)
   heat to air by convection/radiation with h ≲ 10² W/(m² K), against a
   conductance k/L ≈ 5·10⁴ W/(m² K) of the glass slab: negligible.
 
+Lateral (filamentation) stability
+---------------------------------
+Under current control the uniform state of a film whose conductivity is
+activated, σ ∝ exp(−E_a/k_BT), is unstable to a lateral mode J0(q r) when the
+extra Joule heat of the mode outruns its conduction loss (Ridley, Proc. Phys.
+Soc. 82, 954 (1963); Goodwill et al., Nat. Commun. 10, 1628 (2019);
+Kumar & Williams, Nat. Commun. 9, 2030 (2018)): at fixed field
+δP'' = P'' (E_a/k_BT²) δT
+and δT = Z(q) δP'', so the gain is
+
+    χ(q) = P'' Z(q) E_a / (k_B T²)     (unstable for χ > 1)
+
+with P'' the Joule power per electrode area [W/m²] and Z(q) [K m²/W] the
+steady temperature response of the heated films to an areal heat flux
+J0(q r) (:func:`lateral_mode_response`, from the stack's own conduction
+operator: the electrodes' lateral spreading, the films, the substrate sink,
+the top contact). Z falls with q beyond the thermal healing length, so the
+longest mode that fits under the electrode is the most unstable. A
+thermally activated reaction rate ∝ exp(−ΔH/k_BT) (V_O generation) adds ΔH to
+E_a for the growth of the relative contrast of its product
+(:func:`filamentation_gain`). Verified against the closed-form Z(q) of a slab
+and against the growth rate of a lateral mode
+(``tests/verification/test_filament_analytic.py``).
+
 Joule source
 ------------
 Q is not taken from a reconstructed cell gradient: each face of the
@@ -96,7 +120,9 @@ __all__ = [
     "ThermalProperties",
     "ThermalSolver",
     "contact_face_conductivity",
+    "filamentation_gain",
     "joule_heating",
+    "lateral_mode_response",
     "thermal_properties",
 ]
 
@@ -231,6 +257,93 @@ def joule_heating(
     result = np.bincount(owner, weights=share, minlength=mesh.n_cells)
     result += np.bincount(neighbour[interior], weights=share[interior], minlength=mesh.n_cells)
     return result
+
+
+def lateral_mode_response(solver: "ThermalSolver", heated: np.ndarray, radius: float, wavenumbers) -> np.ndarray:
+    """Z(q): steady temperature response of the heated cells to an areal heat flux J0(q r), r < ``radius`` [K m²/W].
+
+    The flux P''(r) = J0(q r) [W/m²] is spread uniformly over the thickness of
+    the heated cells (volumetric source J0(q r)/H, H their total r-weighted
+    volume over R²/2); the steady ΔT (``solver``'s conduction operator and
+    ambient faces) is projected back on J0(q r) over the heated cells:
+    Z = ∫ ΔT J0 r dV / ∫ J0² r dV. For q = 0 it is the mean rise per unit flux,
+    the thermal resistance of the stack per unit area. Linear stability of a
+    lateral mode: :func:`filamentation_gain` (Ridley, Proc. Phys. Soc. 82,
+    954 (1963)).
+
+    Parameters
+    ----------
+    solver
+        Thermal solver of the domain (its mesh, conductivities and ambient faces).
+    heated
+        Boolean cell mask of the heated cells, shape (n_cells,), all at r < ``radius``.
+    radius
+        Radius R of the heated disk [m] (the electrode radius).
+    wavenumbers
+        q [1/m], shape (n_q,), non-negative.
+
+    Returns
+    -------
+    ndarray, shape (n_q,)
+        Z(q) [K m²/W].
+
+    Raises
+    ------
+    ValueError
+        An empty mask, heated cells beyond ``radius``, or a negative wavenumber.
+    """
+    from scipy.special import j0
+
+    mesh = solver.mesh
+    heated = np.asarray(heated, dtype=bool)
+    q = np.atleast_1d(np.asarray(wavenumbers, dtype=float))
+    if heated.shape != (mesh.n_cells,) or not heated.any():
+        raise ValueError(f"heated must be a non-empty boolean cell mask of shape ({mesh.n_cells},)")
+    if np.any(q < 0.0) or not np.all(np.isfinite(q)):
+        raise ValueError("wavenumbers must be finite and non-negative")
+    r = mesh.cell_centroids[:, 0]
+    if np.max(mesh.nodes[mesh.cells[heated]][..., 0]) > radius * (1.0 + 1e-9):
+        raise ValueError("heated cells must lie within radius")
+    volume = np.where(heated, mesh.r_volumes, 0.0)
+    thickness = volume.sum() / (0.5 * radius**2)
+    result = np.empty(len(q))
+    for index, wavenumber in enumerate(q):  # one steady solve per mode (the factorisation is reused)
+        shape = np.where(heated, j0(wavenumber * r), 0.0)
+        rise = solver.solve(shape * volume / thickness) - solver.ambient
+        result[index] = np.sum(rise * shape * volume) / np.sum(shape**2 * volume)
+    return result
+
+
+def filamentation_gain(power_density, response, activation_ev, temperature) -> np.ndarray:
+    """Loop gain χ = P'' Z(q) E_a/(k_B T²) of a lateral mode under current control (unstable for χ > 1).
+
+    Ridley, Proc. Phys. Soc. 82, 954 (1963); Goodwill et al., Nat. Commun.
+    10, 1628 (2019). For the conductivity alone E_a is its activation energy
+    (thermal filamentation); adding the activation energy ΔH of a reaction
+    whose product raises σ (V_O generation) gives the gain of the relative
+    contrast of that product: d ln(δN/N)/d ln N = χ − 1 when T follows the
+    heat quasi-statically (see the module docstring). Upper bound when part of
+    the conductance is not activated or the films are in series.
+
+    Parameters
+    ----------
+    power_density
+        Joule power per electrode area P'' [W/m²], scalar or array.
+    response
+        Z(q) [K m²/W] (:func:`lateral_mode_response`), scalar or array.
+    activation_ev
+        E_a (+ ΔH) [eV], scalar or array.
+    temperature
+        T [K], positive.
+
+    Returns
+    -------
+    ndarray
+        χ (dimensionless), broadcast shape.
+    """
+    from femion.constants import BOLTZMANN, EV
+
+    return np.asarray(power_density) * np.asarray(response) * np.asarray(activation_ev) * EV / (BOLTZMANN * np.asarray(temperature) ** 2)
 
 
 class ThermalSolver:
