@@ -101,7 +101,8 @@ def test_bad_seed_input(nano_mesh, device):
         minimum_normal_cdf(0.0, 0.5)
 
 
-def test_forming_study_seed_is_opt_in():
+def test_forming_study_seed_is_default_and_can_be_switched_off():
+    """The forming study seeds the weakest site (draw 0) on a 2 nm axis by default; weak_site = false, axis_cell = "" give the flat device."""
     from pathlib import Path
 
     from femion.cli import load_study
@@ -110,11 +111,12 @@ def test_forming_study_seed_is_opt_in():
     study = Path(__file__).resolve().parents[2] / "studies" / "forming"
     _, module = load_study(study)
     config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS)
-    assert module.weak_site_for(config) is None and module.settings_for(config, True).mesh.axis_cell is None
-    config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS,
-                                  {"config.weak_site": True, "config.axis_cell": "2 nm", "config.weak_site_draw": 3})
-    assert module.weak_site_for(config) == DefectSeed(draw=3, correlation_length=2e-9)
+    assert module.weak_site_for(config) == DefectSeed(draw=0, correlation_length=2e-9)
     assert module.settings_for(config, True).mesh.axis_cell == pytest.approx(2e-9)
+    config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS, {"config.weak_site": False, "config.axis_cell": ""})
+    assert module.weak_site_for(config) is None and module.settings_for(config, True).mesh.axis_cell is None
+    config, _ = load_study_config(study / "config.toml", module.CONFIG_KEYS, {"config.weak_site_draw": 3})
+    assert module.weak_site_for(config) == DefectSeed(draw=3, correlation_length=2e-9)
     with pytest.raises(ValueError, match="weak_site must be true or false"):
         module.weak_site_for({**config, "weak_site": "yes"})
 
