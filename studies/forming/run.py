@@ -221,7 +221,7 @@ def localisation(run, device) -> dict:
         "critical_current_forming_A": float(abs(run.current[peak]) / chi_forming),
         "conduction_activation_for_instability_eV": float(e_sigma / chi_sigma),
         "generation_energy_for_forming_instability_eV": float((e_sigma + dh_eff) / chi_forming - e_sigma + (dh - dh_eff)),
-        "conductivity_scale_for_forming_instability": float(1.0 / chi_forming),
+        "conductivity_factor_for_forming_instability": chi_forming,  # all k and h_c times χ_f: Z/χ_f, χ = 1
         "thermal_energy_kT2_eV": float(BOLTZMANN * temperature**2 / EV),
     }
 
@@ -396,7 +396,7 @@ def findings(summary: dict, compliances: list[float]) -> str:
             + ("UNSTABLE (χ > 1). " if loc["gain_forming"] > 1.0 else "stable (χ < 1). ")
             + f"χ = 1 needs I ≈ {loc['critical_current_forming_A'] * 1e3:.3g} mA at this voltage, or ΔH = "
             f"{loc['generation_energy_for_forming_instability_eV']:.3g} eV, or all thermal conductances × "
-            f"{loc['conductivity_scale_for_forming_instability']:.3g}; thermal filamentation alone needs E_σ = "
+            f"{loc['conductivity_factor_for_forming_instability']:.3g}; thermal filamentation alone needs E_σ = "
             f"{loc['conduction_activation_for_instability_eV']:.3g} eV. Shorter modes (a filament) have smaller Z, hence smaller χ.")
         lines.append(
             f"  - seed: {eff['axis_share'] * 100:.2g} % of the axis V_O excess; LiPON median field {eff['lipon_field_over_threshold']:.2g} "
