@@ -61,9 +61,10 @@ the top contact). Z falls with q beyond the thermal healing length, so the
 longest mode that fits under the electrode is the most unstable. A
 thermally activated reaction rate ∝ exp(−ΔH/k_BT) (V_O generation) adds ΔH to
 E_a for the growth of the relative contrast of its product
-(:func:`filamentation_gain`). Verified against the closed-form Z(q) of a slab
-and against the growth rate of a lateral mode
-(``tests/verification/test_filament_analytic.py``).
+(:func:`filamentation_gain`). Z(q) is verified against the closed form of a
+slab and χ against the dispersion relation whose growth rate the lateral-mode
+test checks (``tests/verification/test_filament_analytic.py``); the extension
+to the generation (E_a + ΔH) is derived here, not tested separately.
 
 Joule source
 ------------
