@@ -322,9 +322,11 @@ def filamentation_gain(power_density, response, activation_ev, temperature) -> n
     10, 1628 (2019). For the conductivity alone E_a is its activation energy
     (thermal filamentation); adding the activation energy ΔH of a reaction
     whose product raises σ (V_O generation) gives the gain of the relative
-    contrast of that product: d ln(δN/N)/d ln N = χ − 1 when T follows the
-    heat quasi-statically (see the module docstring). Upper bound when part of
-    the conductance is not activated or the films are in series.
+    contrast of that product: with σ ∝ N, a generation rate independent of N
+    (N ≪ N_max) and T following the heat quasi-statically,
+    d ln(δN/N)/d ln N = χ_ΔH/(1 − χ_σ) − 1, which is positive exactly when
+    χ = χ_σ + χ_ΔH > 1. Upper bound when part of the conductance is not
+    activated or the films are in series.
 
     Parameters
     ----------
