@@ -300,3 +300,17 @@ def test_filamentation_gain_matches_the_dispersion_relation():
     response = 1.0 / (FILM * (h + K_FILM * q**2))  # one-cell film: δT = δQ/(h + k q²), δQ = δP''/L
     slope = activated_conductivity(N_FILM, MU_FILM, E_SIGMA, T_BASE) * E_SIGMA * EV / (BOLTZMANN * T_BASE**2) * field2
     assert filamentation_gain(power, response, E_SIGMA, T_BASE) == pytest.approx(slope / (h + K_FILM * q**2), rel=1e-12)
+
+
+def test_lateral_mode_response_rejects_bad_input():
+    from femion.physics.thermal import lateral_mode_response
+
+    mesh = slab_mesh(1e-6, 200e-9, 4, 2)
+    solver = ThermalSolver(mesh, ThermalProperties(np.ones(mesh.n_cells), np.ones(mesh.n_cells)), mesh.face_mask("bottom"), T0)
+    every = np.ones(mesh.n_cells, dtype=bool)
+    with pytest.raises(ValueError, match="within radius"):
+        lateral_mode_response(solver, every, 0.5e-6, [0.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        lateral_mode_response(solver, every, 1e-6, [-1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        lateral_mode_response(solver, ~every, 1e-6, [0.0])
