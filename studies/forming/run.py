@@ -2,13 +2,15 @@
 
 Problem
 -------
-The pristine device (uniform background V_O density, no disorder) is ramped
+The pristine device (uniform background V_O density; by default the weakest
+site of its threshold-field disorder on the axis, see below) is ramped
 0 → ``stop_voltage`` at ``ramp_rate`` with a current compliance I_cc, once
 with a small (< 100 µA, volatile mode in the paper) and once with a large
 (≥ 500 µA, non-volatile) I_cc. Physics (:mod:`femion.switching`): V_O
 field-accelerated hopping with the density-dependent barrier, thermochemical
-generation above the threshold field, σ = z e μ N in the films, steady Joule
-heating, compliance circuit. **Lithium is left out** (``physics = ("vacancy",
+generation above the threshold field, activated σ(N, T) in the films, steady
+Joule heating (substrate as sink, top contact through h_c:
+:mod:`femion.physics.thermal`), compliance circuit. **Lithium is left out** (``physics = ("vacancy",
 "thermal")``): the coupled Li + V_O + T loop did not converge in session 2,
 and at DC the Li⁺ current is blocked by the electrodes, so the films' κ is
 their electronic conductivity plus the V_O conductivity.
