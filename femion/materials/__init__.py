@@ -80,6 +80,7 @@ PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
         "charge_transfer_coefficient": "",
         "double_layer_capacitance": "F/m^2",
         "thermal_conductivity": "W/(m*K)",
+        "contact_thermal_conductance": "W/(m^2*K)",  # top face of the top electrode to ambient (femion.physics.thermal)
         "specific_heat": "J/(kg*K)",
         "coefficient_of_thermal_expansion": "1/K",
         # oxygen vacancies (femion.physics.vacancy)

@@ -52,11 +52,17 @@ The seed draws no column: the threshold offset decays within ℓ, it carries no 
 unless ``density_amplitude`` > 0, and the filament's radius, V_O content and
 temperature come out of the equations.
 
-Measured (``studies/forming`` quick ramp, 2 nm axis cells, draw 0: N = 2.5e9,
-z = −6.14, E_th lowered by 6.1 MV/m on the axis): the seed moves the maximum of
-the LiPON V_O excess from the electrode-edge ring to the axis but is not
-amplified: max/median 1.0048 (50 µA) and 1.0019 (500 µA), FWHM the electrode
-size, forming voltage unchanged within 0.1 %; peak Joule heating 0.05 K.
+Measured (``studies/forming`` quick ramp, its default: 2 nm axis cells, draw 0:
+N = 2.5e9, z = −6.14, E_th lowered by 6.1 MV/m on the axis; top contact through
+h_c = 260 W/(m² K), :mod:`femion.physics.thermal`): the seed moves the maximum
+of the LiPON V_O excess from the electrode-edge ring to the axis but is not
+amplified: max/median 1.0048 (50 µA) and 1.0018 (500 µA), FWHM the electrode
+size, peak Joule rise 0.16 K and 2.7 K. Why (the study's findings): the
+uniform state is linearly stable, loop gain χ = 0.018 and 0.28 of the longest
+lateral mode with E_σ + ΔH_eff (femion.physics.thermal.filamentation_gain),
+so a relative V_O contrast decays as the density grows; and dilute V_O spread
+over √(4Dt) ≈ 0.3 µm during the ramp, against ℓ = 2 nm, which dilutes what the
+weak site generates. A seed would have to be the filament itself to survive.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Equations (axisymmetric, per radian, SI)
 Heat conduction with the Joule source of the current-continuity solution:
 
     ρ c_p ∂T/∂t = ∇·(k ∇T) + Q,      Q = κ |∇φ|²             in every layer
-    T = T_amb                         on ``substrate_bottom`` and ``top_contact``
+    T = T_amb                         on ``substrate_bottom``
+    −n·k∇T = h_c (T − T_amb)          on ``top_contact`` (Robin: probe/air contact conductance h_c)
     n·k∇T = 0                         on ``axis``, ``outer``, ``air_surface``, ``electrode_side``
 
 with k the thermal conductivity [W/(m K)], ρ the density [kg/m³], c_p the
@@ -21,16 +22,49 @@ Boundary conditions (why)
 * ``substrate_bottom`` at T_amb: the modelled 20 µm glass slab sits on the
   rest of the (mm-thick) substrate and the chuck, a heat sink far larger than
   the device.
-* ``top_contact`` at T_amb: the top of the Pt pad is the electrode that the
-  probe/wiring contacts; a metal contact of 200 µm diameter is a good thermal
-  anchor. Continuum filament models hold the electrode ends at ambient in the
-  same way (Larentis et al., IEEE TED 59, 2468 (2012)). Set ``top_contact_ambient=False``
-  to make it adiabatic instead (heat then leaves only through the substrate,
-  an upper bound on T).
+* ``top_contact``: a finite heat-transfer coefficient h_c [W/(m² K)] to
+  ambient (Robin condition), the material value ``contact_thermal_conductance``
+  of the top electrode. The top of the 50 nm Pt pad is NOT a heat sink: it
+  touches air (free convection and radiation, h of order 10 W/(m² K)) and a
+  probe needle over a contact spot of a few µm radius, whose conductance,
+  averaged over the 100 µm pad, is of order 10² W/(m² K) (the value, its
+  estimate and range in ``femion/materials/Pt.toml``), against a conductance
+  k/L ≈ 5·10⁴ W/(m² K) of the glass slab. The electrodes spread heat
+  laterally (Pt: k t ≈ 3.6·10⁻⁶ W/K per square) and the substrate is the sink.
+  Continuum filament models that hold the electrode ends at ambient
+  (Larentis et al., IEEE TED 59, 2468 (2012)) model a cell buried between
+  thick metal lines, not a probed pad; that limit is
+  ``top_contact_conductance=np.inf`` of :class:`ThermalModule` (the top face
+  held at T_amb, what femion used before), ``0`` makes the face adiabatic.
 * all other boundaries adiabatic: the axis by symmetry; ``outer`` at R_film
   is the far edge of the films; the free film and electrode surfaces lose
   heat to air by convection/radiation with h ≲ 10² W/(m² K), against a
   conductance k/L ≈ 5·10⁴ W/(m² K) of the glass slab: negligible.
+
+Lateral (filamentation) stability
+---------------------------------
+Under current control the uniform state of a film whose conductivity is
+activated, σ ∝ exp(−E_a/k_BT), is unstable to a lateral mode J0(q r) when the
+extra Joule heat of the mode outruns its conduction loss (Ridley, Proc. Phys.
+Soc. 82, 954 (1963); Goodwill et al., Nat. Commun. 10, 1628 (2019);
+Kumar & Williams, Nat. Commun. 9, 2030 (2018)): at fixed field
+δP'' = P'' (E_a/k_BT²) δT
+and δT = Z(q) δP'', so the gain is
+
+    χ(q) = P'' Z(q) E_a / (k_B T²)     (unstable for χ > 1)
+
+with P'' the Joule power per electrode area [W/m²] and Z(q) [K m²/W] the
+steady temperature response of the heated films to an areal heat flux
+J0(q r) (:func:`lateral_mode_response`, from the stack's own conduction
+operator: the electrodes' lateral spreading, the films, the substrate sink,
+the top contact). Z falls with q beyond the thermal healing length, so the
+longest mode that fits under the electrode is the most unstable. A
+thermally activated reaction rate ∝ exp(−ΔH/k_BT) (V_O generation) adds ΔH to
+E_a for the growth of the relative contrast of its product
+(:func:`filamentation_gain`). Z(q) is verified against the closed form of a
+slab and χ against the dispersion relation whose growth rate the lateral-mode
+test checks (``tests/verification/test_filament_analytic.py``); the extension
+to the generation (E_a + ΔH) is derived here, not tested separately.
 
 Joule source
 ------------
@@ -46,6 +80,12 @@ Discretisation: finite volumes with FiPy's two-point geometry and the
 r-weighting of :mod:`femion.fvm` (:class:`femion.fvm.TwoPointOperator`,
 factorised once per dt); implicit Euler in time; the unknown is ΔT = T − T_amb
 (well scaled). Properties are constant in T (linear problem, one solve per step).
+A Robin face of conductance h is the series of the half cell (d/k, d the
+centre-to-face distance) and the contact (1/h): the face enters the operator
+as a Dirichlet face (ΔT = 0 beyond the contact) with the effective face
+conductivity k h d/(k + h d) (:func:`contact_face_conductivity`); h = ∞
+recovers T = T_amb on the face. Verified against the exact ΔT of a uniformly
+heated slab with a Robin face (``tests/verification/test_thermal_joule.py``).
 
 Temperature-dependent source
 ----------------------------
@@ -80,7 +120,10 @@ __all__ = [
     "ThermalRunawayError",
     "ThermalProperties",
     "ThermalSolver",
+    "contact_face_conductivity",
+    "filamentation_gain",
     "joule_heating",
+    "lateral_mode_response",
     "thermal_properties",
 ]
 
@@ -120,6 +163,51 @@ def thermal_properties(mesh: AxisymmetricMesh, device: Device) -> ThermalPropert
         capacity.append(material.value("density") * material.value("specific_heat"))
     index = mesh.cell_regions
     return ThermalProperties(conductivity=np.array(k)[index], heat_capacity=np.array(capacity)[index])
+
+
+def contact_face_conductivity(
+    mesh: AxisymmetricMesh, face_conductivity: np.ndarray, faces: np.ndarray, conductance: np.ndarray | float
+) -> np.ndarray:
+    """Face conductivities with a contact conductance h in series on the exterior ``faces``, shape (n_faces,) [W/(m K)].
+
+    A Robin face −n·k∇T = h (T − T_amb) carries, per unit area, the flux
+    (T_c − T_amb)/(d/k + 1/h) from the cell centre (distance d to the face)
+    through the contact: a Dirichlet face at T_amb with the effective
+    conductivity k h d/(k + h d) (the two-point flux is k_f (T_c − T_amb)/d).
+    h = ∞ leaves k (T = T_amb on the face); h = 0 gives 0 (adiabatic).
+
+    Parameters
+    ----------
+    mesh
+        The mesh (:attr:`femion.mesh.AxisymmetricMesh.cell_distances` are the d).
+    face_conductivity
+        k on every face [W/(m K)], shape (n_faces,) (:func:`femion.fvm.face_values_harmonic`).
+    faces
+        Boolean mask of the exterior faces with the contact, shape (n_faces,).
+    conductance
+        h [W/(m² K)], scalar or shape (n_faces,), non-negative (``np.inf`` allowed).
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, a masked interior face, or a negative or NaN conductance.
+    """
+    n_faces = len(mesh.faces)
+    k = np.asarray(face_conductivity, dtype=float)
+    faces = np.asarray(faces, dtype=bool)
+    h = np.broadcast_to(np.asarray(conductance, dtype=float), (n_faces,))
+    if k.shape != (n_faces,) or faces.shape != (n_faces,):
+        raise ValueError(f"face conductivity and face mask must have shape ({n_faces},)")
+    if np.any(mesh.face_cells[faces, 1] >= 0):
+        raise ValueError("contact faces must be exterior faces")
+    if np.any(np.isnan(h[faces])) or np.any(h[faces] < 0.0):
+        raise ValueError("contact conductance must be non-negative (np.inf: ideal contact)")
+    d = mesh.cell_distances
+    result = k.copy()
+    finite = faces & np.isfinite(h)
+    hd = h[finite] * d[finite]
+    result[finite] = np.divide(k[finite] * hd, k[finite] + hd, out=np.zeros(hd.shape), where=(k[finite] + hd) > 0.0)
+    return result
 
 
 def joule_heating(
@@ -172,6 +260,95 @@ def joule_heating(
     return result
 
 
+def lateral_mode_response(solver: "ThermalSolver", heated: np.ndarray, radius: float, wavenumbers) -> np.ndarray:
+    """Z(q): steady temperature response of the heated cells to an areal heat flux J0(q r), r < ``radius`` [K m²/W].
+
+    The flux P''(r) = J0(q r) [W/m²] is spread uniformly over the thickness of
+    the heated cells (volumetric source J0(q r)/H, H their total r-weighted
+    volume over R²/2); the steady ΔT (``solver``'s conduction operator and
+    ambient faces) is projected back on J0(q r) over the heated cells:
+    Z = ∫ ΔT J0 r dV / ∫ J0² r dV. For q = 0 it is the mean rise per unit flux,
+    the thermal resistance of the stack per unit area. Linear stability of a
+    lateral mode: :func:`filamentation_gain` (Ridley, Proc. Phys. Soc. 82,
+    954 (1963)).
+
+    Parameters
+    ----------
+    solver
+        Thermal solver of the domain (its mesh, conductivities and ambient faces).
+    heated
+        Boolean cell mask of the heated cells, shape (n_cells,), all at r < ``radius``.
+    radius
+        Radius R of the heated disk [m] (the electrode radius).
+    wavenumbers
+        q [1/m], shape (n_q,), non-negative.
+
+    Returns
+    -------
+    ndarray, shape (n_q,)
+        Z(q) [K m²/W].
+
+    Raises
+    ------
+    ValueError
+        An empty mask, heated cells beyond ``radius``, or a negative wavenumber.
+    """
+    from scipy.special import j0
+
+    mesh = solver.mesh
+    heated = np.asarray(heated, dtype=bool)
+    q = np.atleast_1d(np.asarray(wavenumbers, dtype=float))
+    if heated.shape != (mesh.n_cells,) or not heated.any():
+        raise ValueError(f"heated must be a non-empty boolean cell mask of shape ({mesh.n_cells},)")
+    if np.any(q < 0.0) or not np.all(np.isfinite(q)):
+        raise ValueError("wavenumbers must be finite and non-negative")
+    r = mesh.cell_centroids[:, 0]
+    if np.max(mesh.nodes[mesh.cells[heated]][..., 0]) > radius * (1.0 + 1e-9):
+        raise ValueError("heated cells must lie within radius")
+    volume = np.where(heated, mesh.r_volumes, 0.0)
+    thickness = volume.sum() / (0.5 * radius**2)
+    result = np.empty(len(q))
+    for index, wavenumber in enumerate(q):  # one steady solve per mode (the factorisation is reused)
+        shape = np.where(heated, j0(wavenumber * r), 0.0)
+        rise = solver.solve(shape * volume / thickness) - solver.ambient
+        result[index] = np.sum(rise * shape * volume) / np.sum(shape**2 * volume)
+    return result
+
+
+def filamentation_gain(power_density, response, activation_ev, temperature) -> np.ndarray:
+    """Loop gain χ = P'' Z(q) E_a/(k_B T²) of a lateral mode under current control (unstable for χ > 1).
+
+    Ridley, Proc. Phys. Soc. 82, 954 (1963); Goodwill et al., Nat. Commun.
+    10, 1628 (2019). For the conductivity alone E_a is its activation energy
+    (thermal filamentation); adding the activation energy ΔH of a reaction
+    whose product raises σ (V_O generation) gives the gain of the relative
+    contrast of that product: with σ ∝ N, a generation rate independent of N
+    (N ≪ N_max) and T following the heat quasi-statically,
+    d ln(δN/N)/d ln N = χ_ΔH/(1 − χ_σ) − 1, which is positive exactly when
+    χ = χ_σ + χ_ΔH > 1. Upper bound when part of the conductance is not
+    activated or the films are in series.
+
+    Parameters
+    ----------
+    power_density
+        Joule power per electrode area P'' [W/m²], scalar or array.
+    response
+        Z(q) [K m²/W] (:func:`lateral_mode_response`), scalar or array.
+    activation_ev
+        E_a (+ ΔH) [eV], scalar or array.
+    temperature
+        T [K], positive.
+
+    Returns
+    -------
+    ndarray
+        χ (dimensionless), broadcast shape.
+    """
+    from femion.constants import BOLTZMANN, EV
+
+    return np.asarray(power_density) * np.asarray(response) * np.asarray(activation_ev) * EV / (BOLTZMANN * np.asarray(temperature) ** 2)
+
+
 class ThermalSolver:
     """Reusable solver of ρc_p ∂T/∂t = ∇·(k∇T) + Q with T = T_amb on given faces (two-point FV operator, direct LU).
 
@@ -182,18 +359,30 @@ class ThermalSolver:
     properties
         k and ρc_p per cell.
     ambient_faces
-        Boolean face mask (exterior faces) held at the ambient temperature.
+        Boolean face mask (exterior faces) that exchange heat with the ambient.
     ambient
         T_amb [K].
+    conductance
+        Contact conductance h [W/(m² K)] of the ambient faces (Robin condition
+        −n·k∇T = h (T − T_amb), :func:`contact_face_conductivity`), scalar or
+        shape (n_faces,), positive; ``np.inf`` (default) holds them at T_amb.
 
     Raises
     ------
     ValueError
-        If no face is held at ambient (the steady problem would be singular),
-        a masked face is interior, or T_amb is not positive.
+        If no face exchanges heat with the ambient (the steady problem would be
+        singular), a masked face is interior, T_amb is not positive, or a
+        conductance is not positive.
     """
 
-    def __init__(self, mesh: AxisymmetricMesh, properties: ThermalProperties, ambient_faces: np.ndarray, ambient: float):
+    def __init__(
+        self,
+        mesh: AxisymmetricMesh,
+        properties: ThermalProperties,
+        ambient_faces: np.ndarray,
+        ambient: float,
+        conductance: np.ndarray | float = np.inf,
+    ):
         ambient_faces = np.asarray(ambient_faces, dtype=bool)
         if ambient_faces.shape != (len(mesh.faces),) or not ambient_faces.any():
             raise ValueError("the thermal problem needs at least one face at ambient temperature (else steady T is undefined)")
@@ -202,11 +391,15 @@ class ThermalSolver:
         if not (np.isfinite(ambient) and ambient > 0.0):
             raise ValueError(f"ambient temperature must be positive, got {ambient!r}")
         self.mesh, self.properties, self.ambient = mesh, properties, float(ambient)
+        if np.any(np.broadcast_to(np.asarray(conductance, dtype=float), (len(mesh.faces),))[ambient_faces] <= 0.0):
+            raise ValueError("contact conductance of the ambient faces must be positive (leave adiabatic faces out of ambient_faces)")
         self.ambient_faces = ambient_faces
         # The steady operator is constant (k independent of T): assembled and factorised once, reused by every
         # steady solve (the FiPy term rebuilt its matrix per call: ~70 % of a coupled V_O step).
         self._operator = fvm.TwoPointOperator(mesh, dirichlet=ambient_faces)
-        self._k_face = fvm.face_values_harmonic(mesh, properties.conductivity)
+        self._k_face = contact_face_conductivity(
+            mesh, fvm.face_values_harmonic(mesh, properties.conductivity), ambient_faces, conductance
+        )
         self._steady_factor = None
         self._transient_factor = None
 
@@ -325,11 +518,14 @@ class ThermalSolver:
                 return self.ambient + rise
         raise ThermalRunawayError(f"no steady temperature after {max_iterations} Newton iterations (thermal runaway)")
 
-    def boundary_heat_flow(self, temperature: np.ndarray) -> float:
-        """Heat leaving through the ambient faces, 2π ∮ −k ∂T/∂n r ds [W]."""
-        k_face = fvm.face_values_harmonic(self.mesh, self.properties.conductivity)
-        flux = fvm.face_fluxes(self.mesh, np.asarray(temperature) - self.ambient, k_face, self.ambient_faces, 0.0)
-        return float(2.0 * np.pi * np.sum((flux * self.mesh.r_face)[self.ambient_faces]))
+    def boundary_heat_flow(self, temperature: np.ndarray, faces: np.ndarray | None = None) -> float:
+        """Heat leaving through the ambient faces (through their contacts), 2π ∮ −k ∂T/∂n r ds [W].
+
+        ``faces``: optional boolean face mask, shape (n_faces,), restricting the sum (default: all ambient faces).
+        """
+        flux = fvm.face_fluxes(self.mesh, np.asarray(temperature) - self.ambient, self._k_face, self.ambient_faces, 0.0)
+        mask = self.ambient_faces if faces is None else self.ambient_faces & np.asarray(faces, dtype=bool)
+        return float(2.0 * np.pi * np.sum((flux * self.mesh.r_face)[mask]))
 
 
 class ThermalModule:
@@ -347,8 +543,27 @@ class ThermalModule:
         The device (T_amb = ``device.temperature``).
     steady
         Solve the steady heat equation each step (thermal times ≪ dt).
-    top_contact_ambient
-        Hold the top contact at T_amb (default) or make it adiabatic.
+    top_contact_conductance
+        Heat-transfer coefficient h_c [W/(m² K)] of the ``top_contact`` face to
+        ambient; None (default): the top electrode material's
+        ``contact_thermal_conductance``; ``np.inf`` holds the face at T_amb,
+        0 makes it adiabatic.
+
+    Notes
+    -----
+    Measured on the reference device (``studies/forming`` quick, the heat of
+    the final state of each ramp): max rise 0.11 K (I_cc 50 µA) and 2.3 K
+    (500 µA) with h_c = 260 W/(m² K), against 0.0021 K and 0.039 K with the top
+    of the pad held at T_amb; the stack's thermal resistance per electrode area
+    is Z(0) = 1.8e-5 K m²/W (4.1e-7 with the top at T_amb), set by the 20 µm
+    glass slab.
+
+    Raises
+    ------
+    ValueError
+        A negative or NaN ``top_contact_conductance``.
+    femion.MaterialError
+        The top electrode material lacks ``contact_thermal_conductance`` (with the default None).
     """
 
     name = "thermal"
@@ -357,12 +572,20 @@ class ThermalModule:
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
     reads = ("phi", "kappa")
 
-    def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_ambient: bool = True):
+    def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_conductance: float | None = None):
         from femion.physics.electrostatics import conduction_regions, electrode_interface
 
         self.mesh, self.device, self.steady = mesh, device, steady
-        names = ("substrate_bottom", "top_contact") if top_contact_ambient else ("substrate_bottom",)
-        self.solver = ThermalSolver(mesh, thermal_properties(mesh, device), mesh.face_mask(*names), device.temperature)
+        if top_contact_conductance is None:
+            top_contact_conductance = device.material(device.top_electrode.name).value("contact_thermal_conductance")
+        h_c = float(top_contact_conductance)
+        if np.isnan(h_c) or h_c < 0.0:
+            raise ValueError(f"top_contact_conductance must be non-negative, got {top_contact_conductance!r}")
+        self.top_contact_conductance = h_c
+        bottom, top = mesh.face_mask("substrate_bottom"), mesh.face_mask("top_contact")
+        conductance = np.where(top, h_c, np.inf)
+        self.solver = ThermalSolver(mesh, thermal_properties(mesh, device), bottom | (top & (h_c > 0.0)), device.temperature,
+                                    conductance=conductance)
         self.stack = mesh.submesh(conduction_regions(device))
         self._cells = self.stack.parent_cells
         self._electrode_faces = self.stack.face_mask(electrode_interface(device))

@@ -257,3 +257,60 @@ def test_lateral_growth_rate_first_order_in_dt():
     errors = [abs(np.divide(*lateral_growth_rate(200e-9, 100, dt, int(0.4e-9 / dt))) - 1.0) for dt in (4e-12, 2e-12, 1e-12)]
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert np.all(np.abs(orders - 1.0) < 0.25)
+
+
+# Thermal response of a lateral mode (femion.physics.thermal.lateral_mode_response): a slab z ∈ [0, L] on a sink
+# (T = T0 at z = 0), adiabatic top and rim, heated uniformly through its thickness by an areal flux J0(q r) with
+# J0'(qR) = 0. T = T0 + J0(q r) f(z), k (f'' − q² f) = −1/L, f(0) = 0, f'(L) = 0:
+# f = (1 − cosh(q(L − z))/cosh(qL))/(k q² L), whose thickness mean is Z(q) = (1 − tanh(qL)/(qL))/(k q² L),
+# Z(0) = L/(3k). The J0 projection over the slab is the thickness mean.
+J1_ZEROS = (0.0, 3.831705970207512, 7.015586669815619)  # J0'(x) = −J1(x) = 0
+
+
+def slab_mode_response_exact(q: float, thickness: float, k: float) -> float:
+    if q == 0.0:
+        return thickness / (3.0 * k)
+    x = q * thickness
+    return (1.0 - np.tanh(x) / x) / (k * q**2 * thickness)
+
+
+def test_lateral_mode_response_of_a_slab():
+    """Z(q) of a 1 µm disk, 200 nm slab on a sink: closed form within 0.5 % for q R = 0, 3.83, 7.02 (measured 3.1e-4, 3.2e-4, 4.7e-4)."""
+    from femion.physics.thermal import lateral_mode_response
+
+    radius, thickness, k = 1e-6, 200e-9, 1.5
+    mesh = slab_mesh(radius, thickness, 100, 40)
+    solver = ThermalSolver(mesh, ThermalProperties(np.full(mesh.n_cells, k), np.full(mesh.n_cells, 2e6)), mesh.face_mask("bottom"), T0)
+    q = np.array(J1_ZEROS) / radius
+    computed = lateral_mode_response(solver, np.ones(mesh.n_cells, dtype=bool), radius, q)
+    exact = np.array([slab_mode_response_exact(value, thickness, k) for value in q])
+    assert np.allclose(computed, exact, rtol=5e-3)
+    assert np.all(np.diff(computed) < 0.0)  # shorter modes lose their heat faster
+
+
+def test_filamentation_gain_matches_the_dispersion_relation():
+    """χ = P'' Z(q) E_a/(k_BT²) of the lumped film of the lateral-mode test equals (σ'E²)/(h + k q²) of its dispersion relation."""
+    from femion.physics.thermal import filamentation_gain
+    from femion.physics.vacancy import activated_conductivity
+
+    h = 4.0 * K_FILM / FILM**2
+    field2 = h * (T_BASE - T0) / activated_conductivity(N_FILM, MU_FILM, E_SIGMA, T_BASE)
+    power = activated_conductivity(N_FILM, MU_FILM, E_SIGMA, T_BASE) * field2 * FILM  # P'' [W/m²]
+    q = J0_PRIME_ZERO / 200e-9
+    response = 1.0 / (FILM * (h + K_FILM * q**2))  # one-cell film: δT = δQ/(h + k q²), δQ = δP''/L
+    slope = activated_conductivity(N_FILM, MU_FILM, E_SIGMA, T_BASE) * E_SIGMA * EV / (BOLTZMANN * T_BASE**2) * field2
+    assert filamentation_gain(power, response, E_SIGMA, T_BASE) == pytest.approx(slope / (h + K_FILM * q**2), rel=1e-12)
+
+
+def test_lateral_mode_response_rejects_bad_input():
+    from femion.physics.thermal import lateral_mode_response
+
+    mesh = slab_mesh(1e-6, 200e-9, 4, 2)
+    solver = ThermalSolver(mesh, ThermalProperties(np.ones(mesh.n_cells), np.ones(mesh.n_cells)), mesh.face_mask("bottom"), T0)
+    every = np.ones(mesh.n_cells, dtype=bool)
+    with pytest.raises(ValueError, match="within radius"):
+        lateral_mode_response(solver, every, 0.5e-6, [0.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        lateral_mode_response(solver, every, 1e-6, [-1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        lateral_mode_response(solver, ~every, 1e-6, [0.0])
