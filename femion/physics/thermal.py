@@ -528,6 +528,12 @@ class ThermalSolver:
         return float(2.0 * np.pi * np.sum((flux * self.mesh.r_face)[mask]))
 
 
+RUNAWAY_TEMPERATURE = 5000.0
+"""Ceiling of a physical temperature [K]: above the melting points of every layer (Pt 2041 K, WO3 1746 K, MoO3 1068 K,
+glass ~1900 K; CRC Handbook) with margin. A solution beyond it is a runaway the model's laws do not describe: before
+this check an all-physics −5 V pulse reached 5·10⁹ K without being rejected."""
+
+
 class ThermalModule:
     """Coupled-loop module for the temperature (see :mod:`femion.coupling`).
 
@@ -605,14 +611,27 @@ class ThermalModule:
         state.fields["T"] = np.full(self.mesh.n_cells, self.device.temperature)
 
     def advance(self, state, dt: float, start):
-        """Solve T at t + dt from the Joule heat of ``state`` (steady or implicit Euler from ``start``)."""
+        """Solve T at t + dt from the Joule heat of ``state`` (steady or implicit Euler from ``start``).
+
+        Raises
+        ------
+        FloatingPointError
+            If T exceeds :data:`RUNAWAY_TEMPERATURE` anywhere: thermal runaway,
+            outside every material law of the stack (the step is rejected; a
+            run that cannot avoid it stops with this reason).
+        """
         from femion.coupling import ModuleReport
 
         heat = self.heat(state)
         if self.steady:
-            state.fields["T"] = self.solver.solve(heat)
+            temperature = self.solver.solve(heat)
         else:
-            state.fields["T"] = self.solver.solve(heat, dt=dt, start=start.fields["T"])
+            temperature = self.solver.solve(heat, dt=dt, start=start.fields["T"])
+        peak = float(np.max(temperature))
+        if not peak <= RUNAWAY_TEMPERATURE:
+            raise FloatingPointError(f"thermal runaway: T reaches {peak:.3g} K (> {RUNAWAY_TEMPERATURE:g} K, above every "
+                                     "melting point of the stack)")
+        state.fields["T"] = temperature
         return ModuleReport(converged=True, iterations=1, residual=0.0)
 
     def observables(self, state) -> dict[str, float]:

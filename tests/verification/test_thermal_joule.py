@@ -120,3 +120,22 @@ def test_solver_rejects_non_positive_contact_conductance():
     properties = ThermalProperties(np.ones(mesh.n_cells), np.ones(mesh.n_cells))
     with pytest.raises(ValueError, match="conductance"):
         ThermalSolver(mesh, properties, mesh.face_mask("top", "bottom"), 300.0, conductance=0.0)
+
+
+def test_runaway_temperature_is_rejected():
+    """A Joule heat that would put T above RUNAWAY_TEMPERATURE raises FloatingPointError (the step is rejected)."""
+    import femion
+    from femion.coupling import State
+    from femion.physics.thermal import RUNAWAY_TEMPERATURE, ThermalModule
+
+    device = femion.load_device()
+    mesh = femion.build_mesh(device, settings=femion.QUICK_MESH)
+    module = ThermalModule(mesh, device)
+    state = State(fields={"T": np.full(mesh.n_cells, 300.0)})
+    module.heat = lambda s: np.full(mesh.n_cells, 1e3)  # W per radian per cell: far beyond any device's dissipation
+    with pytest.raises(FloatingPointError, match="thermal runaway"):
+        module.advance(state, 1e-3, state.copy())
+    assert np.all(state.fields["T"] == 300.0)  # the state is left as it was
+    module.heat = lambda s: np.zeros(mesh.n_cells)
+    module.advance(state, 1e-3, state.copy())
+    assert np.max(state.fields["T"]) < RUNAWAY_TEMPERATURE
