@@ -844,6 +844,10 @@ class MechanicsModule:
              "mech_film_channel_ratio_max": "1", "mech_film_open_max": "1"}
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
 
+    smooth_coupling = False
+    """Its update (radial return, blister and damage decisions) is not smooth in its inputs: the coupling
+    iterations never extrapolate its fields (:func:`femion.coupling.coupled_step`)."""
+
     def __init__(self, mesh: AxisymmetricMesh, device: Device, settings: MechanicsSettings = MechanicsSettings()):
         self.mesh = mesh
         self.device = device

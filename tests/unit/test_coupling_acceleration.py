@@ -3,7 +3,7 @@
 Two modules exchange fields through a linear map whose Picard contraction per
 sweep is c1·c2 = 0.98: plain iteration needs ~ln(1e-10)/ln(0.98) ≈ 1100
 sweeps to reach a 1e-10 change, Anderson mixing solves a linear fixed point of
-n unknowns in at most n + 1 (here 2 per cell) iterations. The fixed point is
+n unknowns in at most n + 1 (here 2 per cell) iterations once it starts. The fixed point is
 known in closed form: a* = (c1 s2 + s1)/(1 − c1 c2), b* = c2 a* + s2.
 """
 
@@ -42,10 +42,22 @@ def test_anderson_reaches_the_fixed_point_where_picard_stalls():
     exact_a = (C1 * S2 + S1) / (1.0 - C1 * C2) * np.arange(1.0, 4.0)
     with pytest.raises(CouplingError, match="did not converge in 20"):
         coupled_step(_modules(), _start(), 1.0, 0.0, tolerance=1e-10, acceleration=0)
-    state, outcome = coupled_step(_modules(), _start(), 1.0, 0.0, tolerance=1e-10, acceleration=5)
+    state, outcome = coupled_step(_modules(), _start(), 1.0, 0.0, tolerance=1e-10, acceleration=5, acceleration_start=1)
     assert outcome.iterations <= 6
+    delayed, late = coupled_step(_modules(), _start(), 1.0, 0.0, tolerance=1e-10)  # default: plain for 6 sweeps first
+    assert late.iterations <= 6 + 6
+    np.testing.assert_allclose(delayed.fields["a"], exact_a, rtol=1e-9)
     np.testing.assert_allclose(state.fields["a"], exact_a, rtol=1e-9)
     np.testing.assert_allclose(state.fields["b"], C2 * exact_a + S2 * np.arange(1.0, 4.0), rtol=1e-9)
+
+
+def test_fields_of_a_non_smooth_module_are_not_mixed():
+    """A module with smooth_coupling = False (mechanics) is iterated plainly: here it stalls like Picard."""
+    modules = _modules()
+    modules[0].smooth_coupling = False
+    modules[1].smooth_coupling = False
+    with pytest.raises(CouplingError, match="did not converge in 20"):
+        coupled_step(modules, _start(), 1.0, 0.0, tolerance=1e-10, acceleration=5, acceleration_start=1)
 
 
 def test_a_mixed_iterate_outside_the_sign_range_is_not_used():
