@@ -98,6 +98,8 @@ SCENARIO_KEYS = {"hypothesis", "inventory_reduction", "quick_inventory_reduction
 PAPER = {"areal_capacitance_mF_cm2": 4.1, "energy_uWh_cm2": 7.0, "power_uW_cm2": 27.9}
 WH = 3600.0  # J per Wh
 TARGETS = ("areal_capacitance_mF_cm2", "energy_uWh_cm2", "power_uW_cm2")
+CV_RESOLUTION = 0.01
+"""Largest voltage step of the CV records [V] (the peak potentials are read at the recorded points)."""
 
 
 def paper_gcd(capacitance: float, energy: float, power: float) -> dict[str, float]:
@@ -363,12 +365,17 @@ def _unit_scale(material, name: str, table: dict) -> float:
     return low_si / table["range"][0]
 
 
-class Trials:
-    """Runs and records the fit's GCD trials on one start state (each knob point once)."""
+class BudgetSpent(Exception):
+    """Raised by :class:`Trials` when the fit has used its evaluations (least_squares does not count its Jacobian's)."""
 
-    def __init__(self, outdir: Path, device, mesh, settings, knobs: list[Knob], reduction: float, current: float, window: float, area: float):
+
+class Trials:
+    """Runs and records the fit's GCD trials on one start state; at most ``budget`` GCD runs."""
+
+    def __init__(self, outdir: Path, device, mesh, settings, knobs: list[Knob], reduction: float, current: float, window: float,
+                 area: float, budget: int):
         self.outdir, self.device, self.mesh, self.settings, self.knobs = outdir, device, mesh, settings, knobs
-        self.reduction, self.current, self.window, self.area = reduction, current, window, area
+        self.reduction, self.current, self.window, self.area, self.budget = reduction, current, window, area, budget
         self.rows: list[dict] = []
 
     def variant(self, values: np.ndarray, folder: Path, source: str):
@@ -386,7 +393,15 @@ class Trials:
         return override_device(self.device, overrides, origin=str(folder)), changes
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        """Residuals [ln(C/4.1), ln(E/7.0), ln(P/27.9)] of the GCD at ``values``; a failed trial gives +ln 10 each."""
+        """Residuals [ln(C/4.1), ln(E/7.0), ln(P/27.9)] of the GCD at ``values``; a failed trial gives +ln 10 each.
+
+        Raises
+        ------
+        BudgetSpent
+            When ``budget`` trials have run.
+        """
+        if len(self.rows) >= self.budget:
+            raise BudgetSpent
         folder = self.outdir / "trials" / f"{len(self.rows):03d}"
         folder.mkdir(parents=True, exist_ok=True)
         device, _ = self.variant(values, folder, "assumed")
@@ -423,8 +438,8 @@ def run_gcd(device, mesh, settings, reduction: float, current: float, window: fl
     curves = result.curves
     t, v, i = curves.time.values, curves.voltage.values, curves.current.values
     scale = abs(current)
-    charge = np.flatnonzero(np.isclose(i, -scale, rtol=1e-3))
-    discharge = np.flatnonzero(np.isclose(i, scale, rtol=1e-3))
+    charge = np.flatnonzero(np.isclose(i, -scale, rtol=1e-3, atol=0.0))
+    discharge = np.flatnonzero(np.isclose(i, scale, rtol=1e-3, atol=0.0))
     if discharge.size < 3:
         raise ValueError("the GCD run has no discharge")
     # The imposed current: the recorded one follows it to ~1e-6 relative, above discharge_metrics' constancy check.
@@ -451,7 +466,8 @@ def run_state(device, pulses, settings, reduction: float, protocol: dict, area: 
     chain = pulses._Chain(device, settings)
     mesh = chain.mesh
     p = protocol
-    cv = Simulation(device, cyclic_voltammetry(p["cv_low"], p["cv_high"], p["cv_rate"], 1, start=0.0), settings, mesh=mesh,
+    cv = Simulation(device, cyclic_voltammetry(p["cv_low"], p["cv_high"], p["cv_rate"], 1, start=0.0,
+                                                max_step=CV_RESOLUTION / p["cv_rate"]), settings, mesh=mesh,
                     start=reduced_state(device, mesh, settings, reduction)).run(progress=None).curves
     peaks = cv_peaks(cv.time.values, cv.voltage.values, cv.current.values)
     background = series_double_layer(device) * p["cv_rate"] * area
@@ -581,12 +597,16 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     estimate = hand_estimate(device, protocol["window"], PAPER, ranges, fit_reduction)
     gcd = paper_gcd(PAPER["areal_capacitance_mF_cm2"] * 10.0, PAPER["energy_uWh_cm2"] * 1e-6 * WH / 1e-4, PAPER["power_uW_cm2"] * 1e-2)
     mesh = build_mesh(device, settings=settings.mesh)
-    trials = Trials(outdir, device, mesh, settings, knobs, fit_reduction, protocol["current"], protocol["window"], area)
+    trials = Trials(outdir, device, mesh, settings, knobs, fit_reduction, protocol["current"], protocol["window"], area, evaluations)
     x0 = np.array([min(max(device.material(_layer(device, k.materials[0])).value(k.property), k.low), k.high) for k in knobs])
     lows, spans = np.array([k.low for k in knobs]), np.array([k.high - k.low for k in knobs])
     # Solved in u = (x − low)/(high − low) ∈ [0, 1], so that the finite-difference step is 5 % of each range.
-    solution = least_squares(lambda u: trials(lows + np.clip(u, 0.0, 1.0) * spans), (x0 - lows) / spans, bounds=(0.0, 1.0),
-                             method="trf", diff_step=0.05, max_nfev=evaluations)
+    try:
+        solution = least_squares(lambda u: trials(lows + np.clip(u, 0.0, 1.0) * spans), (x0 - lows) / spans, bounds=(0.0, 1.0),
+                                 method="trf", diff_step=0.05, max_nfev=evaluations)
+        status, message = int(solution.status), str(solution.message)
+    except BudgetSpent:
+        status, message = 0, f"stopped after {evaluations} GCD evaluations (the study's budget)"
     costs = np.array([0.5 * float(np.sum(np.where(np.isfinite(r["residual"]), r["residual"], math.log(10.0)) ** 2)) for r in trials.rows])
     best = int(np.argmin(costs))
     row = trials.rows[best]
@@ -624,8 +644,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": _knob_unit(k), "start": float(v)} for k, v in zip(knobs, x0)],
         "evaluations": len(trials.rows),
         "max_evaluations": evaluations,
-        "least_squares_status": int(solution.status),
-        "least_squares_message": str(solution.message),
+        "least_squares_status": status,
+        "least_squares_message": message,
         "best_trial": best,
         "best_values": {k.name: float(v) for k, v in zip(knobs, row["values"])},
         "best_metrics": best_metrics,
