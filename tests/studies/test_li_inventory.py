@@ -81,9 +81,9 @@ def test_knob_bounds_are_the_database_ranges(module):
             low, high = device.material(material).__getitem__(knob.property).range
             assert knob.low >= low and knob.high <= high, name
     with pytest.raises(StudyConfigError, match="knobs"):
-        module.parse_knobs([{"materials": ["WO3"], "property": "li_standard_potential"}] * 5, device, "config")
+        module.parse_knobs([{"materials": ["WO3"], "property": "li_standard_potential", "favourable": "low"}] * 5, device, "config")
     with pytest.raises(StudyConfigError, match="Ag"):
-        module.parse_knobs([{"materials": ["Ag"], "property": "li_standard_potential"}], device, "config")
+        module.parse_knobs([{"materials": ["Ag"], "property": "li_standard_potential", "favourable": "low"}], device, "config")
 
 
 def test_a_malformed_scenario_table_is_refused_naming_the_key(module, tmp_path):
