@@ -715,6 +715,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "paper_gcd_implied": gcd,
         "emf_shift_needed_V": gap["emf_shift_needed_V"],
         "corner_energy_uWh_cm2": corner_row["energy_uWh_cm2"],
+        # The database values on the scenario state (no knob moved): trial 0.
+        **{f"database_{k}": next(r for r in trials.rows if r["stage"] == "database")[k] for k in TARGETS},
         "corner_areal_capacitance_mF_cm2": corner_row["areal_capacitance_mF_cm2"],
         "mean_discharge_voltage_best_V": v_best,
         "paper": PAPER,
