@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -52,6 +53,6 @@ def plot(outdir: Path) -> None:
     axes[1, 2].plot(summary["paper"]["power_uW_cm2"], summary["paper"]["energy_uWh_cm2"], "k*", ms=12, label="paper")
     axes[1, 2].set(xlabel="P [µW/cm²]", ylabel="E [µWh/cm²]", xscale="log", yscale="log", title="Ragone")
     axes[1, 2].legend(fontsize=7)
-    figure.suptitle(f"HYPOTHESIS: {summary['scenario']['hypothesis']}", fontsize=7)
+    figure.suptitle(textwrap.fill(f"HYPOTHESIS: {summary['scenario']['hypothesis']}", 200), fontsize=7)
     figure.savefig(outdir / "li_inventory.png", dpi=120)
     plt.close(figure)
