@@ -851,6 +851,8 @@ def _findings(s: dict, fit: dict) -> list[str]:
             f"(best trial: {_u0_difference(fit['best_values']):.3g} V) would have to reach ~{_u0_difference(fit['best_values']) + gap['emf_shift_needed_V']:.2g} V "
             "against at most 0.6 V within their database ranges (2.4–3.0 V each, source assumed): out of range by "
             f"~{_u0_difference(fit['best_values']) + gap['emf_shift_needed_V'] - 0.6:.2g} V. The paper's own redox peak "
-            "near 2.5 V (Fig. 3g inset) points to such an emf; femion's U° were chosen for a pristine OCV near 0 V. C alone is "
+            "near 2.5 V (Fig. 3g inset) points to such an emf; femion's U° were chosen for a pristine OCV near 0 V. The hosts' "
+            "own working windows in the database notes (a-WO3 cycled between ~3.2 and 2.0 V vs Li, MoO3 inserting Li between "
+            "~3.0 and 2.2 V) bound a WO3|MoO3 cell's emf to about 1 V as well. C alone is "
             "reachable: it is set by the Li the scenario leaves (X), not by a material value.")
     return lines
