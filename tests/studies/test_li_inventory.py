@@ -1,0 +1,106 @@
+"""studies/li_inventory: the scenario's start state, the analysis helpers, the knob bounds, and the quick run.
+
+The helpers are checked against closed forms (capacitor discharge, straight lines, exact Li scaling); the quick
+run against its expected.json, a regression snapshot of the model's own output.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import femion
+from femion.claims import POWER_WINDOW
+from femion.cli import load_study
+from femion.config import StudyConfigError, load_study_config
+from femion.mesh import build_mesh
+from femion.simulation import SimulationSettings
+
+STUDY = Path(__file__).resolve().parents[2] / "studies" / "li_inventory"
+
+
+@pytest.fixture(scope="module")
+def module():
+    return load_study(STUDY)[1]
+
+
+def test_paper_gcd_inverts_the_capacitor_discharge(module):
+    # C = 41 F/m², E = 252 J/m² (7.0 µWh/cm²), P = 0.279 W/m² (27.9 µW/cm²).
+    gcd = module.paper_gcd(41.0, 252.0, 0.279)
+    assert gcd["window_V"] == pytest.approx(math.sqrt(2 * 252.0 / 41.0), rel=1e-12)
+    assert gcd["duration_s"] == pytest.approx(252.0 / 0.279, rel=1e-12)
+    # Back to the inputs: E = C ΔV²/2, P = E/Δt, i Δt = C ΔV.
+    assert 0.5 * 41.0 * gcd["window_V"] ** 2 == pytest.approx(252.0, rel=1e-12)
+    assert gcd["current_density_A_m2"] * gcd["duration_s"] == pytest.approx(41.0 * gcd["window_V"], rel=1e-12)
+    with pytest.raises(ValueError):
+        module.paper_gcd(0.0, 1.0, 1.0)
+
+
+def test_discharge_shape_of_a_line_and_of_a_plateau(module):
+    t = np.linspace(0.0, 10.0, 50)
+    line = module.discharge_shape(t, 3.0 - 0.2 * t)
+    assert line["r_squared"] == pytest.approx(1.0, abs=1e-12) and line["dvdt_spread"] == pytest.approx(0.0, abs=1e-12)
+    bent = module.discharge_shape(t, np.where(t < 5.0, 3.0 - 0.5 * t, 0.5 - 0.01 * (t - 5.0)))
+    assert bent["r_squared"] < 0.95 and bent["dvdt_spread"] > 0.5
+    with pytest.raises(ValueError):
+        module.discharge_shape(t[:2], t[:2])
+
+
+def test_mode_rule_and_where_it_changes(module):
+    assert module.mode(POWER_WINDOW) == "storage" and module.mode(POWER_WINDOW * 1.01) == "doping"
+    assert module.mode(float("nan")) == "undecided"
+    rows = [{"reduction": 0.5, "mode": "storage"}, {"reduction": 0.0, "mode": "doping"}, {"reduction": 0.9, "mode": "storage"}]
+    assert module.mode_change(rows) == {"changes": True, "from": "doping", "to": "storage", "between_X": [0.0, 0.5]}
+    assert module.mode_change([{"reduction": 0.0, "mode": "doping"}])["changes"] is False
+
+
+def test_reduced_state_scales_exactly_the_host_li(module):
+    device = femion.load_device()
+    settings = SimulationSettings(mesh=femion.QUICK_MESH)
+    mesh = build_mesh(device, settings=settings.mesh)
+    full = module.reduced_state(device, mesh, settings, 0.0).fields["c_li"]
+    cut = module.reduced_state(device, mesh, settings, 0.75).fields["c_li"]
+    hosts = module.host_mask(mesh, device)
+    assert np.array_equal(hosts, mesh.region_mask("WO3") | mesh.region_mask("MoO3"))
+    assert np.allclose(cut[hosts], 0.25 * full[hosts], rtol=1e-15, atol=0.0)
+    assert np.array_equal(cut[~hosts], full[~hosts])  # LiPON keeps c0
+    with pytest.raises(ValueError, match="reduction"):
+        module.reduced_state(device, mesh, settings, 1.0)
+
+
+def test_knob_bounds_are_the_database_ranges(module):
+    config, device = load_study_config(STUDY / "config.toml", module.CONFIG_KEYS)
+    knobs = {k.name: k for k in module.parse_knobs(config["knobs"], device, "config")}
+    assert len(knobs) <= 4
+    for name, knob in knobs.items():
+        for material in knob.materials:
+            low, high = device.material(material).__getitem__(knob.property).range
+            assert knob.low >= low and knob.high <= high, name
+    with pytest.raises(StudyConfigError, match="knobs"):
+        module.parse_knobs([{"materials": ["WO3"], "property": "li_standard_potential", "favourable": "low"}] * 5, device, "config")
+    with pytest.raises(StudyConfigError, match="Ag"):
+        module.parse_knobs([{"materials": ["Ag"], "property": "li_standard_potential", "favourable": "low"}], device, "config")
+
+
+def test_a_malformed_scenario_table_is_refused_naming_the_key(module, tmp_path):
+    with pytest.raises(StudyConfigError, match=r"\[scenario\]"):
+        module.run(tmp_path, quick=True, overrides={"config.scenario": {"hypothesis": "x"}})
+    bad = {"hypothesis": "x", "inventory_reduction": [0.0], "quick_inventory_reduction": [1.0], "fit_inventory_reduction": 0.5}
+    with pytest.raises(StudyConfigError, match="scenario"):
+        module.run(tmp_path, quick=True, overrides={"config.scenario": bad})
+
+
+@pytest.mark.slow
+def test_quick_run_matches_expected(module, tmp_path, assert_matches_expected):
+    """Quick variant (coarse mesh, three X, five fit evaluations): ~15 min on the shared 2-core machine."""
+    summary = module.run(tmp_path, quick=True)
+    assert_matches_expected(summary, STUDY)
+    for name in ("states.nc", "trials.nc", "fit.json", "summary.json", "findings.md", "run.json"):
+        assert (tmp_path / name).is_file(), name
+    with open(STUDY / "config.toml", "rb") as handle:
+        assert summary["scenario"] == tomllib.load(handle)["scenario"]  # echoed verbatim: the claim names it
+    assert "HYPOTHESIS" in (tmp_path / "findings.md").read_text()
