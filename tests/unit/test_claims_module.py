@@ -137,3 +137,18 @@ def test_products_rule_falls_back_on_the_pore_scenario():
     a = assess("products_at_centre", out | {"power_scenario": scenario})
     assert a.status == "not_reproduced" and "under the pore scenario" in a.breaking_link
     assert assess("products_at_centre", {"fig4_tofsims": _fig4_products(5.0, 1.0, consumed=1e-12)}).status == "reproduced"
+
+
+def test_capacitance_and_ragone_report_the_li_loss_scenario_but_stay_not_reproduced():
+    """The Li-loss scenario does not make the device storage-dominated, so its GCD numbers are evidence, not a pass."""
+    power = {"areal_capacitance_mF_cm2": 0.6, "energy_uWh_cm2": 2e-4, "power_uW_cm2": 0.7, "li_consumed_air_mol": 0.0}
+    inventory = {"inventory_reduction": [0.0, 0.9], "G_max_over_G_min": [5.6, 3.9], "mode_change": {"changes": False},
+                 "fit_inventory_reduction": 0.8, "database_areal_capacitance_mF_cm2": 3.9, "energy_uWh_cm2": 2.6,
+                 "power_uW_cm2": 10.2, "mean_discharge_voltage_best_V": 0.64, "emf_shift_needed_V": 1.11,
+                 "scenario": {"hypothesis": "host Li reduced by X"}}
+    out = {"power_cv_gcd": power, "li_inventory": inventory}
+    a = assess("capacitance", out)
+    assert a.status == "not_reproduced" and "stays doping-dominated" in a.breaking_link and "3.9 mF/cm²" in a.breaking_link
+    r = assess("ragone", out)
+    assert r.status == "not_reproduced" and "1.11 V more emf" in r.breaking_link
+    assert assess("capacitance", {"power_cv_gcd": power | {"areal_capacitance_mF_cm2": 4.0}}).status == "reproduced"
