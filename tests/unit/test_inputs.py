@@ -113,6 +113,7 @@ BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of e
     "fig4_tofsims": ({"config.rest_time": "0 s"}, "rest_time"),
     "forming": ({"config.ramp_rate": "0 V/s"}, "ramp_rate"),
     "li_arrhenius": ({"config.read_times": ["-1 ms"]}, "read_times"),
+    "li_inventory": ({"config.gcd_window": "-3.5 V"}, "gcd_window"),
     "mode_map_mechanics": ({"config.voltage_increment": "0 V"}, "voltage_increment"),
     "mode_switch": ({"config.pulse_width": "0 s"}, "pulse_width"),
     "nonvolatile_switching": ({"config.cycles": 0}, "cycles"),
