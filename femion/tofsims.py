@@ -1692,10 +1692,10 @@ def interface_depths(depth: np.ndarray, profiles: Mapping[str, np.ndarray], ions
     return tuple(readouts)
 
 
-PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
+FIG4_PRODUCT_IONS = ("Li-", "OH-", "LiO-", "CO3-", "CO3Li-")
 """Secondary ions of the air-reaction products and Li (paper Fig. 4(d)–(f))."""
-MATRIX_IONS = ("Pt-", "WO3-", "PO2-", "MoO3-", "InO-")
-"""Matrix ions of the five layers (paper Fig. 4(a)–(c))."""
+FIG4_MATRIX_IONS = ("Pt-", "WO3-", "PO2-", "MoO3-", "InO-")
+"""Matrix ions of the five layers drawn in the morphology panels (paper Fig. 4(a)–(c)); :data:`MATRIX_IONS` lists every matrix ion per material."""
 FIG4_PANELS = MappingProxyType({
     "analog": MappingProxyType({"morphology": "a", "ions": "d", "depth_map": "g"}),
     "power": MappingProxyType({"morphology": "b", "ions": "e", "depth_map": "h"}),
@@ -1754,7 +1754,7 @@ def synthesize_mode(
     from femion.viz import plot_depth_map, render_tofsims_ions, render_tofsims_layers
 
     outdir = Path(outdir)
-    ions = PRODUCT_IONS + MATRIX_IONS + (("O-",) if "c_vo" in species else ())
+    ions = FIG4_PRODUCT_IONS + FIG4_MATRIX_IONS + (("O-",) if "c_vo" in species else ())
     volumes = measure(species, grid, ions)
     write_volumes(outdir / "tofsims", grid, volumes, prefix=f"{mode}_")
     profiles = depth_profiles(grid, volumes)
@@ -1765,9 +1765,9 @@ def synthesize_mode(
         "morphology": f"panel_{keys['morphology']}_morphology_{mode}.png",
         "ions": f"panel_{keys['ions']}_ions_{mode}.png",
     }
-    render_tofsims_layers(outdir / files["morphology"], grid, {ion: volumes[ion] for ion in MATRIX_IONS},
+    render_tofsims_layers(outdir / files["morphology"], grid, {ion: volumes[ion] for ion in FIG4_MATRIX_IONS},
                           title=f"({keys['morphology']}) {mode} mode: layer morphology (synthetic ToF-SIMS)")
-    render_tofsims_ions(outdir / files["ions"], grid, {ion: volumes[ion] for ion in PRODUCT_IONS},
+    render_tofsims_ions(outdir / files["ions"], grid, {ion: volumes[ion] for ion in FIG4_PRODUCT_IONS},
                         title=f"({keys['ions']}) {mode} mode: Li-, OH-, LiO-, CO3-, CO3Li-")
     contents = {"morphology": "3D morphology", "ions": "secondary-ion maps"}
     if depth_map_panel:
@@ -1779,7 +1779,7 @@ def synthesize_mode(
     radius = device.electrode_radius
     pixel_r = np.hypot(*np.meshgrid(grid.x, grid.y, indexing="ij"))
     centre, edge = pixel_r < 0.25 * radius, (pixel_r > 0.75 * radius) & (pixel_r < radius)
-    in_pt = {ion: depth_integrated(volumes[ion], grid, layer=device.top_electrode.name) for ion in PRODUCT_IONS if ion != "Li-"}
+    in_pt = {ion: depth_integrated(volumes[ion], grid, layer=device.top_electrode.name) for ion in FIG4_PRODUCT_IONS if ion != "Li-"}
     readouts = {
         f"li_lateral_uniformity_WO3_{mode}": lateral_uniformity(volumes["Li-"], grid, layer="WO3"),
         f"li_lateral_uniformity_LiPON_{mode}": lateral_uniformity(volumes["Li-"], grid, layer="LiPON"),
@@ -1789,7 +1789,7 @@ def synthesize_mode(
         },
         f"interfaces_{mode}": [
             {"ions": f"{item.upper}/{item.lower}", "depth_m": item.depth, "width_m": item.width}
-            for item in interface_depths(profiles.depth.values, {ion: profiles[ion].values for ion in MATRIX_IONS}, MATRIX_IONS)
+            for item in interface_depths(profiles.depth.values, {ion: profiles[ion].values for ion in FIG4_MATRIX_IONS}, FIG4_MATRIX_IONS)
         ],
     }
     return panels, readouts, volumes
