@@ -467,7 +467,8 @@ def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: flo
     module : femion.physics.mechanics.MechanicsModule
         The module that computed the snapshots.
     snapshots : list of dict
-        Fields ``c_li``, ``c_li_ref``, ``sigma_rr``, ``sigma_tt`` per accepted step.
+        Fields ``c_li``, ``c_li_ref``, ``sigma_rr``, ``sigma_tt`` per accepted step (snapshots lacking one are
+        skipped; ``extra["snapshot"]`` indexes the remaining ones).
     li_films : float
         Li in the films [mol] (route (c)).
 
@@ -479,10 +480,12 @@ def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: flo
     Raises
     ------
     ValueError
-        No snapshot.
+        No snapshot with the needed fields.
     """
+    needed = ("c_li", "c_li_ref", "sigma_rr", "sigma_tt")
+    snapshots = [s for s in snapshots if all(name in s for name in needed)]  # the initial state may lack c_li_ref
     if not snapshots:
-        raise ValueError("measure_routes needs at least one snapshot")
+        raise ValueError(f"measure_routes needs at least one snapshot with the fields {', '.join(needed)}")
     out: dict[str, Route] = {}
     for name, function in (("buckle_apex", route_buckle_apex), ("pt_domes", route_pt_domes), ("vacancy_creation", route_vacancy_creation)):
         if name == "pt_domes":  # cheap proxy first: the dome drive rises with the peak compression

@@ -106,3 +106,19 @@ def test_field_recorder_keeps_the_running_maximum():
     assert recorder.times == [0.0, 1.0]
     with pytest.raises(ValueError):
         FieldRecorder(("x",), reduce="min")
+
+
+def test_measure_routes_picks_the_worst_snapshot(module):
+    from femion.physics.damage_routes import measure_routes
+
+    mesh = module.mesh
+    c_ref = np.where(mesh.region_mask("WO3", "MoO3", "LiPON"), 5000.0, 0.0)
+    first = {"c_li": c_ref, **_uniform_stress(module, 0.0)}  # no c_li_ref: skipped
+    weak = {"c_li": c_ref, "c_li_ref": c_ref, **_uniform_stress(module, 5e6)}
+    strong = {"c_li": c_ref, "c_li_ref": c_ref, **_uniform_stress(module, 30e6)}
+    routes = measure_routes(module, [first, weak, strong, weak], li_films=1e-9)
+    assert set(routes) == {"buckle_apex", "pt_domes", "gas_blister", "vacancy_creation"}
+    assert routes["vacancy_creation"].extra["snapshot"] == 1 and routes["pt_domes"].extra["snapshot"] == 1
+    assert routes["buckle_apex"].drive == 0.0  # no Vegard strain: nothing buckles
+    with pytest.raises(ValueError):
+        measure_routes(module, [first], li_films=1e-9)
