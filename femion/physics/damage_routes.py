@@ -52,6 +52,11 @@ if water were unlimited) and with the water available under a dense
 electrode (none enters without open porosity; femion has no internal water
 source, so the available H₂ is 0).
 
+The plate solutions of (a) and (c) are elastic. A film whose yield strain
+σ_y(1 − ν)/E is below the computed crest strain (soft Pt: 6e-5) flows
+there, so those crest strains are elastic estimates of a plastic
+deformation (reported with ``elastic_limit_strain``).
+
 (d) Vacancy creation (Gruber et al., Phys. Rev. Lett. 107, 265501 (2011))
 --------------------------------------------------------------------------
 Thin Pt films relax compressive stress near room temperature by creating
@@ -290,7 +295,9 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
         crest = float(strain + (top - lam.neutral_plane) * curvature)
         state = solve_blister_radius(face.disk_stress(vegard), lam.plate_modulus, lam.youngs_modulus, lam.poisson_ratio,
                                      lam.thickness, face.mode_one, face.mixity, radius)
-        rows.append({"interface": face.name, "disk_stress_Pa": sigma, "critical_stress_Pa": critical, "q": sigma / critical,
+        upper, lower = face.name.split("|")
+        bounds = device.material(upper)[f"interface_toughness_{device.material(lower).name}"].range
+        rows.append({"interface": face.name, "mode_one_range_J_m2": list(bounds) if bounds else None, "disk_stress_Pa": sigma, "critical_stress_Pa": critical, "q": sigma / critical,
                      "apex_membrane_strain": float(strain), "apex_curvature_1_m": float(curvature), "crest_strain": crest,
                      "g_over_gamma_max": state.ratio, "mode_one_J_m2": face.mode_one,
                      "mode_one_needed_J_m2": face.mode_one * state.ratio})
@@ -307,7 +314,8 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
         source="Hutchinson & Suo 1992 (circular blister); FvK apex strain (femion.physics.thinfilm); Li et al. 2005 (necking)",
         extra={"interface": best["interface"], "interfaces": rows, "yield_stress_Pa": yield_stress, "hardening_Pa": hardening,
                "mode_one_needed_J_m2": best["mode_one_needed_J_m2"], "mode_one_J_m2": best["mode_one_J_m2"],
-               "g_over_gamma_max": best["g_over_gamma_max"]},
+               "mode_one_range_J_m2": best["mode_one_range_J_m2"], "g_over_gamma_max": best["g_over_gamma_max"],
+               "elastic_limit_strain": yield_stress * (1.0 - film["poisson_ratio"]) / film["youngs_modulus"]},
     )
 
 
@@ -355,6 +363,7 @@ def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
         literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])), inside_range=_inside(needed, (0.5e9, 1.0e9)),
         source="Hutchinson & Suo 1992 (sigma_c = 1.2235 E (h/b)^2, G(b) = Gamma(psi)); Kumagai et al. 1999; Matsui et al. 1998",
         extra={"peak_compression_Pa": peak, "centre_stress_Pa": centre, "yield_stress_Pa": yield_stress,
+               "mode_one_needed_at_1GPa_J_m2": mode_one * _dome_ratio(abs(DOME_STRESS_RANGE[1]), film, mode_one, mixity, radius),
                "needed_over_yield": needed / yield_stress, "mode_one_J_m2": mode_one,
                "mode_one_needed_J_m2": mode_one * ratio if ratio > 0 else 0.0,
                "critical_stress_at_electrode_radius_Pa": clamped_plate_buckling_stress(
@@ -420,7 +429,8 @@ def route_gas_blister(module, li_films: float, points: int = 48) -> Route:
                "h2_to_open_mol": float(moles[opens[0]]) if opens.size else float("nan"),
                "opens_at_radius_with_rupture_1pct_m": float(radii[opens_literature[0]]) if opens_literature.size else float("nan"),
                "h2_to_open_with_rupture_1pct_mol": float(moles[opens_literature[0]]) if opens_literature.size else float("nan"),
-               "mode_one_J_m2": mode_one, "ambient_pressure_Pa": ambient},
+               "mode_one_J_m2": mode_one, "ambient_pressure_Pa": ambient,
+               "elastic_limit_strain": material.value("yield_stress") * (1.0 - nu) / e},
     )
 
 

@@ -107,7 +107,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, route in routes.items():
         bounds = "—" if route.literature_range is None else f"{route.literature_range[0]:.3g} – {route.literature_range[1]:.3g}"
-        lines.append(f"| {LABELS[name]} | {route.drive:.3g} | {route.threshold:.3g} {route.unit} | {route.ratio:.3g} | "
+        unit = "" if route.unit == "1" else f" {route.unit}"
+        lines.append(f"| {LABELS[name]} | {route.drive:.3g} | {route.threshold:.3g}{unit} | {route.ratio:.3g} | "
                      f"{route.radius * 1e6:.3g} | {route.parameter} | {route.closing_value:.3g} | {route.database_value:.3g} | {bounds} | "
                      f"{'—' if route.inside_range is None else ('yes' if route.inside_range else 'no')} |")
     a, b, c, d = (routes[k] for k in ("buckle_apex", "pt_domes", "gas_blister", "vacancy_creation"))
@@ -118,18 +119,24 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         f"- (a) Over a whole-electrode buckle of the {a.extra['interface']} interface the electrode's crest is strained by "
         f"{a.drive:.3g} (necking strain {a.threshold:.3g} from σ_y = {a.extra['yield_stress_Pa'] / 1e6:.3g} MPa, "
         f"H = {a.extra['hardening_Pa'] / 1e6:.3g} MPa); freestanding metal films rupture at a few percent. The buckle itself "
-        f"needs Γ_I ≤ {a.extra['mode_one_needed_J_m2']:.3g} J/m² (database {a.extra['mode_one_J_m2']:.3g} J/m²; "
-        f"max G/Γ(ψ) = {a.extra['g_over_gamma_max']:.3g}).",
+        f"needs Γ_I ≤ {a.extra['mode_one_needed_J_m2']:.3g} J/m² (database {a.extra['mode_one_J_m2']:.3g} J/m², literature range "
+        f"{a.extra['mode_one_range_J_m2']} J/m²; max G/Γ(ψ) = {a.extra['g_over_gamma_max']:.3g}). Even then the crest strain stays "
+        f"below the 1 % at which the weakest freestanding films rupture; it exceeds the film's elastic limit "
+        f"{a.extra['elastic_limit_strain']:.2g} (the crest would flow, not open).",
         f"- (b) The electrode's largest in-plane compression is {b.extra['peak_compression_Pa'] / 1e6:.3g} MPa at "
         f"r = {b.radius * 1e6:.3g} µm (centre {b.extra['centre_stress_Pa'] / 1e6:.3g} MPa); a dome needs "
         f"{b.closing_value / 1e6:.3g} MPa with the database interface (Γ_I = {b.extra['mode_one_J_m2']:.3g} J/m²), "
         f"{b.extra['needed_over_yield']:.3g}× the film's yield stress {b.extra['yield_stress_Pa'] / 1e6:.3g} MPa, which caps the "
-        "stress a flowing film can carry; Pt domes on TiN appear at about −1 GPa.",
+        f"stress a flowing film can carry; Pt domes on TiN appear at about −1 GPa, which with this geometry needs "
+        f"Γ_I ≤ {b.extra['mode_one_needed_at_1GPa_J_m2']:.3g} J/m². The compression peaks at the electrode edge, not at the centre.",
         f"- (c) Spreading a gas debond over the electrode (b = R_e) takes {c.threshold:.3g} mol H2 at "
         f"{c.extra['debond_pressure_at_electrode_radius_Pa']:.3g} Pa overpressure ({c.extra['h2_needed_over_h2_from_li']:.3g} of "
         f"what the films' Li could make with unlimited water); the crest strain on the way peaks at {c.extra['crest_strain_max']:.3g} "
-        f"(necking {c.extra['necking_strain']:.3g}; 1 % reached at b = {c.extra['opens_at_radius_with_rupture_1pct_m'] * 1e6:.3g} µm). "
-        "No water reaches the Li under a dense electrode in the model, so the available H2 is 0.",
+        f"(necking {c.extra['necking_strain']:.3g}; 1 %, the low end of freestanding-film rupture, reached at "
+        f"b = {c.extra['opens_at_radius_with_rupture_1pct_m'] * 1e6:.3g} µm with {c.extra['h2_to_open_with_rupture_1pct_mol']:.3g} mol H2; "
+        f"elastic estimate, the film's elastic limit is {c.extra['elastic_limit_strain']:.2g}). "
+        "No water reaches the Li under a dense electrode in the model, so the available H2 is 0: the gap of this route is the "
+        f"water ({c.closing_value:.3g} mol H2O under the electrode to spread the debond), not the mechanics.",
         f"- (d) Vacancy creation can make at most {d.drive:.3g} void fraction from {d.extra['peak_compression_Pa'] / 1e6:.3g} MPa "
         f"of compression (percolation {d.threshold:.3g}); reaching it needs {d.closing_value / 1e9:.3g} GPa.",
         "",
