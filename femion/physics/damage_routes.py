@@ -358,7 +358,7 @@ def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
     centre = float(np.interp(0.0, r, stress))
     yield_stress = material.value("yield_stress")
     return Route(
-        name="pt_domes", drive=ratio, threshold=1.0, unit="1 (G/Gamma)", ratio=ratio, radius=float(r[k]),
+        name="pt_domes", drive=ratio, threshold=1.0, unit="G/Γ", ratio=ratio, radius=float(r[k]),
         parameter="compressive stress of the electrode film", closing_value=needed, database_value=peak,
         literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])), inside_range=_inside(needed, (0.5e9, 1.0e9)),
         source="Hutchinson & Suo 1992 (sigma_c = 1.2235 E (h/b)^2, G(b) = Gamma(psi)); Kumagai et al. 1999; Matsui et al. 1998",
@@ -428,6 +428,8 @@ def route_gas_blister(module, li_films: float, points: int = 48) -> Route:
                "necking_strain": necking, "opens_at_radius_m": float(radii[opens[0]]) if opens.size else float("nan"),
                "h2_to_open_mol": float(moles[opens[0]]) if opens.size else float("nan"),
                "opens_at_radius_with_rupture_1pct_m": float(radii[opens_literature[0]]) if opens_literature.size else float("nan"),
+               "rupture_1pct_up_to_radius_m": float(radii[opens_literature[-1]]) if opens_literature.size else float("nan"),
+               "debond_pressure_to_open_with_rupture_1pct_Pa": float(pressure[opens_literature[0]]) if opens_literature.size else float("nan"),
                "h2_to_open_with_rupture_1pct_mol": float(moles[opens_literature[0]]) if opens_literature.size else float("nan"),
                "mode_one_J_m2": mode_one, "ambient_pressure_Pa": ambient,
                "elastic_limit_strain": material.value("yield_stress") * (1.0 - nu) / e},
@@ -460,7 +462,7 @@ def route_vacancy_creation(module, fields: dict[str, np.ndarray]) -> Route:
     bound = 2.0 * (1.0 - nu) * peak / e
     needed = threshold * e / (2.0 * (1.0 - nu))
     return Route(
-        name="vacancy_creation", drive=bound, threshold=threshold, unit="1 (vacancy volume fraction, upper bound)",
+        name="vacancy_creation", drive=bound, threshold=threshold, unit="vacancy volume fraction (bound)",
         ratio=bound / threshold, radius=float(r[k]), parameter="compressive stress of the electrode film",
         closing_value=needed, database_value=peak, literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])),
         inside_range=_inside(needed, (0.5e9, 1.0e9)),
