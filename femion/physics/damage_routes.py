@@ -46,7 +46,9 @@ G(p, b) = Γ(ψ) (:func:`femion.physics.thinfilm.debond_pressure`,
 :func:`femion.physics.thinfilm.pressurized_blister`), holding
 n = (p_d + p_amb) V/(R T) moles of gas (ideal gas; p_amb the ambient
 pressure, 0 in vacuum). The film opens where its crest strain
-ε_m + (h/2) κ reaches ε_N. The H₂ needed to spread the debond over the
+ε_m + (h/2) κ reaches ε_N. In the plate regime (δ ≪ h) the crest strain at
+debond does not depend on b: with G = (3/32)(1 − ν²) p² b⁴/(E h³) = Γ and
+(h/2) κ = (3/8)(1 − ν²) p b²/(E h²), it is [1.5 (1 − ν²) Γ/(E h)]^½. The H₂ needed to spread the debond over the
 electrode (b = R_e) is compared with what the films' Li could make (½ n_Li,
 if water were unlimited) and with the water available under a dense
 electrode (none enters without open porosity; femion has no internal water

@@ -134,7 +134,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         f"what the films' Li could make with unlimited water); the crest strain on the way peaks at {c.extra['crest_strain_max']:.3g} "
         f"(necking {c.extra['necking_strain']:.3g}). It exceeds 1 %, the low end of freestanding-film rupture, for debonds from "
         f"b = {c.extra['opens_at_radius_with_rupture_1pct_m'] * 1e6:.3g} µm (the smallest computed, 10 h) up to "
-        f"{c.extra['rupture_1pct_up_to_radius_m'] * 1e6:.3g} µm: a debond growing under gas pressure strains its crest by ~(Γ/(E h))^½ in the "
+        f"{c.extra['rupture_1pct_up_to_radius_m'] * 1e6:.3g} µm: a debond growing under gas pressure strains its crest by [1.5 (1 − ν²) Γ(ψ)/(E h)]^½ in the "
         f"plate regime whatever its size, so at 1 % rupture the film would open at the first debond "
         f"({c.extra['debond_pressure_to_open_with_rupture_1pct_Pa']:.3g} Pa, {c.extra['h2_to_open_with_rupture_1pct_mol']:.3g} mol H2; "
         f"elastic estimate, the film's elastic limit is {c.extra['elastic_limit_strain']:.2g}). "
