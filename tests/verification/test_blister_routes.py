@@ -102,3 +102,16 @@ def test_pressurized_blister_rejects_bad_input():
         pressurized_blister(-1.0, 1e-6, 1e11, 0.3, 1e-7)
     with pytest.raises(ValueError):
         pressurized_blister(1.0, 0.0, 1e11, 0.3, 1e-7)
+
+
+def test_crest_strain_at_debond_is_size_independent_in_the_plate_regime():
+    """Plate regime: G = (3/32)(1 − ν²) p² b⁴/(E h³) = Γ and (h/2)κ = (3/8)(1 − ν²) p b²/(E h²) give the crest
+    bending strain at debond [1.5 (1 − ν²) Γ/(E h)]^{1/2}, whatever b."""
+    e, nu, h = 170e9, 0.38, 5e-8
+    gamma = float(interface_toughness(-(np.pi / 2 - MIXITY_ANGLE), 1e-4, 0.3))
+    expected = np.sqrt(1.5 * (1 - nu**2) * gamma / (e * h))
+    for b in (0.25e-6, 0.5e-6):
+        p = debond_pressure(b, e, nu, h, 1e-4, 0.3)
+        state = pressurized_blister(p, b, e, nu, h)
+        assert float(state.deflection) < 0.05 * h
+        assert float(0.5 * h * state.apex_curvature) == pytest.approx(expected, rel=5e-3)
