@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 import femion
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_run_metadata
