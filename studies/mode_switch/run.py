@@ -32,11 +32,12 @@ Cost. The full variant is the 24-case map (Pt, Ag, Ti, ITO × 1 V/s, 50 mV/s,
 quick variant keeps the four one-factor contrasts on the coarse mesh
 (see ``config.toml``), because the 24 cases do not fit a quick run. Measured
 on the coarse mesh (1808 cells) of the shared 2-core machine, 2026-12-04,
-one pulse per polarity: air/Pt at 10 mV/s 928 s, at 50 mV/s ~530 s, at
-1 V/s ~370 s; Ti (elastic) at 50 mV/s ~115 s; a pristine reference
-150–230 s; the four contrasts 1578 s in all. The 24 cases on the coarse
-mesh would take about 3 h; the full variant (7232 cells, 4× as many, and
-10 pulses per polarity) at least 4× that, ≳ 12 h, not run.
+one pulse per polarity, under heavy load from other jobs: air/Pt at
+10 mV/s 928 s, at 50 mV/s ~530 s, at 1 V/s ~370 s; Ti (elastic) at 50 mV/s
+~115 s; a pristine reference 150–230 s; the four contrasts 1578 s in all
+(594 s in a quieter hour). The 24 cases on the coarse mesh would take
+about 1–3 h; the full variant (7232 cells, 4× as many, and 10 pulses per
+polarity) at least 4× that, roughly 5–12 h, not run.
 
 What the model contains decides the answer: the study lists the physics
 modules it ran and those it could not find (e.g. mechanics, whose porosity is
