@@ -17,7 +17,11 @@ r < R_e, the sub-stack above it buckles (σ₀ > σ_c(R_e)) and its crest is
 stretched: the electrode's top surface at r = 0 gains the strain
 ε_top = ε_m(0) + (z_top − z_n) κ(0) relative to its bonded state
 (:func:`femion.physics.thinfilm.blister_apex_strain`, Föppl–von Kármán
-plate; z_n the laminate's neutral plane). A debonded film ruptures by
+plate; z_n the laminate's neutral plane). Where the mechanics has computed
+a blister (``blister_radius``, ``blister_interface``), the drive is the
+crest strain of that blister at its own radius; otherwise that of the
+hypothetical whole-electrode buckle (an upper bound over b: at large
+σ₀/σ_c the crest strain no longer depends on b). A debonded film ruptures by
 necking at ε_N (:func:`femion.physics.thinfilm.necking_strain`; Li et al.,
 Mech. Mater. 37, 261 (2005)). Drive ε_top, threshold ε_N; the blister itself
 needs G ≥ Γ(ψ): the mode-I toughness that would let it form is
@@ -269,13 +273,15 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
     module : femion.physics.mechanics.MechanicsModule
         Mechanics of the device (its candidate interfaces and electrode film).
     fields : dict
-        ``c_li`` and ``c_li_ref`` [mol/m³], shape (n_cells,).
+        ``c_li`` and ``c_li_ref`` [mol/m³], shape (n_cells,); optionally ``blister_radius`` [m] and
+        ``blister_interface`` (index + 1, 0 bonded) of a computed blister.
 
     Returns
     -------
     Route
-        Drive: crest strain ε_top of the electrode's top surface [1], maximised over the candidate
-        interfaces; threshold ε_N; closing parameter: the electrode's rupture strain.
+        Drive: crest strain ε_top of the electrode's top surface [1] of the computed blister, else the
+        largest over the candidate interfaces of a whole-electrode buckle; threshold ε_N; closing
+        parameter: the electrode's rupture strain.
 
     Raises
     ------
@@ -304,17 +310,31 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
                      "g_over_gamma_max": state.ratio, "mode_one_J_m2": face.mode_one,
                      "mode_one_needed_J_m2": face.mode_one * state.ratio})
     best = max(rows, key=lambda row: row["crest_strain"])
+    drive, radius_note = best["crest_strain"], "whole-electrode buckle (hypothetical: no interface debonded)"
+    computed = {"computed_blister_radius_m": 0.0, "computed_blister_crest_strain": 0.0}
+    index = int(round(float(np.max(fields.get("blister_interface", np.zeros(1)), initial=0.0)))) - 1
+    b = float(np.max(fields.get("blister_radius", np.zeros(1)), initial=0.0))
+    if index >= 0 and b > 0.0:  # a blister the mechanics computed: its own radius and interface
+        face = module._interfaces[index]
+        lam = face.laminate
+        sigma = float(face.disk_stress(vegard)(np.array([b]))[0])
+        critical = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, b)
+        strain, curvature = blister_apex_strain(sigma, critical, lam.poisson_ratio, lam.thickness, b)
+        drive = float(strain + (top - lam.neutral_plane) * curvature)
+        computed = {"computed_blister_radius_m": b, "computed_blister_crest_strain": drive}
+        radius_note = f"computed blister of the {face.name} interface, b = {b:.3g} m"
     necking = film["necking"]
     material = device.material(film["name"])
     yield_stress, hardening = material.value("yield_stress"), material.value("hardening_modulus")
     return Route(
-        name="buckle_apex", drive=best["crest_strain"], threshold=necking, unit="1",
-        ratio=best["crest_strain"] / necking if necking > 0 else float("inf"), radius=0.0,
-        parameter="rupture (necking) strain of the debonded electrode", closing_value=best["crest_strain"],
+        name="buckle_apex", drive=drive, threshold=necking, unit="1",
+        ratio=drive / necking if necking > 0 else float("inf"), radius=0.0,
+        parameter="rupture (necking) strain of the debonded electrode", closing_value=drive,
         database_value=necking, literature_range=FILM_RUPTURE_STRAIN_RANGE,
-        inside_range=_inside(best["crest_strain"], FILM_RUPTURE_STRAIN_RANGE),
+        inside_range=_inside(drive, FILM_RUPTURE_STRAIN_RANGE),
         source="Hutchinson & Suo 1992 (circular blister); FvK apex strain (femion.physics.thinfilm); Li et al. 2005 (necking)",
         extra={"interface": best["interface"], "interfaces": rows, "yield_stress_Pa": yield_stress, "hardening_Pa": hardening,
+               "blister": radius_note, **computed, "whole_disk_crest_strain": best["crest_strain"],
                "mode_one_needed_J_m2": best["mode_one_needed_J_m2"], "mode_one_J_m2": best["mode_one_J_m2"],
                "mode_one_range_J_m2": best["mode_one_range_J_m2"], "g_over_gamma_max": best["g_over_gamma_max"],
                "elastic_limit_strain": yield_stress * (1.0 - film["poisson_ratio"]) / film["youngs_modulus"]},

@@ -36,12 +36,14 @@ import femion
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_run_metadata
 from femion.physics.damage_routes import FieldRecorder, measure_routes
+from femion.physics.mechanics import MechanicsModule, MechanicsSettings
+from femion.physics.porosity import BlisterSettings
 from femion.protocols import voltage_sweep
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
-CONFIG_KEYS = {"electrode", "ambient", "program_vertices", "rate", "quick_mesh", "quick"}
-RECORDED = ("c_li", "c_li_ref", "sigma_rr", "sigma_tt", "eps_p_eq")
+CONFIG_KEYS = {"electrode", "ambient", "program_vertices", "rate", "quick_mesh", "interface_toughness", "quick"}
+RECORDED = ("c_li", "c_li_ref", "sigma_rr", "sigma_tt", "eps_p_eq", "blister_radius", "blister_interface")
 LABELS = {
     "buckle_apex": "(a) stretching over a buckle apex",
     "pt_domes": "(b) electrode domes (compressive delamination)",
@@ -66,6 +68,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     require_layers(base, ("LiPON",), origin)
     device = override_device(base, {"device.ambient": config["ambient"],
                                     f"device.layers.{base.top_electrode.name}.material": config["electrode"]}, origin)
+    toughness = None if config["interface_toughness"] == "" else to_si(config["interface_toughness"], "J/m^2", name="interface_toughness",
+                                                                          origin=origin, positive=True)
     vertices = [to_si(v, "V", name="program_vertices", origin=origin) for v in config["program_vertices"]]
     rate = to_si(config["rate"], "V/s", name="rate", origin=origin, positive=True)
     outdir = Path(outdir)
@@ -74,6 +78,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     settings = SimulationSettings(mesh=femion.QUICK_MESH if config["quick_mesh"] else femion.MeshSettings())
     mesh = femion.build_mesh(device, settings=settings.mesh)
     simulation = Simulation(device, voltage_sweep(0.0, vertices, rate), settings, mesh=mesh, physics=["lithium", "mechanics"])
+    if toughness is not None:  # every candidate interface at this mode-I toughness (femion.physics.porosity.BlisterSettings)
+        index = next(k for k, module in enumerate(simulation.modules) if module.name == "mechanics")
+        simulation.modules[index] = MechanicsModule(mesh, device, MechanicsSettings(blister=BlisterSettings(toughness=toughness)))
     recorder = FieldRecorder(RECORDED)
     simulation.modules.append(recorder)
     result = simulation.run(progress=False)
@@ -83,7 +90,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     routes = measure_routes(mechanics, recorder.snapshots, li_films)
 
     summary: dict = {"quick": quick, "steps": len(recorder.snapshots), "electrode": config["electrode"], "rate_V_s": rate,
-                     "li_films_mol": li_films}
+                     "li_films_mol": li_films, "interface_toughness_J_m2": toughness if toughness is not None else "database"}
     for name, route in routes.items():
         summary[f"{name}_drive"] = route.drive
         summary[f"{name}_threshold"] = route.threshold
@@ -99,7 +106,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     lines = ["# Damage routes at the electrode centre (femion)", "",
              f"Programming sweep 0 → {' → '.join(f'{v:g}' for v in vertices)} V at {rate:g} V/s, {config['electrode']} electrode, "
-             f"{config['ambient']}, {'quick' if config['quick_mesh'] else 'full'} mesh, {len(recorder.snapshots)} accepted steps; "
+             f"{config['ambient']}, interface toughness {'database' if toughness is None else f'{toughness:g} J/m² (every interface)'}, "
+             f"{'quick' if config['quick_mesh'] else 'full'} mesh, {len(recorder.snapshots)} accepted steps; "
              f"each route at the step where its ratio peaks (gas blister: independent of the step).", "",
              "| route | drive | criterion | ratio | acts at r [µm] | parameter that would close it | needed | database/computed | literature range | inside? |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -114,8 +122,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "",
         "## What each route needs",
         "",
-        f"- (a) Over a whole-electrode buckle of the {a.extra['interface']} interface the electrode's crest is strained by "
-        f"{a.drive:.3g} (necking strain {a.threshold:.3g} from σ_y = {a.extra['yield_stress_Pa'] / 1e6:.3g} MPa, "
+        f"- (a) Over the {a.extra['blister']} the electrode's crest is strained by "
+        f"{a.drive:.3g} (whole-electrode buckle of the {a.extra['interface']} interface: {a.extra['whole_disk_crest_strain']:.3g}; necking strain {a.threshold:.3g} from σ_y = {a.extra['yield_stress_Pa'] / 1e6:.3g} MPa, "
         f"H = {a.extra['hardening_Pa'] / 1e6:.3g} MPa); freestanding metal films rupture at a few percent. The buckle itself "
         f"needs Γ_I ≤ {a.extra['mode_one_needed_J_m2']:.3g} J/m² (database {a.extra['mode_one_J_m2']:.3g} J/m², literature range "
         f"{a.extra['mode_one_range_J_m2']} J/m²; max G/Γ(ψ) = {a.extra['g_over_gamma_max']:.3g}). Even then the crest strain stays "

@@ -77,6 +77,17 @@ def test_buckle_apex_route_matches_the_plate_functions(module):
     assert route.drive == pytest.approx(float(strain + (top - lam.neutral_plane) * curvature), rel=1e-12)
     assert rows[face.name]["q"] > 1.0 and route.drive > 0.0
     assert route.threshold == module._film["necking"]
+    # a computed blister: the drive is the crest strain at its own radius and interface
+    b = 0.4 * device.electrode_radius
+    k = module._interfaces.index(face)
+    n = mesh.n_cells
+    computed = route_buckle_apex(module, {"c_li": c, "c_li_ref": c_ref, "blister_radius": np.full(n, b), "blister_interface": np.full(n, k + 1.0)})
+    sigma_b = float(face.disk_stress(vegard)(np.array([b]))[0])
+    critical_b = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, b)
+    strain_b, curvature_b = blister_apex_strain(sigma_b, critical_b, lam.poisson_ratio, lam.thickness, b)
+    assert computed.drive == pytest.approx(float(strain_b + (top - lam.neutral_plane) * curvature_b), rel=1e-12)
+    assert computed.extra["computed_blister_radius_m"] == b
+    assert computed.extra["whole_disk_crest_strain"] == pytest.approx(route.drive, rel=1e-12)
 
 
 def test_gas_route_moles_are_the_ideal_gas_in_the_debond(module):
