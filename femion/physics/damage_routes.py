@@ -349,7 +349,7 @@ def _dome_ratio(stress: float, film: dict, mode_one: float, mixity: float, radiu
     return state.ratio
 
 
-def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
+def route_pt_domes(module, fields: dict[str, np.ndarray], mode_one: float | None = None) -> Route:
     """Route (b): compressive delamination of the electrode itself into domes (module docstring).
 
     Parameters
@@ -358,6 +358,8 @@ def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
         Mechanics of the device.
     fields : dict
         ``sigma_rr``, ``sigma_tt`` [Pa], shape (n_cells,).
+    mode_one : float, optional
+        Γ_I of the electrode's interface [J/m²] (None: the database value).
 
     Returns
     -------
@@ -366,10 +368,8 @@ def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
         parameter: the compressive film stress at which G/Γ reaches 1.
     """
     device, film = module.device, module._film
-    names = [layer.name for layer in device.layers]
-    below = device.material(names[names.index(film["name"]) - 1]).name
     material = device.material(film["name"])
-    mode_one = material.value(f"interface_toughness_{below}")
+    mode_one = _electrode_toughness(module) if mode_one is None else float(mode_one)
     mixity = material.value("interface_mixity_parameter")
     radius = device.electrode_radius
     r, stress = electrode_stress_profile(module, fields)
@@ -393,7 +393,15 @@ def route_pt_domes(module, fields: dict[str, np.ndarray]) -> Route:
     )
 
 
-def route_gas_blister(module, li_films: float, points: int = 48) -> Route:
+def _electrode_toughness(module) -> float:
+    """Γ_I of the electrode's interface with the layer below, from the database [J/m²]."""
+    device, film = module.device, module._film
+    names = [layer.name for layer in device.layers]
+    below = device.material(names[names.index(film["name"]) - 1]).name
+    return device.material(film["name"]).value(f"interface_toughness_{below}")
+
+
+def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float | None = None) -> Route:
     """Route (c): the electrode inflated by H₂ from Li + H₂O under it (module docstring).
 
     Parameters
@@ -404,6 +412,8 @@ def route_gas_blister(module, li_films: float, points: int = 48) -> Route:
         Li in the films [mol] (½ of it bounds the H₂ if water were unlimited).
     points
         Radius grid (geometric, 10 h to R_e).
+    mode_one : float, optional
+        Γ_I of the electrode's interface [J/m²] (None: the database value).
 
     Returns
     -------
@@ -419,10 +429,8 @@ def route_gas_blister(module, li_films: float, points: int = 48) -> Route:
     if li_films < 0.0:
         raise ValueError(f"li_films must be >= 0, got {li_films!r}")
     device, film = module.device, module._film
-    names = [layer.name for layer in device.layers]
-    below = device.material(names[names.index(film["name"]) - 1]).name
     material = device.material(film["name"])
-    mode_one = material.value(f"interface_toughness_{below}")
+    mode_one = _electrode_toughness(module) if mode_one is None else float(mode_one)
     mixity = material.value("interface_mixity_parameter")
     e, nu, h = film["youngs_modulus"], film["poisson_ratio"], film["thickness"]
     radius = device.electrode_radius
@@ -493,7 +501,7 @@ def route_vacancy_creation(module, fields: dict[str, np.ndarray]) -> Route:
     )
 
 
-def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: float) -> dict[str, Route]:
+def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: float, mode_one: float | None = None) -> dict[str, Route]:
     """Every route on every snapshot; per route the snapshot with the largest drive/threshold ratio.
 
     Parameters
@@ -505,6 +513,8 @@ def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: flo
         skipped; ``extra["snapshot"]`` indexes the remaining ones).
     li_films : float
         Li in the films [mol] (route (c)).
+    mode_one : float, optional
+        Γ_I of the electrode's interface for routes (b) and (c) [J/m²] (None: the database value).
 
     Returns
     -------
@@ -529,10 +539,10 @@ def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: flo
             candidates = range(len(snapshots))
         best = None
         for index in candidates:
-            route = function(module, snapshots[index])
+            route = function(module, snapshots[index], mode_one) if name == "pt_domes" else function(module, snapshots[index])
             if best is None or route.ratio > best[1].ratio:
                 best = (index, route)
         index, route = best
         out[name] = Route(**{**route.__dict__, "extra": {**route.extra, "snapshot": index}})
-    out["gas_blister"] = route_gas_blister(module, li_films)
+    out["gas_blister"] = route_gas_blister(module, li_films, mode_one=mode_one)
     return out

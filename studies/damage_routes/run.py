@@ -87,7 +87,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     mechanics = next(module for module in simulation.modules if module.name == "mechanics")
     curves = result.curves
     li_films = sum(float(curves[name].values[0]) for name in curves.data_vars if name.startswith("li_inventory_"))
-    routes = measure_routes(mechanics, recorder.snapshots, li_films)
+    routes = measure_routes(mechanics, recorder.snapshots, li_films, mode_one=toughness)
 
     summary: dict = {"quick": quick, "steps": len(recorder.snapshots), "electrode": config["electrode"], "rate_V_s": rate,
                      "li_films_mol": li_films, "interface_toughness_J_m2": toughness if toughness is not None else "database"}
@@ -125,16 +125,17 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         f"- (a) Over the {a.extra['blister']} the electrode's crest is strained by "
         f"{a.drive:.3g} (whole-electrode buckle of the {a.extra['interface']} interface: {a.extra['whole_disk_crest_strain']:.3g}; necking strain {a.threshold:.3g} from σ_y = {a.extra['yield_stress_Pa'] / 1e6:.3g} MPa, "
         f"H = {a.extra['hardening_Pa'] / 1e6:.3g} MPa); freestanding metal films rupture at a few percent. The buckle itself "
-        f"needs Γ_I ≤ {a.extra['mode_one_needed_J_m2']:.3g} J/m² (database {a.extra['mode_one_J_m2']:.3g} J/m², literature range "
+        f"needs Γ_I ≤ {a.extra['mode_one_needed_J_m2']:.3g} J/m² (used {a.extra['mode_one_J_m2']:.3g} J/m², literature range "
         f"{a.extra['mode_one_range_J_m2']} J/m²; max G/Γ(ψ) = {a.extra['g_over_gamma_max']:.3g}). Even then the crest strain stays "
         f"below the 1 % at which the weakest freestanding films rupture; it exceeds the film's elastic limit "
         f"{a.extra['elastic_limit_strain']:.2g} (the crest would flow, not open).",
         f"- (b) The electrode's largest in-plane compression is {b.extra['peak_compression_Pa'] / 1e6:.3g} MPa at "
         f"r = {b.radius * 1e6:.3g} µm (centre {b.extra['centre_stress_Pa'] / 1e6:.3g} MPa); a dome needs "
-        f"{b.closing_value / 1e6:.3g} MPa with the database interface (Γ_I = {b.extra['mode_one_J_m2']:.3g} J/m²), "
+        f"{b.closing_value / 1e6:.3g} MPa with Γ_I = {b.extra['mode_one_J_m2']:.3g} J/m² of the electrode's interface, "
         f"{b.extra['needed_over_yield']:.3g}× the film's yield stress {b.extra['yield_stress_Pa'] / 1e6:.3g} MPa, which caps the "
         f"stress a flowing film can carry; Pt domes on TiN appear at about −1 GPa, which with this geometry needs "
-        f"Γ_I ≤ {b.extra['mode_one_needed_at_1GPa_J_m2']:.3g} J/m². The compression peaks at the electrode edge, not at the centre.",
+        f"Γ_I ≤ {b.extra['mode_one_needed_at_1GPa_J_m2']:.3g} J/m². The compression peaks "
+        + ("at the electrode edge, not at the centre." if b.radius > 0.5 * device.electrode_radius else "in the central half of the electrode."),
         f"- (c) Spreading a gas debond over the electrode (b = R_e) takes {c.threshold:.3g} mol H2 at "
         f"{c.extra['debond_pressure_at_electrode_radius_Pa']:.3g} Pa overpressure ({c.extra['h2_needed_over_h2_from_li']:.3g} of "
         f"what the films' Li could make with unlimited water); the crest strain on the way peaks at {c.extra['crest_strain_max']:.3g} "
