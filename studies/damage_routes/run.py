@@ -139,12 +139,16 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         f"- (c) Spreading a gas debond over the electrode (b = R_e) takes {c.threshold:.3g} mol H2 at "
         f"{c.extra['debond_pressure_at_electrode_radius_Pa']:.3g} Pa overpressure ({c.extra['h2_needed_over_h2_from_li']:.3g} of "
         f"what the films' Li could make with unlimited water); the crest strain on the way peaks at {c.extra['crest_strain_max']:.3g} "
-        f"(necking {c.extra['necking_strain']:.3g}). It exceeds 1 %, the low end of freestanding-film rupture, for debonds from "
-        f"b = {c.extra['opens_at_radius_with_rupture_1pct_m'] * 1e6:.3g} µm (the smallest computed, 10 h) up to "
-        f"{c.extra['rupture_1pct_up_to_radius_m'] * 1e6:.3g} µm: a debond growing under gas pressure strains its crest by [1.5 (1 − ν²) Γ(ψ)/(E h)]^½ in the "
-        f"plate regime whatever its size, so at 1 % rupture the film would open at the first debond "
-        f"({c.extra['debond_pressure_to_open_with_rupture_1pct_Pa']:.3g} Pa, {c.extra['h2_to_open_with_rupture_1pct_mol']:.3g} mol H2; "
-        f"elastic estimate, the film's elastic limit is {c.extra['elastic_limit_strain']:.2g}). "
+        f"(necking {c.extra['necking_strain']:.3g}). "
+        + ((f"It exceeds 1 %, the low end of freestanding-film rupture, for debonds from "
+            f"b = {c.extra['opens_at_radius_with_rupture_1pct_m'] * 1e6:.3g} µm (the smallest computed, 10 h) up to "
+            f"{c.extra['rupture_1pct_up_to_radius_m'] * 1e6:.3g} µm: a debond growing under gas pressure strains its crest by "
+            f"[1.5 (1 − ν²) Γ(ψ)/(E h)]^½ in the plate regime whatever its size, so at 1 % rupture the film would open at the first debond "
+            f"({c.extra['debond_pressure_to_open_with_rupture_1pct_Pa']:.3g} Pa, {c.extra['h2_to_open_with_rupture_1pct_mol']:.3g} mol H2; ")
+           if c.extra["opens_at_radius_with_rupture_1pct_m"] == c.extra["opens_at_radius_with_rupture_1pct_m"] else
+           "It stays below 1 %, the low end of freestanding-film rupture, at every debond radius (the plate-regime crest strain at "
+           "debond, [1.5 (1 − ν²) Γ(ψ)/(E h)]^½, is small for this Γ_I; ")
+        + f"elastic estimate, the film's elastic limit is {c.extra['elastic_limit_strain']:.2g}). "
         "No water reaches the Li under a dense electrode in the model, so the available H2 is 0: the gap of this route is the "
         f"water ({c.closing_value:.3g} mol H2O under the electrode to spread the debond), not the mechanics.",
         f"- (d) Vacancy creation can make at most {d.drive:.3g} void fraction from {d.extra['peak_compression_Pa'] / 1e6:.3g} MPa "
@@ -152,7 +156,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "",
         "Paper: pores at the Pt centre after a slow sweep in air. "
         + ("At least one route opens the electrode." if summary["any_route_opens"] else
-           "No route opens the electrode at the computed fields and database values; the table gives the distance."),
+           "No route opens the electrode at the computed fields and "
+           + ("database values" if toughness is None else f"Γ_I = {toughness:g} J/m²") + "; the table gives the distance."),
     ]
     (outdir / "findings.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
