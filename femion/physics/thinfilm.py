@@ -107,11 +107,17 @@ __all__ = [
     "MIXITY_ANGLE",
     "circular_blister",
     "circular_blister_table",
+    "blister_apex_strain",
     "blister_mode_mixity",
     "channel_cracking_number",
     "channel_energy_release_rate",
     "dundurs",
     "film_damage",
+    "film_edge_mixity",
+    "PressurizedBlister",
+    "pressurized_blister",
+    "pressurized_blister_table",
+    "debond_pressure",
     "interface_toughness",
     "necking_strain",
     "solve_blister_radius",
@@ -373,7 +379,84 @@ BLISTER_TABLE_RANGE = (1.02, 100.0)
 """Range of σ₀/σ_c over which :func:`circular_blister_table` solves the plate equations (held beyond)."""
 
 
+def _plate_equations(poisson_ratio: float, stress: float, pressure: float):
+    """Right-hand side of the axisymmetric Föppl–von Kármán plate equations, E = h = 1 (see :func:`circular_blister_table`).
+
+    y = (θ, θ′, u, u′) with θ = w′; prestress σ₀ (compression positive) and a uniform pressure p
+    lifting the plate: D (θ″ + θ′/r − θ/r²) = N_r θ + p r/2 (the transverse shear −p r/2 carried
+    by the ring r; Timoshenko & Woinowsky-Krieger §97).
+    """
+    nu = float(poisson_ratio)
+    plate = 1.0 / (1.0 - nu**2)
+    bending = plate / 12.0
+
+    def equations(radius, y):
+        theta, slope, u, du = y
+        resultant = plate * (du + theta**2 / 2.0 + nu * u / radius) - stress
+        return np.vstack([
+            slope,
+            -slope / radius + theta / radius**2 + (resultant * theta + 0.5 * pressure * radius) / bending,
+            du,
+            -theta * slope - du / radius + u / radius**2 - (1.0 - nu) * theta**2 / (2.0 * radius),
+        ])
+
+    return equations
+
+
+def _clamped(a, b):
+    return np.array([a[0], a[2], b[0], b[2]])
+
+
+def _edge_and_apex(solution, poisson_ratio: float) -> tuple[float, float, float, float, float, float]:
+    """(ΔN, M, G, δ, ε_m(0), κ(0)) of a solved plate (E = h = b = 1): edge membrane resultant change and moment,
+    energy release rate (1 − ν²)/2 (ΔN² + 12 M²), crest height, apex mid-plane strain u′(0) and apex curvature −w″(0)."""
+    nu = float(poisson_ratio)
+    plate = 1.0 / (1.0 - nu**2)
+    _, slope, _, du = solution.sol(1.0)
+    resultant, moment = plate * du, plate / 12.0 * slope
+    release = (1.0 - nu**2) / 2.0 * (resultant**2 + 12.0 * moment**2)
+    fine = np.linspace(solution.x[0], 1.0, 4001)
+    deflection = -np.trapezoid(solution.sol(fine)[0], fine)
+    # apex values from θ/r and u/r at r = 5e-3 b (both odd in r: error O(r²) ~ 3e-5); the collocation's own
+    # derivatives at the first node are off by a boundary layer of the 1/r² coefficients
+    apex = 5e-3
+    theta, _, u, _ = solution.sol(apex)
+    return float(resultant), float(moment), float(release), float(deflection), float(u / apex), float(-theta / apex)
+
+
 @lru_cache(maxsize=16)
+def _buckled_plates(poisson_ratio: float, points: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """q grid and, per q, (G/G₀, ΔN/(σ_c h), |M|/(σ_c h²), δ/h, ε_m(0)(b/h)², κ(0) b²/h) of the post-buckled plate."""
+    from scipy.integrate import solve_bvp
+    from scipy.special import j0, j1
+
+    from femion.physics.porosity import MODE_ROOT
+
+    nu = float(poisson_ratio)
+    plate = 1.0 / (1.0 - nu**2)  # E = h = b = 1
+    critical = clamped_plate_buckling_stress(plate, 1.0, 1.0)
+    qs = np.geomspace(*BLISTER_TABLE_RANGE, points)
+    r = np.linspace(1e-4, 1.0, 300)
+    x = MODE_ROOT * r
+    amplitude = np.sqrt((qs[0] - 1.0) / 0.52)
+    norm = amplitude / (1.0 - j0(MODE_ROOT))
+    mesh = r
+    guess = np.vstack([-norm * MODE_ROOT * j1(x), -norm * MODE_ROOT**2 * (j0(x) - j1(x) / x), 0.0 * r, 0.0 * r])
+    rows = []
+    previous = qs[0]
+    for q in qs:
+        stress = q * critical
+        scale = np.sqrt((q - 1.0) / (previous - 1.0))
+        guess = guess * np.array([scale, scale, scale**2, scale**2])[:, None]
+        solution = solve_bvp(_plate_equations(nu, stress, 0.0), _clamped, mesh, guess, tol=1e-6, max_nodes=20000)
+        if solution.status != 0:
+            raise ArithmeticError(f"circular blister: plate equations unsolved at sigma/sigma_c = {q:.4g} ({solution.message})")
+        mesh, guess, previous = solution.x, solution.y, q
+        resultant, moment, release, deflection, strain, curvature = _edge_and_apex(solution, nu)
+        rows.append((release / ((1.0 - nu) * stress**2), resultant / critical, abs(moment) / critical, deflection, strain, curvature))
+    return qs, np.array(rows)
+
+
 def circular_blister_table(poisson_ratio: float, points: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Post-buckled clamped circular plate under equibiaxial prestress: the Föppl–von Kármán solution.
 
@@ -394,7 +477,8 @@ def circular_blister_table(poisson_ratio: float, points: int = 40) -> tuple[np.n
     height agrees with Hutchinson & Suo's δ/h = [(q − 1)/c₁]^{1/2} (0.1 % at
     q = 1.2, 0.8 % at q = 2); their quoted G formula (used by
     :func:`femion.physics.porosity.blister_energy_release_rate`) is 15–20 %
-    below this solution for q = 1.5–3.
+    below this solution for q = 1.5–3. The same solutions give the apex
+    strains (:func:`blister_apex_strain`).
 
     Parameters
     ----------
@@ -413,51 +497,18 @@ def circular_blister_table(poisson_ratio: float, points: int = 40) -> tuple[np.n
     ArithmeticError
         If the collocation fails at a grid point.
     """
-    from scipy.integrate import solve_bvp
-    from scipy.special import j0, j1
+    qs, rows = _buckled_plates(float(poisson_ratio), points)
+    return qs, rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy(), rows[:, 3].copy()
 
-    from femion.physics.porosity import MODE_ROOT
 
-    nu = float(poisson_ratio)
-    plate = 1.0 / (1.0 - nu**2)  # E = h = b = 1
-    bending = plate / 12.0
-    critical = clamped_plate_buckling_stress(plate, 1.0, 1.0)
-    qs = np.geomspace(*BLISTER_TABLE_RANGE, points)
-    r = np.linspace(1e-4, 1.0, 300)
-    x = MODE_ROOT * r
-    amplitude = np.sqrt((qs[0] - 1.0) / 0.52)
-    norm = amplitude / (1.0 - j0(MODE_ROOT))
-    mesh = r
-    guess = np.vstack([-norm * MODE_ROOT * j1(x), -norm * MODE_ROOT**2 * (j0(x) - j1(x) / x), 0.0 * r, 0.0 * r])
-    rows = []
-    previous = qs[0]
-    for q in qs:
-        stress = q * critical
-        scale = np.sqrt((q - 1.0) / (previous - 1.0))
-        guess = guess * np.array([scale, scale, scale**2, scale**2])[:, None]
-
-        def equations(radius, y, stress=stress):
-            theta, slope, u, du = y
-            resultant = plate * (du + theta**2 / 2.0 + nu * u / radius) - stress
-            return np.vstack([
-                slope,
-                -slope / radius + theta / radius**2 + resultant * theta / bending,
-                du,
-                -theta * slope - du / radius + u / radius**2 - (1.0 - nu) * theta**2 / (2.0 * radius),
-            ])
-
-        solution = solve_bvp(equations, lambda a, b: np.array([a[0], a[2], b[0], b[2]]), mesh, guess, tol=1e-6, max_nodes=20000)
-        if solution.status != 0:
-            raise ArithmeticError(f"circular blister: plate equations unsolved at sigma/sigma_c = {q:.4g} ({solution.message})")
-        mesh, guess, previous = solution.x, solution.y, q
-        theta, slope, _, du = solution.sol(1.0)
-        resultant, moment = plate * du, bending * slope
-        release = (1.0 - nu**2) / 2.0 * (resultant**2 + 12.0 * moment**2)
-        fine = np.linspace(solution.x[0], 1.0, 4001)
-        deflection = -np.trapezoid(solution.sol(fine)[0], fine)
-        rows.append((release / ((1.0 - nu) * stress**2), resultant / critical, abs(moment) / critical, deflection))
-    g, resultant, moment, deflection = (np.array(column) for column in zip(*rows))
-    return qs, g, resultant, moment, deflection
+def _scaled(q: np.ndarray, qs: np.ndarray, values: np.ndarray, power: float) -> np.ndarray:
+    """values(q) from a table on ``qs``: values/(q − 1)^power interpolated in ln q (constant below the first point),
+    power-law extrapolated in ln–ln from the last two points beyond the table, times (q − 1)^power."""
+    reduced = values / (qs - 1.0) ** power
+    inside = np.interp(np.log(q), np.log(qs), reduced)
+    slope = np.log(reduced[-1] / reduced[-2]) / np.log(qs[-1] / qs[-2])
+    beyond = reduced[-1] * (np.maximum(q, qs[-1]) / qs[-1]) ** slope
+    return np.where(q > qs[-1], beyond, inside) * (q - 1.0) ** power
 
 
 def circular_blister(stress, critical_stress, youngs_modulus: float, poisson_ratio: float, thickness: float):
@@ -483,16 +534,7 @@ def circular_blister(stress, critical_stress, youngs_modulus: float, poisson_rat
     s, sc = np.broadcast_arrays(np.asarray(stress, dtype=float), np.asarray(critical_stress, dtype=float))
     buckled = (s > sc) & (sc > 0.0)
     q = np.where(buckled, s / np.where(buckled, sc, 1.0), 1.0)
-    excess = q - 1.0
-
-    def scaled(values: np.ndarray, power: float) -> np.ndarray:
-        # values/(q − 1)^power interpolated in ln q (constant below the first point), then power-law
-        # extrapolated in ln–ln from the last two points beyond the table
-        reduced = values / (qs - 1.0) ** power
-        inside = np.interp(np.log(q), np.log(qs), reduced)
-        slope = np.log(reduced[-1] / reduced[-2]) / np.log(qs[-1] / qs[-2])
-        beyond = reduced[-1] * (np.maximum(q, qs[-1]) / qs[-1]) ** slope
-        return np.where(q > qs[-1], beyond, inside) * excess**power
+    scaled = lambda values, power: _scaled(q, qs, values, power)  # noqa: E731
 
     release = np.where(buckled, scaled(g, 1.0) * (1.0 - poisson_ratio) * thickness * s**2 / youngs_modulus, 0.0)
     resultant_out = np.where(buckled, scaled(resultant, 1.0) * sc * thickness, 0.0)
@@ -501,8 +543,88 @@ def circular_blister(stress, critical_stress, youngs_modulus: float, poisson_rat
     return release, resultant_out, moment_out, amplitude
 
 
+def blister_apex_strain(stress, critical_stress, poisson_ratio: float, thickness: float, radius: float):
+    """Mid-plane strain and curvature at the crest (r = 0) of a circular buckle-delamination blister.
+
+    From the Föppl–von Kármán solutions of :func:`circular_blister_table`
+    (same plates): the crest's mid-plane is stretched, relative to the bonded
+    film, by ε_m = u′(0) (equibiaxial at r = 0) and bent with curvature
+    κ = −w″(0) > 0 (a cap). A fibre at height z above the plate's neutral plane
+    is strained by ε_m + z κ relative to its bonded state: the stretching of
+    an electrode over a buckle apex. In units of the plate, ε_m (b/h)² and
+    κ b²/h depend on q = σ₀/σ_c and ν only; near onset ε_m ∝ (q − 1),
+    κ ∝ √(q − 1); beyond the table both are extrapolated as powers of q
+    (as :func:`circular_blister`).
+
+    Parameters
+    ----------
+    stress, critical_stress : array_like
+        σ₀ and σ_c(b) [Pa], compression positive (broadcast).
+    poisson_ratio
+        ν of the plate.
+    thickness, radius
+        Plate h [m] and blister radius b [m].
+
+    Returns
+    -------
+    (strain, curvature) : tuple of ndarray
+        ε_m(0) [1] and κ(0) [1/m], zero where σ₀ ≤ σ_c.
+
+    Raises
+    ------
+    ValueError
+        Non-positive thickness or radius.
+    """
+    if not (thickness > 0.0 and radius > 0.0):
+        raise ValueError("blister_apex_strain needs a positive thickness and radius")
+    qs, rows = _buckled_plates(round(float(poisson_ratio), 3))
+    s, sc = np.broadcast_arrays(np.asarray(stress, dtype=float), np.asarray(critical_stress, dtype=float))
+    buckled = (s > sc) & (sc > 0.0)
+    q = np.where(buckled, s / np.where(buckled, sc, 1.0), 1.0)
+    strain = np.where(buckled, _scaled(q, qs, rows[:, 4], 1.0) * (thickness / radius) ** 2, 0.0)
+    curvature = np.where(buckled, _scaled(q, qs, rows[:, 5], 0.5) * thickness / radius**2, 0.0)
+    return strain, curvature
+
+
+def film_edge_mixity(force, moment, thickness: float, omega: float = MIXITY_ANGLE) -> np.ndarray:
+    """Mode mixity ψ = atan2(K_II, K_I) [rad] of an interface crack under a film edge loaded by a force and a moment.
+
+    Thin film on a thick substrate, no elastic mismatch (Suo & Hutchinson, Int. J. Fract. 43, 1 (1990);
+    Hutchinson & Suo 1992): with the edge force P per unit length (tensile positive, pulling the film edge
+    away from the crack) and the moment M per unit length (positive: bends the film edge away from the
+    substrate),
+
+        K_I ∝ h P cos ω + √12 M sin ω,      K_II ∝ h P sin ω − √12 M cos ω,
+
+    so pure bending gives ψ = −(90° − ω), pure tension ψ = ω. Not clipped (where K_I < 0 the faces touch;
+    callers decide).
+
+    Parameters
+    ----------
+    force : array_like
+        P [N/m].
+    moment : array_like
+        M [N] (N m/m).
+    thickness
+        h [m].
+    omega
+        ω [rad].
+
+    Returns
+    -------
+    ndarray
+        ψ in (−π, π] [rad], broadcast shape of ``force`` and ``moment``.
+    """
+    bending = np.sqrt(12.0) * np.asarray(moment, dtype=float)
+    stretching = thickness * np.asarray(force, dtype=float)
+    return np.arctan2(stretching * np.sin(omega) - bending * np.cos(omega), stretching * np.cos(omega) + bending * np.sin(omega))
+
+
 def blister_mode_mixity(resultant: np.ndarray, moment: np.ndarray, thickness: float, omega: float = MIXITY_ANGLE) -> np.ndarray:
     """Mode mixity ψ = atan2(K_II, K_I) [rad] at a blister edge, in [−π/2, −(π/2 − ω)] (module docstring).
+
+    The buckle's edge force is the released compression, P = −ΔN (:func:`film_edge_mixity`); where K_I
+    would be negative the faces touch and ψ is held at −π/2.
 
     Parameters
     ----------
@@ -516,8 +638,7 @@ def blister_mode_mixity(resultant: np.ndarray, moment: np.ndarray, thickness: fl
     bending = np.sqrt(12.0) * np.asarray(moment, dtype=float)
     stretching = thickness * np.asarray(resultant, dtype=float)
     k1 = bending * np.sin(omega) - stretching * np.cos(omega)
-    k2 = -(bending * np.cos(omega) + stretching * np.sin(omega))
-    psi = np.arctan2(k2, k1)
+    psi = film_edge_mixity(-np.asarray(resultant, dtype=float), moment, thickness, omega)
     return np.clip(np.where(k1 < 0.0, -0.5 * np.pi, psi), -0.5 * np.pi, 0.0)
 
 
@@ -642,3 +763,184 @@ def solve_blister_radius(
             radius, stable = max_radius, False
     sigma_b, critical_b, release_b, gamma_b, psi_b, amplitude = (float(np.ravel(v)[0]) for v in evaluate(np.array([radius])))
     return BlisterState(radius, sigma_b, critical_b, release_b, gamma_b, psi_b, ratio, stable, amplitude)
+
+
+# ------------------------------------------------------------------ pressurised blisters
+PRESSURE_TABLE_RANGE = (1e-3, 1e8)
+"""Range of the load P = p b⁴/(E h⁴) over which :func:`pressurized_blister_table` solves the plate equations."""
+
+
+@lru_cache(maxsize=16)
+def pressurized_blister_table(poisson_ratio: float, points: int = 56) -> tuple[np.ndarray, np.ndarray]:
+    """Clamped circular plate (no prestress) under a uniform pressure: the Föppl–von Kármán solution.
+
+    The plate equations of :func:`circular_blister_table` with a pressure
+    term, D (θ″ + θ′/r − θ/r²) = N_r θ + p r/2, σ₀ = 0, clamped at r = b (a
+    debonded disk of a film on a rigid substrate, inflated from below: the
+    blister test of Williams, J. Appl. Polym. Sci. 13, 29 (1969)), solved by
+    collocation (:func:`scipy.integrate.solve_bvp`, tolerance 1e-6) on a
+    geometric grid of P = p b⁴/(E h⁴) over :data:`PRESSURE_TABLE_RANGE`,
+    continued from the linear plate. Edge loads give G as in
+    :func:`circular_blister_table`. Limits: the linear plate,
+    δ = p b⁴/(64 D), G = (3/32)(1 − ν²) p² b⁴/(E h³) (Williams 1969; Jensen,
+    Eng. Fract. Mech. 40, 475 (1991)); the membrane (Hencky, Z. Math. Phys.
+    63, 311 (1915)), δ ∝ (p b⁴/(E h))^{1/3}, for which energy balance gives
+    G = (5/4) p V/(π b²) (V the blister volume).
+
+    Parameters
+    ----------
+    poisson_ratio
+        ν of the plate.
+    points
+        Grid size.
+
+    Returns
+    -------
+    (P, rows) : tuple of ndarray
+        P, shape (points,); rows, shape (points, 7): G b⁴/(E h⁵), δ/h,
+        V/(b² h), N_r(b) b²/(E h³) (edge membrane force, tensile positive),
+        |M(b)| b²/(E h⁴), ε_m(0) (b/h)² (apex mid-plane strain) and
+        κ(0) b²/h (apex curvature −w″(0)).
+
+    Raises
+    ------
+    ArithmeticError
+        If the collocation fails at a grid point.
+    """
+    from scipy.integrate import solve_bvp
+
+    nu = float(poisson_ratio)
+    bending = 1.0 / (12.0 * (1.0 - nu**2))
+    loads = np.geomspace(*PRESSURE_TABLE_RANGE, points)
+    mesh = np.linspace(1e-4, 1.0, 400)
+    # linear clamped plate: θ = −P r (1 − r²)/(16 D)
+    unit = -mesh * (1.0 - mesh**2) / (16.0 * bending)
+    guess = np.vstack([loads[0] * unit, loads[0] * (-(1.0 - 3.0 * mesh**2) / (16.0 * bending)), 0.0 * mesh, 0.0 * mesh])
+    rows, previous = [], loads[0]
+    for load in loads:
+        scale = (load / previous) ** (1.0 / 3.0 if previous > 10.0 else 1.0)
+        guess = guess * np.array([scale, scale, scale**2, scale**2])[:, None]
+        solution = solve_bvp(_plate_equations(nu, 0.0, load), _clamped, mesh, guess, tol=1e-6, max_nodes=50000)
+        if solution.status != 0:
+            raise ArithmeticError(f"pressurised blister: plate equations unsolved at P = {load:.4g} ({solution.message})")
+        mesh, guess, previous = solution.x, solution.y, load
+        force, moment, release, deflection, strain, curvature = _edge_and_apex(solution, nu)
+        fine = np.linspace(solution.x[0], 1.0, 4001)
+        volume = -np.pi * np.trapezoid(fine**2 * solution.sol(fine)[0], fine)
+        rows.append((release, deflection, volume, force, abs(moment), strain, curvature))
+    return loads, np.array(rows)
+
+
+@dataclass(frozen=True)
+class PressurizedBlister:
+    """A gas-inflated circular debond of radius b (:func:`pressurized_blister`); arrays of the broadcast shape.
+
+    Attributes
+    ----------
+    release_rate : ndarray
+        G [J/m²].
+    mixity : ndarray
+        ψ [rad] (:func:`film_edge_mixity`, tensile edge force and peeling moment).
+    deflection : ndarray
+        Crest height δ [m].
+    volume : ndarray
+        Blister volume V [m³].
+    apex_strain, apex_curvature : ndarray
+        Mid-plane strain ε_m(0) [1] and curvature κ(0) [1/m] at the crest.
+    """
+
+    release_rate: np.ndarray
+    mixity: np.ndarray
+    deflection: np.ndarray
+    volume: np.ndarray
+    apex_strain: np.ndarray
+    apex_curvature: np.ndarray
+
+
+def pressurized_blister(pressure, radius, youngs_modulus: float, poisson_ratio: float, thickness: float) -> PressurizedBlister:
+    """G, mode mixity, crest height, volume and apex strain of a film debonded over r < b and inflated by a gas.
+
+    Interpolates :func:`pressurized_blister_table` in ln P (each quantity
+    divided by its small-load power of P: G ∝ P², δ, V, M, κ ∝ P,
+    N, ε_m ∝ P²); below the table the linear-plate limit, above it a
+    power-law extrapolation from the last two points.
+
+    Parameters
+    ----------
+    pressure : array_like
+        Gas overpressure p [Pa] (≥ 0).
+    radius : array_like
+        b [m] (> 0).
+    youngs_modulus, poisson_ratio, thickness
+        Film E [Pa], ν, h [m].
+
+    Returns
+    -------
+    PressurizedBlister
+
+    Raises
+    ------
+    ValueError
+        Negative pressure, non-positive radius, modulus or thickness.
+    """
+    p, b = np.broadcast_arrays(np.asarray(pressure, dtype=float), np.asarray(radius, dtype=float))
+    if np.any(p < 0.0) or np.any(b <= 0.0) or not (youngs_modulus > 0.0 and thickness > 0.0):
+        raise ValueError("pressurized_blister needs p >= 0, b > 0, E > 0 and h > 0")
+    loads, rows = pressurized_blister_table(round(float(poisson_ratio), 3))
+    e, h = youngs_modulus, thickness
+    load = p * b**4 / (e * h**4)
+    safe = np.maximum(load, loads[0] * 1e-12)
+    powers = np.array([2.0, 1.0, 1.0, 2.0, 1.0, 2.0, 1.0])
+
+    def column(k: int) -> np.ndarray:
+        reduced = rows[:, k] / loads ** powers[k]
+        inside = np.interp(np.log(safe), np.log(loads), reduced)
+        slope = np.log(reduced[-1] / reduced[-2]) / np.log(loads[-1] / loads[-2])
+        beyond = reduced[-1] * (np.maximum(safe, loads[-1]) / loads[-1]) ** slope
+        return np.where(safe > loads[-1], beyond, inside) * load ** powers[k]
+
+    force = column(3) * e * h**3 / b**2
+    moment = column(4) * e * h**4 / b**2
+    return PressurizedBlister(
+        release_rate=column(0) * e * h**5 / b**4,
+        mixity=film_edge_mixity(force, moment, h),
+        deflection=column(1) * h,
+        volume=column(2) * b**2 * h,
+        apex_strain=column(5) * (h / b) ** 2,
+        apex_curvature=column(6) * h / b**2,
+    )
+
+
+def debond_pressure(radius: float, youngs_modulus: float, poisson_ratio: float, thickness: float, mode_one: float, mixity_parameter: float) -> float:
+    """Gas overpressure p [Pa] at which a debond of radius b grows: G(p, b) = Γ(ψ(p, b)) (:func:`pressurized_blister`, :func:`interface_toughness`).
+
+    G − Γ(ψ) rises monotonically with p (G ∝ p² in the plate regime, ∝ p^{4/3} as a membrane; Γ(ψ) is
+    bounded), so the root is bracketed on a geometric grid and refined by :func:`scipy.optimize.brentq`.
+
+    Parameters
+    ----------
+    radius
+        b [m].
+    youngs_modulus, poisson_ratio, thickness
+        Film E [Pa], ν, h [m].
+    mode_one, mixity_parameter
+        Γ_I [J/m²], λ of the interface.
+
+    Raises
+    ------
+    ValueError
+        Non-positive radius, thickness, modulus or toughness (also via :func:`interface_toughness`).
+    """
+    interface_toughness(0.0, mode_one, mixity_parameter)
+
+    def excess(log_p: float) -> float:
+        state = pressurized_blister(np.exp(log_p), radius, youngs_modulus, poisson_ratio, thickness)
+        return float(state.release_rate - interface_toughness(state.mixity, mode_one, mixity_parameter))
+
+    grid = np.linspace(np.log(1e-6), np.log(1e13), 96)
+    values = np.array([excess(x) for x in grid])
+    above = np.flatnonzero(values >= 0.0)
+    if above.size == 0 or above[0] == 0:
+        raise ValueError(f"debond_pressure: no root between 1e-6 and 1e13 Pa for b = {radius!r} m")
+    k = above[0]
+    return float(np.exp(brentq(excess, grid[k - 1], grid[k], xtol=1e-10)))

@@ -18,7 +18,26 @@ exists, air):
 
 A reference pulse train and CV on the pristine device (no programming) give the
 "before" numbers. Li consumed is the Li bound in the air products at the end of
-programming (``li_consumed_air``).
+programming (``li_consumed_air``). Per case the study also reports where the
+electrode would open: the radius of the largest porosity growth and of the
+largest through-thickness open fraction (thin-film cracks or necks,
+:mod:`femion.physics.thinfilm`) over the programming sweep, the largest
+open fraction, and the mode after programming
+(:func:`femion.claims.mode_after_programming`) next to the paper's (power for
+a slow sweep, ≤ 50 mV/s, in air with Pt or Ag; analog otherwise), and says
+case by case where the paper's map holds.
+
+Cost. The full variant is the 24-case map (Pt, Ag, Ti, ITO × 1 V/s, 50 mV/s,
+10 mV/s × air, vacuum) on the full mesh with 10 pulses per polarity; the
+quick variant keeps the four one-factor contrasts on the coarse mesh
+(see ``config.toml``), because the 24 cases do not fit a quick run. Measured
+on the coarse mesh (1808 cells) of the shared 2-core machine, 2026-12-04,
+one pulse per polarity, under heavy load from other jobs: air/Pt at
+10 mV/s 928 s, at 50 mV/s ~530 s, at 1 V/s ~370 s; Ti (elastic) at 50 mV/s
+~115 s; a pristine reference 150–230 s; the four contrasts 1578 s in all
+(594 s in a quieter hour). The 24 cases on the coarse mesh would take
+about 1–3 h; the full variant (7232 cells, 4× as many, and 10 pulses per
+polarity) at least 4× that, roughly 5–12 h, not run.
 
 What the model contains decides the answer: the study lists the physics
 modules it ran and those it could not find (e.g. mechanics, whose porosity is
@@ -38,8 +57,10 @@ import xarray as xr
 
 import femion
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
+from femion.claims import mode_after_programming
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
+from femion.physics.damage_routes import FieldRecorder
 from femion.protocols import cyclic_voltammetry, pulse_train, voltage_sweep
 from femion.simulation import available_physics
 from femion.units import to_integer, to_si
@@ -57,6 +78,39 @@ MECHANICS_PEAKS = {
 """Row key -> mechanics observable (:meth:`femion.physics.mechanics.MechanicsModule.observables`): its largest value
 over the programming sweep (von Mises stress, equivalent plastic strain and porosity in the plastic electrode, blister
 crest height); NaN without programming or without mechanics."""
+SOFT_ELECTRODES = ("Pt", "Ag")
+"""Electrodes the paper programs into the power mode by a slow sweep in air (§2.6); Ti and ITO stay analog."""
+PAPER_SLOW_RATE = 0.05
+"""Sweep rates ≤ this [V/s] program in the paper (§2.6); 1 V/s does not."""
+
+
+def paper_mode(ambient: str, rate: float, electrode: str) -> str:
+    """The mode the paper reports after programming (§2.6): "power" for a slow sweep in air with Pt or Ag, else "analog"."""
+    return "power" if ambient == "air" and rate <= PAPER_SLOW_RATE + 1e-12 and electrode in SOFT_ELECTRODES else "analog"
+
+
+def damage_location(mesh, electrode: str, peaks: dict[str, np.ndarray] | None, initial: float) -> dict[str, float]:
+    """Where the electrode would open after programming, from the cell-wise maxima over the programming sweep.
+
+    Returns ``porosity_growth_max`` [1] and its radius ``pore_r_m`` [m], ``open_fraction_max`` [1] (through-thickness
+    openings, :func:`femion.physics.thinfilm.film_damage`) and its radius ``open_r_m`` [m]; radii NaN where the
+    quantity stays below 1e-12 (or without a recorded field).
+    """
+    out = {"porosity_growth_max": float("nan"), "pore_r_m": float("nan"), "open_fraction_max": float("nan"), "open_r_m": float("nan")}
+    if not peaks:
+        return out
+    cells = mesh.region_mask(electrode)
+    r = mesh.cell_centroids[:, 0]
+    for field, value_key, radius_key, offset in (("porosity", "porosity_growth_max", "pore_r_m", initial),
+                                                 ("film_open_fraction", "open_fraction_max", "open_r_m", 0.0)):
+        if field not in peaks:
+            continue
+        values = np.where(cells, peaks[field] - offset, -np.inf)
+        k = int(np.argmax(values))
+        out[value_key] = float(values[k])
+        # growth below 1e-12 is round-off of f0 (an elastic electrode's porosity never changes): no location
+        out[radius_key] = float(r[k]) if values[k] > 1e-12 else float("nan")
+    return out
 
 
 def segment(curves: xr.Dataset, start: float, end: float) -> xr.Dataset:
@@ -116,6 +170,10 @@ def characterise(device, protocol_head, settings, physics, mesh, config, origin)
     initial = simulation.initial_state().fields.get("porosity")
     top = mesh.region_mask(device.top_electrode.name)
     initial_porosity = float(np.max(initial[top])) if initial is not None else 0.0
+    recorder = None
+    if protocol_head is not None:  # cell-wise maxima of the damage fields over the programming sweep
+        recorder = FieldRecorder(("porosity", "film_open_fraction"), until=head, reduce="max")
+        simulation.modules.append(recorder)
     result = simulation.run(progress=False)
     curves = result.curves
     g = np.asarray(result.reads.G.values) if "G" in result.reads else np.array([])
@@ -135,6 +193,8 @@ def characterise(device, protocol_head, settings, physics, mesh, config, origin)
         "porosity_field": "porosity" in result.state.fields,
         "initial_porosity_max": initial_porosity,
         **peak,
+        **damage_location(mesh, device.top_electrode.name, recorder.snapshots[0] if recorder and recorder.snapshots else None,
+                          initial_porosity),
     }, curves
 
 
@@ -194,9 +254,13 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         print(f"  {label}: Li consumed {numbers['li_consumed_mol']:.3g} mol, peak eps_p {numbers['eps_p_max']:.3g}, "
               f"porosity {numbers['porosity_max']:.4g}, G_max/G_min {numbers['g_ratio']:.4g}", flush=True)
         write_dataset(outdir / f"curves_{label}.nc", curves)
-        rows.append({"ambient": ambient, "rate_V_s": rate, "electrode": electrode, **numbers,
-                     "g_ratio_before": before[electrode]["g_ratio"],
-                     "areal_capacitance_before_F_m2": before[electrode]["areal_capacitance_F_m2"]})
+        row = {"ambient": ambient, "rate_V_s": rate, "electrode": electrode, **numbers,
+               "g_ratio_before": before[electrode]["g_ratio"],
+               "areal_capacitance_before_F_m2": before[electrode]["areal_capacitance_F_m2"]}
+        row["mode"] = mode_after_programming(row)
+        row["paper_mode"] = paper_mode(ambient, rate, electrode)
+        row["paper_holds"] = row["mode"] == row["paper_mode"]
+        rows.append(row)
 
     table = xr.Dataset(
         {
@@ -209,6 +273,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             "g_ratio_before": ("case", [row["g_ratio_before"] for row in rows], {"units": "1"}),
             "areal_capacitance_after": ("case", [row["areal_capacitance_F_m2"] for row in rows], {"units": "F/m^2"}),
             "areal_capacitance_before": ("case", [row["areal_capacitance_before_F_m2"] for row in rows], {"units": "F/m^2"}),
+            "pore_r": ("case", [row["pore_r_m"] for row in rows], {"units": "m", "description": "radius of the largest porosity growth"}),
+            "open_fraction": ("case", [row["open_fraction_max"] for row in rows], {"units": "1"}),
+            "open_r": ("case", [row["open_r_m"] for row in rows], {"units": "m", "description": "radius of the largest open fraction"}),
+            "mode": ("case", [row["mode"] for row in rows]),
+            "paper_mode": ("case", [row["paper_mode"] for row in rows]),
         },
         coords={"case": ("case", np.arange(len(rows)), {"units": "1"})},
         attrs={"title": "femion mode_switch", "device": base.name, "notes": " | ".join(notes)},
@@ -224,17 +293,27 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             f"electrode's voids ({'isolated voids: closed at t = 0' if seeded <= threshold else 'open from t = 0'})"
         )
     lines = ["# Mode switch table (femion)", "", *[f"- {note}" for note in notes], "",
-             "| ambient | rate [V/s] | electrode | peak ε_p | peak porosity | Li consumed [mol] | fraction of film Li | G_max/G_min before | after | C_areal before [mF/cm²] | after [mF/cm²] |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| ambient | rate [V/s] | electrode | peak ε_p | peak porosity | pore at r [µm] | open fraction | open at r [µm] | Li consumed [mol] | fraction of film Li | G_max/G_min before | after | C_areal before [mF/cm²] | after [mF/cm²] | mode | paper | holds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(
             f"| {row['ambient']} | {row['rate_V_s']:g} | {row['electrode']} | {row['eps_p_max']:.3g} | {row['porosity_max']:.4g} | "
+            f"{row['pore_r_m'] * 1e6:.3g} | {row['open_fraction_max']:.3g} | {row['open_r_m'] * 1e6:.3g} | "
             f"{row['li_consumed_mol']:.3g} | "
             f"{row['li_consumed_fraction']:.3g} | {row['g_ratio_before']:.4g} | {row['g_ratio']:.4g} | "
-            f"{row['areal_capacitance_before_F_m2'] * 0.1:.3g} | {row['areal_capacitance_F_m2'] * 0.1:.3g} |"
+            f"{row['areal_capacitance_before_F_m2'] * 0.1:.3g} | {row['areal_capacitance_F_m2'] * 0.1:.3g} | "
+            f"{row['mode']} | {row['paper_mode']} | {'yes' if row['paper_holds'] else 'NO'} |"
         )
+    holds = [row for row in rows if row["paper_holds"]]
+    fails = [row for row in rows if not row["paper_holds"]]
+    describe = lambda subset: "; ".join(f"{r['ambient']} {r['rate_V_s']:g} V/s {r['electrode']}" for r in subset) or "none"  # noqa: E731
     lines += ["", "Paper: slow sweep in air with Pt/Ag → power mode (4.1 mF/cm², analog switching gone); "
-              "vacuum, 1 V/s or Ti/ITO → stays analog (G_max/G_min ~57.5 in the analog mode)."]
+              "vacuum, 1 V/s or Ti/ITO → stays analog (G_max/G_min ~57.5 in the analog mode).", "",
+              f"The paper's map holds in {len(holds)} of {len(rows)} cases ({describe(holds)}).",
+              f"It does not hold in {len(fails)} ({describe(fails)}): "
+              + ("in each the model stays analog where the paper reports the power mode — no electrode opens, so air consumes no Li."
+                 if fails and all(r["paper_mode"] == "power" and r["mode"] == "analog" for r in fails) else
+                 "see the mode columns." if fails else "—")]
     (outdir / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -250,6 +329,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "programming_areal_capacitance_F_m2": programmed["areal_capacitance_F_m2"],
         **{f"programming_{key}": programmed[key] for key in MECHANICS_PEAKS},
         "max_li_consumed_mol": max(row["li_consumed_mol"] for row in rows),
+        "programming_pore_r_m": programmed["pore_r_m"],
+        "programming_open_fraction_max": programmed["open_fraction_max"],
+        "programming_mode": programmed["mode"],
+        "paper_map_holds": sum(row["paper_holds"] for row in rows),
+        "paper_map_fails": sum(not row["paper_holds"] for row in rows),
         "rows": rows,
         "notes": notes,
     }
