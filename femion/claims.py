@@ -438,12 +438,25 @@ def _porosity_at_centre(out):
     value = f"peak porosity growth {growth:.2g} at {where} (R_e = {radius * 1e6:.3g} µm), slow −5 V sweep"
     if peak is not None and float(peak) <= CENTRE * radius and growth >= PERCOLATION:
         return Verdict(True, value)
+    routes = _damage_routes(out)
     if peak is None or growth <= 0:
-        return Verdict(False, value, "electrode damage: no pore growth in the electrode")
+        return Verdict(False, value, "electrode damage: no pore growth in the electrode" + routes)
     if float(peak) > CENTRE * radius:
         return Verdict(False, value, f"electrode damage location: pores grow at r = {float(peak) / radius:.2f} R_e "
-                                     f"(the edge), not within {CENTRE:g} R_e")
-    return Verdict(False, value, f"electrode damage amount: growth {growth:.2g} below the {PERCOLATION:g} percolation threshold")
+                                     f"(the edge), not within {CENTRE:g} R_e" + routes)
+    return Verdict(False, value, f"electrode damage amount: growth {growth:.2g} below the {PERCOLATION:g} percolation threshold"
+                   + routes)
+
+
+def _damage_routes(out) -> str:
+    """The thin-film routes to electrode damage measured by studies/damage_routes (drive/threshold), '' without them."""
+    routes = out.get("damage_routes", {}).get("routes")
+    if not routes:
+        return ""
+    parts = [f"{name.replace('_', ' ')} {float(route['ratio']):.2g} of its threshold" for name, route in routes.items()]
+    opens = out["damage_routes"].get("any_route_opens")
+    return ("; thin-film routes (studies/damage_routes, drive/threshold): " + ", ".join(parts)
+            + ("" if opens else ": none opens the electrode"))
 
 
 def _products_at_centre(out):
@@ -677,7 +690,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("electrode_selects_mode", "Pt/Ag electrodes give the power mode, Ti/ITO stay analog (§2.6)", "Pt/Ag → power; Ti/ITO → analog",
           ("mode_switch",), "slow air sweep: Pt/Ag cases power, Ti/ITO cases analog", _POWER_CHAIN, _LI + _MECH + _AIR,
           _electrode_selects_mode),
-    Claim("porosity_at_centre", "pores open at the centre of the Pt electrode (Fig. 2d)", "centre", ("stress_maps",),
+    Claim("porosity_at_centre", "pores open at the centre of the Pt electrode (Fig. 2d)", "centre", ("stress_maps", "damage_routes"),
           f"slow −5 V sweep: peak pore growth within {CENTRE:g} R_e and open porosity ≥ {PERCOLATION:g}",
           _POWER_CHAIN[:3], _MECH, _porosity_at_centre),
     Claim("products_at_centre", "reaction products in Pt at the centre in the power mode, none in the analog mode (Fig. 4d,e)",

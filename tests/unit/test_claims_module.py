@@ -152,3 +152,11 @@ def test_capacitance_and_ragone_report_the_li_loss_scenario_but_stay_not_reprodu
     r = assess("ragone", out)
     assert r.status == "not_reproduced" and "1.11 V more emf" in r.breaking_link
     assert assess("capacitance", {"power_cv_gcd": power | {"areal_capacitance_mF_cm2": 4.0}}).status == "reproduced"
+
+
+def test_porosity_claim_names_the_measured_damage_routes():
+    stress = {"rate_0.05": {"porosity_growth_max": 7e-5, "porosity_peak_r_m": 1e-4}, "electrode_radius_m": 1e-4}
+    routes = {"damage_routes": {"any_route_opens": False, "routes": {"buckle_apex": {"ratio": 0.0045}, "gas_blister": {"ratio": 0.0}}}}
+    a = assess("porosity_at_centre", {"stress_maps": stress} | routes)
+    assert a.status == "not_reproduced"
+    assert "buckle apex 0.0045 of its threshold" in a.breaking_link and "none opens the electrode" in a.breaking_link
