@@ -131,6 +131,9 @@ class VacancySimulation(Simulation):
         Opt-in nucleation seed, :class:`femion.physics.seed.DefectSeed` (the
         weakest site of the electrode area, put on the axis); its draw is
         ``self.vacancy.seed_draw``. None (default): the flat pristine device.
+    track_oxygen
+        Track the O²⁻ released by generation (field ``n_o``) with its drift
+        and recombination (:class:`femion.physics.vacancy.VacancyModule`).
 
     Raises
     ------
@@ -151,6 +154,7 @@ class VacancySimulation(Simulation):
         density_fluctuation: float = 0.0,
         drive_window: int = 3,
         weak_site=None,
+        track_oxygen: bool = False,
     ):
         from femion.physics.electrostatics import ElectrostaticsModule
         from femion.physics.thermal import ThermalModule
@@ -160,6 +164,7 @@ class VacancySimulation(Simulation):
         self.vacancy = VacancyModule(
             self.mesh, device, seed=seed, barrier_disorder=barrier_disorder,
             density_fluctuation=density_fluctuation, replace_film_conductivity=True, weak_site=weak_site,
+            track_oxygen=track_oxygen,
         )
         self.thermal = ThermalModule(self.mesh, device)
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=[self.vacancy]), self.vacancy, self.thermal]
@@ -529,7 +534,7 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
 
     ``stage`` labels the run's progress output (:meth:`femion.simulation.Simulation.run`).
     ``disorder`` goes to :class:`VacancySimulation` (``seed``, ``barrier_disorder``,
-    ``density_fluctuation``, ``weak_site``). The protocol time starts at 0 for every run
+    ``density_fluctuation``, ``weak_site``, ``track_oxygen``). The protocol time starts at 0 for every run
     (the start state's time is reset), so ``source`` is ``protocol.voltage(t)``;
     with a start state the t = 0 row (the previous run's last V and I) is dropped.
 

@@ -38,16 +38,19 @@ Histories
   panels (c) and (f) differ from (b) and (e) only through what the V_O
   physics changes, which is nothing in those fields.
 
-  **What the O⁻ signal is computed from.** The vacancy model does not track
-  the O²⁻ released by V_O generation (it is assumed to leave toward the
-  anode, :mod:`femion.physics.vacancy`). The O⁻ ion is therefore the
-  lattice O of the oxide matrices (per-matrix factor × formula-unit
-  density), plus the O of the air products (Li2O, LiOH, Li2CO3), minus the
-  oxygen vacancies (``c_vo`` = n_vo / N_A, one lattice O missing per V_O):
+  **What the O⁻ signal is computed from.** With ``track_oxygen`` (default
+  true) the O²⁻ released by V_O generation is tracked: it drifts toward the
+  anode, piles up at the blocking film boundary and recombines with V_O
+  (:mod:`femion.physics.vacancy`); with it false it is assumed to leave. The
+  O⁻ ion is the lattice O of the oxide matrices (per-matrix factor ×
+  formula-unit density), plus the O of the air products (Li2O, LiOH,
+  Li2CO3), plus the mobile O (``c_o`` = n_o / N_A), minus the oxygen
+  vacancies (``c_vo`` = n_vo / N_A, one lattice O missing per V_O):
   :data:`femion.tofsims.SENSITIVITY_FACTORS`. Panel (i) shows the O⁻ depth
   map of the volatile state and, below it, its change against the same
   sample before forming (the power state with the as-fabricated V_O
-  density): ΔO⁻ = −2 Δc_vo, the O removed by forming (a deficit).
+  density): ΔO⁻ = 2 (Δc_o − Δc_vo), the O moved (an excess where it piles
+  up) and removed (a deficit) by forming.
 
 The forming ramp runs under the time loop's local-error control
 (``forming_error_tolerance``, :class:`femion.simulation.SimulationSettings`);
@@ -88,6 +91,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {
     "pulse_amplitude", "pulse_width", "pulse_rest", "pulses", "quick_pulses", "program_vertices",
     "program_rate", "forming_compliance", "forming_rate", "forming_stop", "quick_forming_stop", "forming_error_tolerance", "rest_time", "pixels", "quick_pixels", "field_of_view",
+    "track_oxygen",
 }
 POWER_PHYSICS = ("lithium", "mechanics", "air")
 MISSING: dict[str, tuple[str, str, str]] = {}
@@ -289,6 +293,8 @@ def check_config(config: dict, device, origin: str, quick: bool) -> None:
         to_si(value, "V", name="program_vertices", origin=origin)
     if to_si(config[prefix + "forming_stop"], "V", name=prefix + "forming_stop", origin=origin) == 0.0:
         raise ValueError(f"{origin}: {prefix + 'forming_stop'!r} must not be 0 V")
+    if not isinstance(config["track_oxygen"], bool):
+        raise ValueError(f"{origin}: 'track_oxygen' must be true or false, got {config['track_oxygen']!r}")
 
 
 def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Path, quick: bool):
@@ -307,9 +313,10 @@ def volatile_history(device, mesh, start, config: dict, origin: str, outdir: Pat
     settings = SimulationSettings(mesh=QUICK_MESH if quick else MeshSettings(), max_iterations=40, min_step_fraction=1e-7,
                                   error_tolerance=si["forming_error_tolerance"])
     protocol = forming_ramp(0.0, si["forming_stop"], si["forming_rate"], si["forming_compliance"])
-    formed = run_vacancy(device, protocol, settings, mesh, start=start, stage="fig4 volatile: forming")
+    track = bool(config["track_oxygen"])
+    formed = run_vacancy(device, protocol, settings, mesh, start=start, stage="fig4 volatile: forming", track_oxygen=track)
     write_dataset(outdir / "volatile" / "forming.nc", formed.dataset())
-    relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state)
+    relaxation = VacancySimulation(device, rest(si["rest_time"]), settings, mesh=mesh, start=formed.state, track_oxygen=track)
     relaxed = relaxation.run(outdir / "volatile", progress=None, stage="fig4 volatile: rest")
     return si, formed, relaxed, relaxation
 
@@ -379,6 +386,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     grid_volatile = tofsims.voxelize(simulation.mesh.displaced(displacement_volatile), device, fov)
     species_volatile = {name: volatile_state.fields[name] for name in ("c_li", "Li2O", "LiOH", "Li2CO3")}
     species_volatile["c_vo"] = volatile_state.fields["n_vo"] / AVOGADRO
+    if "n_o" in volatile_state.fields:  # the released O²⁻ (tracked): its pile-up at the anode is part of the O⁻ change
+        species_volatile["c_o"] = volatile_state.fields["n_o"] / AVOGADRO
     panels_volatile, readouts_volatile, volumes = synthesize_mode("volatile", grid_volatile, device, species_volatile, outdir,
                                                              depth_map_panel=False)
     before = tofsims.intensity("O-", {**species, "c_vo": vo_initial / AVOGADRO}, grid_volatile)
