@@ -701,7 +701,7 @@ class VacancyModule:
 
     name = "vacancy"
     owns = ("n_vo", "vo_generated")
-    units = {"vo_inventory": "1", "vo_peak": "1/m^3"}
+    units = {"vo_inventory": "1", "vo_peak": "1/m^3", "o_inventory": "1"}
     """Units of :meth:`observables` (read by the Simulation for its outputs; the inventory is a number of vacancies)."""
     reads = ("phi", "T")
 

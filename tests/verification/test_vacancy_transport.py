@@ -238,3 +238,18 @@ def test_tracked_oxygen_balances_the_generated_vacancies(device, quick_mesh):
     after = module.observables(state)
     assert after["o_inventory"] > 0.0
     assert after["vo_inventory"] - after["o_inventory"] == pytest.approx(before["vo_inventory"], rel=1e-9)
+
+
+def test_tracked_oxygen_run_writes_its_curves(device, tmp_path):
+    """A VacancySimulation with track_oxygen writes curves.nc (every observable, o_inventory included, has units)."""
+    import xarray as xr
+
+    import femion
+    from femion.protocols import rest
+    from femion.simulation import SimulationSettings
+    from femion.switching import VacancySimulation
+
+    simulation = VacancySimulation(device, rest(1e-3), SimulationSettings(mesh=femion.QUICK_MESH), track_oxygen=True)
+    simulation.run(tmp_path, progress=None)
+    with xr.open_dataset(tmp_path / "curves.nc") as curves:
+        assert curves["o_inventory"].attrs["units"] == "1"
