@@ -139,3 +139,17 @@ def test_runaway_temperature_is_rejected():
     module.heat = lambda s: np.zeros(mesh.n_cells)
     module.advance(state, 1e-3, state.copy())
     assert np.max(state.fields["T"]) < RUNAWAY_TEMPERATURE
+
+
+@pytest.mark.parametrize("electrode", ["Pt", "Ag", "Ti", "ITO"])
+def test_thermal_module_builds_for_every_top_electrode(electrode):
+    """Every top-electrode material of the mode map carries the contact conductance the Robin top face reads."""
+    import femion
+    from femion.config import override_device
+    from femion.physics.thermal import ThermalModule
+
+    device = femion.load_device()
+    if electrode != device.top_electrode.material:
+        device = override_device(device, {f"device.layers.{device.top_electrode.name}.material": electrode})
+    module = ThermalModule(femion.build_mesh(device, settings=femion.QUICK_MESH), device)
+    assert module.top_contact_conductance == device.material(device.top_electrode.name).value("contact_thermal_conductance") > 0.0
