@@ -13,8 +13,9 @@ hopping with the density-dependent barrier and thermochemical generation,
 and steady Joule heating (:mod:`femion.physics.thermal`). Lithium is left
 out: the Li⁺ current is blocked by the electrodes at DC, so the film
 conductivity is *replaced* (``replace_film_conductivity``) rather than
-LiPON's Li⁺ conductivity added (the coupled Li + V_O + T loop did not
-converge in session 2; see the studies' findings).
+LiPON's Li⁺ conductivity added. The coupled loop with every module on runs
+the paper's analog pulses (tests/regression/test_all_physics_pulses.py);
+these switching runs keep the reduced physics as their cost choice.
 
 External circuit: a voltage source with compliance I_cc (:class:`femion.coupling.Drive`). :class:`RecentHistoryDrive` restricts the
 circuit secant and its bracket safeguard to the last few coupling iterates:

@@ -83,7 +83,7 @@ integrated exactly per cell over the step (:func:`recombine`): with
 Why the threshold is spread: with a sharp threshold (σ_th → 0) G jumps at
 E_th, and under a current compliance the device slides along |E| = E_th (the
 generated V_O lower the field they need): a discontinuous right-hand side
-whose time-discrete solution depends strongly on dt (measured, session 4:
+whose time-discrete solution depends strongly on dt (measured during development:
 forming voltage 3.64 / 4.52 / > 5 V at max steps 50 / 20 / 10 ms). With
 σ_th > 0 the law is smooth and the forming converges under the time loop's
 local-error control (``SimulationSettings.error_tolerance``; test in
@@ -675,7 +675,7 @@ class VacancyModule:
         changes κ by O(1) for ΔN ≪ N_max), and G rises steeply with the field
         near E_th: with a sharp threshold the Picard loop of
         :func:`femion.coupling.coupled_step` alternated between generation on
-        and off at any dt (measured, session 2: forming stalled at 0.9 V).
+        and off at any dt (measured during development: forming stalled at 0.9 V).
         Lagging G removes that feedback from the iteration; the error is
         O(dt) like implicit Euler's and is held to the time loop's
         ``error_tolerance`` (:mod:`femion.simulation`). False evaluates G with

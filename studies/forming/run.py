@@ -11,9 +11,8 @@ field-accelerated hopping with the density-dependent barrier, thermochemical
 generation above the threshold field, activated σ(N, T) in the films, steady
 Joule heating (substrate as sink, top contact through h_c:
 :mod:`femion.physics.thermal`), compliance circuit. **Lithium is left out** (``physics = ("vacancy",
-"thermal")``): the coupled Li + V_O + T loop did not converge in session 2,
-and at DC the Li⁺ current is blocked by the electrodes, so the films' κ is
-their electronic conductivity plus the V_O conductivity.
+"thermal")``): at DC the Li⁺ current is blocked by the electrodes, so the
+films' κ is their electronic conductivity plus the V_O conductivity.
 
 The deformed-electrode history (forming after power-mode programming) is
 **left out**: no mechanics state of a programmed device is stored

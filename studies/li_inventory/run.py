@@ -89,7 +89,7 @@ import xarray as xr
 
 import femion
 from femion.claims import POWER_WINDOW, RELATIVE_TOLERANCE
-from femion.cli import load_study
+from femion.config import load_study
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata

@@ -59,7 +59,7 @@ def timed_sweep(workers: int, sweep: Path = SWEEPS["short"]) -> dict:
 _POINT_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from femion.cli import load_study
+from femion.config import load_study
 _, module = load_study(sys.argv[1])
 start = time.perf_counter()
 module.run(Path(sys.argv[2]), quick=True, overrides=json.loads(sys.argv[3]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from femion.claims import load_study_output
-from femion.cli import load_study
+from femion.config import load_study
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from femion.cli import load_study
+from femion.config import load_study
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "damage_routes"
 

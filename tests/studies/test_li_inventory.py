@@ -15,7 +15,7 @@ import pytest
 
 import femion
 from femion.claims import POWER_WINDOW
-from femion.cli import load_study
+from femion.config import load_study
 from femion.config import StudyConfigError, load_study_config
 from femion.mesh import build_mesh
 from femion.simulation import SimulationSettings
