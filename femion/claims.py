@@ -453,7 +453,8 @@ def _damage_routes(out) -> str:
     routes = out.get("damage_routes", {}).get("routes")
     if not routes:
         return ""
-    parts = [f"{name.replace('_', ' ')} {float(route['ratio']):.2g} of its threshold" for name, route in routes.items()]
+    parts = [f"{name.replace('_', ' ')} " + (f"{float(route['ratio']):.2g} of its threshold" if route["ratio"] == route["ratio"]
+                                              else "not computed") for name, route in routes.items()]
     opens = out["damage_routes"].get("any_route_opens")
     return ("; thin-film routes (studies/damage_routes, drive/threshold): " + ", ".join(parts)
             + ("" if opens else ": none opens the electrode"))

@@ -82,6 +82,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from femion import fvm
 from femion.constants import GAS_CONSTANT
 from femion.physics.mechanics import vegard_eigenstrain
 from femion.physics.porosity import clamped_plate_buckling_stress
@@ -401,7 +402,8 @@ def _electrode_toughness(module) -> float:
     return device.material(film["name"]).value(f"interface_toughness_{below}")
 
 
-def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float | None = None) -> Route:
+def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float | None = None,
+                      h2_generated: float | None = None) -> Route:
     """Route (c): the electrode inflated by H₂ from Li + H₂O under it (module docstring).
 
     Parameters
@@ -414,12 +416,16 @@ def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float
         Radius grid (geometric, 10 h to R_e).
     mode_one : float, optional
         Γ_I of the electrode's interface [J/m²] (None: the database value).
+    h2_generated : float, optional
+        H₂ the computed history made by Eq. (2) [mol], ½ of the LiOH the air
+        module formed (None: not computed, the history ran no air module; the
+        drive and ratio are NaN).
 
     Returns
     -------
     Route
-        Drive: H₂ available under a dense electrode [mol] (0: no water source); threshold: H₂ to
-        spread the debond over the electrode; closing parameter: water under the electrode [mol].
+        Drive: H₂ generated [mol]; threshold: H₂ to spread the debond over the
+        electrode; closing parameter: water under the electrode [mol].
 
     Raises
     ------
@@ -446,7 +452,7 @@ def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float
     rupture = FILM_RUPTURE_STRAIN_RANGE[0]
     opens_literature = np.flatnonzero(crest >= rupture)
     needed = float(moles[-1])
-    available = 0.0
+    available = float("nan") if h2_generated is None else float(h2_generated)
     return Route(
         name="gas_blister", drive=available, threshold=needed, unit="mol H2", ratio=available / needed, radius=0.0,
         parameter="water under the electrode (mol H2O = 2 mol H2)", closing_value=2.0 * needed, database_value=0.0,
@@ -544,5 +550,7 @@ def measure_routes(module, snapshots: list[dict[str, np.ndarray]], li_films: flo
                 best = (index, route)
         index, route = best
         out[name] = Route(**{**route.__dict__, "extra": {**route.extra, "snapshot": index}})
-    out["gas_blister"] = route_gas_blister(module, li_films, mode_one=mode_one)
+    last = snapshots[-1]
+    h2 = 0.5 * 2.0 * np.pi * fvm.r_integral(module.mesh, last["LiOH"]) if "LiOH" in last else None  # Eq. (2): ½ H2 per LiOH
+    out["gas_blister"] = route_gas_blister(module, li_films, mode_one=mode_one, h2_generated=h2)
     return out
