@@ -275,7 +275,8 @@ def hand_estimate(device, window: float, targets: dict, knob_ranges: dict, reduc
     targets : dict
         :data:`PAPER`.
     knob_ranges : dict
-        name -> (low, high) in SI of the fit's knobs (for the emf bound).
+        (material, property) -> (low, high) in SI of the fit's knobs (for the emf and double-layer bounds; a
+        value that is not a knob counts at its database value).
     reduction : float
         The fit state's X.
 
@@ -291,14 +292,17 @@ def hand_estimate(device, window: float, targets: dict, knob_ranges: dict, reduc
     li = host_li(device)
     mobile = sum(v for k, v in li.items() if not k.endswith("_sites")) * (1.0 - reduction)
     hosts = [layer.name for layer in device.films if device.material(layer.name).kind == "host"]
-    dl_top = 1.0 / sum(1.0 / knob_ranges.get("double_layer_capacitance", (0, device.material(h).value("double_layer_capacitance")))[1]
-                       for h in hosts)
-    u0 = knob_ranges.get("li_standard_potential", (float("nan"), float("nan")))
-    omega = knob_ranges.get("li_interaction_energy", (0.0, 0.0))[1]  # eV per Li
+    def span(material: str, name: str) -> tuple[float, float]:
+        value = device.material(_layer(device, material)).value(name)
+        return knob_ranges.get((material, name), (value, value))
+
+    dl_top = 1.0 / sum(1.0 / span(device.material(h).name, "double_layer_capacitance")[1] for h in hosts)
+    u0_span = span("MoO3", "li_standard_potential")[1] - span("WO3", "li_standard_potential")[0]  # largest U°(MoO3) − U°(WO3)
+    omega = max(span(m, "li_interaction_energy")[1] for m in ("WO3", "MoO3"))  # eV per Li
     thermal = GAS_CONSTANT * device.temperature / FARADAY
     # emf of a charged cell: ΔU° at its largest, plus each host's Ω/F (1 − 2θ) at its extreme (±Ω/F) and a Nernst term
     # ln(1/θ) of the emptied host at θ = 10⁻³ (the dilute end the scan reaches): an upper estimate.
-    emf_max = (u0[1] - u0[0]) + 2.0 * omega + thermal * math.log(1e3)
+    emf_max = u0_span + 2.0 * omega + thermal * math.log(1e3)
     return {
         "double_layer_series_max_mF_cm2": dl_top * 0.1,
         "double_layer_series_database_mF_cm2": series_double_layer(device) * 0.1,
@@ -308,6 +312,7 @@ def hand_estimate(device, window: float, targets: dict, knob_ranges: dict, reduc
         "li_needed_over_moo3_li": q_target / FARADAY / li.get("MoO3", float("nan")),
         "mean_discharge_voltage_needed_V": e_target / q_target,
         "emf_max_in_ranges_V": emf_max,
+        "standard_potential_difference_max_V": u0_span,
         "energy_bound_uWh_cm2": q_target * emf_max / WH * 1e2,
     }
 
@@ -611,7 +616,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         coords={"X": ("X", reductions, {"units": "1", "long_name": "fraction of the hosts' Li removed (scenario)"})}))
 
     # 2. the hand estimate, then the fit on the state X = fit_reduction
-    ranges = {knob.property: (knob.low, knob.high) for knob in knobs}
+    ranges = {(material, knob.property): (knob.low, knob.high) for knob in knobs for material in knob.materials}
     estimate = hand_estimate(device, protocol["window"], PAPER, ranges, fit_reduction)
     gcd = paper_gcd(PAPER["areal_capacitance_mF_cm2"] * 10.0, PAPER["energy_uWh_cm2"] * 1e-6 * WH / 1e-4, PAPER["power_uW_cm2"] * 1e-2)
     mesh = build_mesh(device, settings=settings.mesh)
@@ -849,8 +854,8 @@ def _findings(s: dict, fit: dict) -> list[str]:
             f"{gap['mean_discharge_voltage_best_V']:.3g} V against the {gap['mean_discharge_voltage_needed_V']:.3g} V the paper's "
             f"E/Q needs: the cell emf would have to rise by ~{gap['emf_shift_needed_V']:.2g} V, i.e. U°(MoO3) − U°(WO3) "
             f"(best trial: {_u0_difference(fit['best_values']):.3g} V) would have to reach ~{_u0_difference(fit['best_values']) + gap['emf_shift_needed_V']:.2g} V "
-            "against at most 0.6 V within their database ranges (2.4–3.0 V each, source assumed): out of range by "
-            f"~{_u0_difference(fit['best_values']) + gap['emf_shift_needed_V'] - 0.6:.2g} V. The paper's own redox peak "
+            f"against at most {e['standard_potential_difference_max_V']:.2g} V within their database ranges (source assumed): out of range by "
+            f"~{_u0_difference(fit['best_values']) + gap['emf_shift_needed_V'] - e['standard_potential_difference_max_V']:.2g} V. The paper's own redox peak "
             "near 2.5 V (Fig. 3g inset) points to such an emf; femion's U° were chosen for a pristine OCV near 0 V. The hosts' "
             "own working windows in the database notes (a-WO3 cycled between ~3.2 and 2.0 V vs Li, MoO3 inserting Li between "
             "~3.0 and 2.2 V) bound a WO3|MoO3 cell's emf to about 1 V as well. C alone is "
