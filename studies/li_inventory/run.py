@@ -89,12 +89,12 @@ import xarray as xr
 
 import femion
 from femion.claims import POWER_WINDOW, RELATIVE_TOLERANCE
-from femion.config import load_study
-from femion.config import StudyConfigError, load_study_config, override_device, require_layers
+from femion.config import StudyConfigError, load_study, load_study_config, override_device, require_layers
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, load_material, material_variant
 from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, rest
+from femion.simulation import SimulationError
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -412,7 +412,10 @@ class Trials:
         return override_device(self.device, overrides, origin=str(folder)), changes
 
     def __call__(self, values: np.ndarray, stage: str = "fit") -> np.ndarray:
-        """Residuals [ln(C/4.1), ln(E/7.0), ln(P/27.9)] of the GCD at ``values``; a failed trial gives +ln 10 each.
+        """Residuals [ln(C/4.1), ln(E/7.0), ln(P/27.9)] of the GCD at ``values``.
+
+        A trial the solver cannot run is stored as failed (NaN targets and its reason in ``trials.nc``); the
+        optimiser sees a penalty of +ln 10 per residual there (a penalty, not a measured value) and steers away.
 
         Raises
         ------
@@ -430,7 +433,7 @@ class Trials:
         failure = ""
         try:
             metrics = run_gcd(device, self.mesh, self.settings, self.reduction, self.current, self.window, self.area)[0]
-        except Exception as error:  # noqa: BLE001 - a trial that cannot run is a recorded failed point of the fit
+        except (SimulationError, ArithmeticError) as error:  # a trial the solver cannot run: stored as failed (NaN)
             metrics, failure = {key: float("nan") for key in TARGETS}, f"{type(error).__name__}: {error}"
         residual = np.array([math.log(metrics[key] / PAPER[key]) if metrics[key] > 0 else math.nan for key in TARGETS])
         self.rows.append({"values": np.array(values, dtype=float), **{k: metrics[k] for k in TARGETS}, "residual": residual,

@@ -96,7 +96,7 @@ def test_a_malformed_scenario_table_is_refused_naming_the_key(module, tmp_path):
 
 @pytest.mark.slow
 def test_quick_run_matches_expected(module, tmp_path, assert_matches_expected):
-    """Quick variant (coarse mesh, three X, five fit evaluations): ~15 min on the shared 2-core machine."""
+    """Quick variant (coarse mesh, three X, at most quick_fit_max_evaluations GCD runs in the fit): ~4-6 min on 2 cores."""
     summary = module.run(tmp_path, quick=True)
     assert_matches_expected(summary, STUDY)
     for name in ("states.nc", "trials.nc", "fit.json", "summary.json", "findings.md", "run.json"):
