@@ -330,8 +330,15 @@ def layerwise_gradient(
     -------
     ndarray, shape (n_cells, 2)
         Gradient [unit of u / m].
+
+    Raises
+    ------
+    ValueError
+        If ``cell_values`` is not of shape (n_cells,).
     """
     values = np.asarray(cell_values, dtype=float)
+    if values.shape != (mesh.n_cells,):
+        raise ValueError(f"cell_values must have shape ({mesh.n_cells},), got {values.shape}")
     owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
     interior = neighbour >= 0
     regions = mesh.cell_regions

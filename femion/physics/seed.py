@@ -56,8 +56,8 @@ Measured (``studies/forming`` quick ramp, its default: 2 nm axis cells, draw 0:
 N = 2.5e9, z = −6.14, E_th lowered by 6.1 MV/m on the axis; top contact through
 h_c = 260 W/(m² K), :mod:`femion.physics.thermal`): the seed moves the maximum
 of the LiPON V_O excess from the electrode-edge ring to the axis but is not
-amplified: max/median 1.0048 (50 µA) and 1.0018 (500 µA), FWHM the electrode
-size, peak Joule rise 0.16 K and 2.7 K. Why (the study's findings): the
+amplified: max/median 1.0051 (50 µA) and 1.0017 (500 µA), FWHM the electrode
+size, peak Joule rise 0.16 K and 2.7 K (2026-12-04). Why (the study's findings): the
 uniform state is linearly stable, loop gain χ = 0.018 and 0.28 of the longest
 lateral mode with E_σ + ΔH_eff (femion.physics.thermal.filamentation_gain),
 so a relative V_O contrast decays as the density grows; and dilute V_O spread

@@ -558,8 +558,8 @@ class ThermalModule:
     Notes
     -----
     Measured on the reference device (``studies/forming`` quick, the heat of
-    the final state of each ramp): max rise 0.11 K (I_cc 50 µA) and 2.3 K
-    (500 µA) with h_c = 260 W/(m² K), against 0.0021 K and 0.039 K with the top
+    the final state of each ramp, 2026-12-04): max rise 0.10 K (I_cc 50 µA)
+    and 2.4 K (500 µA) with h_c = 260 W/(m² K), against 0.0022 K and 0.040 K with the top
     of the pad held at T_amb; the stack's thermal resistance per electrode area
     is Z(0) = 1.8e-5 K m²/W (4.1e-7 with the top at T_amb), set by the 20 µm
     glass slab.

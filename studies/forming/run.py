@@ -58,6 +58,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import jn_zeros
 
 from femion.config import load_study_config, require_layers
 from femion.geometry import MeshSettings
@@ -164,7 +165,7 @@ def describe(run, compliance: float) -> dict:
     }
 
 
-J1_FIRST_ZERO = 3.831705970207512  # J0'(qR) = 0: the longest lateral mode of a disk of radius R with adiabatic rim
+J1_FIRST_ZERO = float(jn_zeros(1, 1)[0])  # J0'(qR) = −J1(qR) = 0: the longest lateral mode of a disk of radius R, adiabatic rim
 
 
 def localisation(run, device) -> dict:
