@@ -19,6 +19,7 @@ __all__ = [
     "arrhenius_fit",
     "areal_capacitance_cv",
     "areal_capacitance_gcd",
+    "discharge_metrics",
     "conductance_ratio",
     "cycle_to_cycle_variation",
     "fit_nonlinearity",
@@ -282,3 +283,44 @@ def areal_capacitance_gcd(current: float, discharge_time: float, voltage_window:
     if min(abs(current), discharge_time, voltage_window, area) <= 0.0:
         raise ValueError("current, discharge time, voltage window and area must be positive")
     return float(abs(current) * discharge_time / (voltage_window * area))
+
+
+def discharge_metrics(time: np.ndarray, voltage: np.ndarray, current: np.ndarray, area: float) -> dict[str, float]:
+    """Capacitance, energy and power of one galvanostatic discharge (paper Fig. 3e-f, S3: GCD and Ragone point).
+
+    ΔV = V(start) − V(end) of the discharge (the first point after the current
+    reversal, so an ohmic IR drop is excluded), Δt its duration,
+    C = |I| Δt/(ΔV A) [F/m²] (:func:`areal_capacitance_gcd`),
+    E = ∫ |I| V dt / A [J/m²] (trapezoid, exact for linear V), P = E/Δt [W/m²].
+    With ``area`` = 1 the values are per device: C [F], E [J], P [W].
+
+    Parameters
+    ----------
+    time, voltage, current
+        The discharge segment, shape (n,), n ≥ 2, [s], [V], [A] (constant current).
+    area
+        Electrode area [m²].
+
+    Raises
+    ------
+    ValueError
+        On fewer than two points, a non-constant current or a rising voltage.
+    """
+    t, v, i = (np.asarray(x, dtype=float) for x in (time, voltage, current))
+    if t.size < 2 or not (t.shape == v.shape == i.shape):
+        raise ValueError("a discharge needs at least two (t, V, I) points of matching shape")
+    if np.ptp(i) > 1e-5 * np.max(np.abs(i)):
+        raise ValueError("the discharge current is not constant")
+    duration, window = t[-1] - t[0], v[0] - v[-1]
+    if window <= 0.0:
+        raise ValueError("the voltage does not fall during the discharge")
+    magnitude = float(np.mean(np.abs(i)))
+    energy = float(np.sum(0.5 * (v[1:] + v[:-1]) * np.diff(t))) * magnitude / area
+    return {
+        "capacitance_F_m2": areal_capacitance_gcd(magnitude, duration, window, area),
+        "energy_J_m2": energy,
+        "power_W_m2": energy / duration,
+        "duration_s": float(duration),
+        "window_V": float(window),
+        "current_A": magnitude,
+    }

@@ -32,7 +32,7 @@ Per X, on the same mesh, each run from the same reduced start state:
 * GCD at ``gcd_current_density``: charge drawing Li into WO3 (the paper's
   anode; V on Pt falls to −``gcd_window``), discharge back to 0 V;
   capacitance, energy and power of the discharge
-  (``studies/power_cv_gcd``'s ``discharge_metrics``, reused), and its shape:
+  (:func:`femion.observables.discharge_metrics`), and its shape:
   R² of a straight-line fit of V(t) (1 for a capacitor) and the spread
   std/mean of dV/dt;
 * analog G modulation: one LTP/LTD cycle of ``studies/analog_pulses``'s
@@ -93,6 +93,7 @@ from femion.config import StudyConfigError, load_study, load_study_config, overr
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, load_material, material_variant
+from femion.observables import discharge_metrics
 from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, rest
 from femion.simulation import SimulationError
 from femion.units import to_integer, to_si
@@ -448,7 +449,7 @@ def run_gcd(device, mesh, settings, reduction: float, current: float, window: fl
     """One GCD cycle (:func:`gcd_protocol`) from the reduced start state; returns (metrics, curves).
 
     Metrics: ``areal_capacitance_mF_cm2``, ``energy_uWh_cm2``, ``power_uW_cm2`` of the discharge
-    (``studies/power_cv_gcd``'s ``discharge_metrics`` on −V, −I: the discharge moves V from −window to 0),
+    (:func:`femion.observables.discharge_metrics` on −V, −I: the discharge moves V from −window to 0),
     charge and discharge charge per electrode area [C/m²], the discharge shape (:func:`discharge_shape`).
 
     Raises
@@ -458,7 +459,6 @@ def run_gcd(device, mesh, settings, reduction: float, current: float, window: fl
     """
     from femion.simulation import Simulation
 
-    _, power = load_study(HERE.parent / "power_cv_gcd")
     start = reduced_state(device, mesh, settings, reduction)
     result = Simulation(device, gcd_protocol(current, window), settings, mesh=mesh, start=start).run(progress=None)
     curves = result.curves
@@ -469,7 +469,7 @@ def run_gcd(device, mesh, settings, reduction: float, current: float, window: fl
     if discharge.size < 3:
         raise ValueError("the GCD run has no discharge")
     # The imposed current: the recorded one follows it to ~1e-6 relative, above discharge_metrics' constancy check.
-    metrics = power.discharge_metrics(t[discharge], -v[discharge], np.full(discharge.size, -abs(current)), area)
+    metrics = discharge_metrics(t[discharge], -v[discharge], np.full(discharge.size, -abs(current)), area)
     shape = discharge_shape(t[discharge], v[discharge])
     return {
         "areal_capacitance_mF_cm2": metrics["capacitance_F_m2"] * 0.1,

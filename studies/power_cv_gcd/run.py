@@ -47,7 +47,7 @@ import femion
 from femion.circuit import Circuit
 from femion.config import StudyConfigError, load_study_config, require_layers
 from femion.io import write_dataset, write_run_metadata
-from femion.observables import areal_capacitance_cv, areal_capacitance_gcd
+from femion.observables import areal_capacitance_cv, discharge_metrics
 from femion.protocols import cyclic_voltammetry, galvanostatic_cycles, rest, voltage_sweep
 from femion.simulation import PHYSICS, Simulation, SimulationSettings, available_physics
 from femion.units import to_integer, to_si
@@ -61,47 +61,6 @@ WH = 3600.0  # J per Wh
 PROGRAM_PHYSICS = ("lithium", "mechanics", "air")
 CV_CYCLES = 2  # per rate: the first brings the state from the previous stage onto the cycle; the second is analysed
 GCD_CYCLES_PER_DENSITY = 2  # the first cycle brings the state from the previous stage into the window; the second is analysed
-
-
-def discharge_metrics(time: np.ndarray, voltage: np.ndarray, current: np.ndarray, area: float) -> dict[str, float]:
-    """Capacitance, energy and power of one galvanostatic discharge (:mod:`femion.observables`).
-
-    ΔV = V(start) − V(end) of the discharge (the first point after the current
-    reversal, so an ohmic IR drop is excluded), Δt its duration,
-    C = |I| Δt/(ΔV A) [F/m²] (:func:`femion.observables.areal_capacitance_gcd`),
-    E = ∫ |I| V dt / A [J/m²] (trapezoid, exact for linear V), P = E/Δt [W/m²].
-    With ``area`` = 1 the values are per device: C [F], E [J], P [W].
-
-    Parameters
-    ----------
-    time, voltage, current
-        The discharge segment, shape (n,), n ≥ 2, [s], [V], [A] (constant current).
-    area
-        Electrode area [m²].
-
-    Raises
-    ------
-    ValueError
-        On fewer than two points, a non-constant current or a rising voltage.
-    """
-    t, v, i = (np.asarray(x, dtype=float) for x in (time, voltage, current))
-    if t.size < 2 or not (t.shape == v.shape == i.shape):
-        raise ValueError("a discharge needs at least two (t, V, I) points of matching shape")
-    if np.ptp(i) > 1e-5 * np.max(np.abs(i)):
-        raise ValueError("the discharge current is not constant")
-    duration, window = t[-1] - t[0], v[0] - v[-1]
-    if window <= 0.0:
-        raise ValueError("the voltage does not fall during the discharge")
-    magnitude = float(np.mean(np.abs(i)))
-    energy = float(np.sum(0.5 * (v[1:] + v[:-1]) * np.diff(t))) * magnitude / area
-    return {
-        "capacitance_F_m2": areal_capacitance_gcd(magnitude, duration, window, area),
-        "energy_J_m2": energy,
-        "power_W_m2": energy / duration,
-        "duration_s": float(duration),
-        "window_V": float(window),
-        "current_A": magnitude,
-    }
 
 
 def discharges(curves: xr.Dataset, area: float) -> list[dict[str, float]]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from femion.config import load_study
+from femion.observables import discharge_metrics
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "power_cv_gcd"
 
@@ -22,7 +23,7 @@ def test_ideal_capacitor_discharge_gives_its_capacitance_energy_and_power(study)
     duration = capacitance * (v0 - v1) / current
     t = np.linspace(0.0, duration, 57)
     v = v0 - current * t / capacitance
-    metrics = study.discharge_metrics(t, v, np.full_like(t, -current), area)
+    metrics = discharge_metrics(t, v, np.full_like(t, -current), area)
     assert metrics["capacitance_F_m2"] == pytest.approx(capacitance / area, rel=1e-13)
     energy = capacitance * (v0**2 - v1**2) / 2 / area  # ∫ I V dt for linear V
     assert metrics["energy_J_m2"] == pytest.approx(energy, rel=1e-13)
@@ -71,6 +72,6 @@ def test_cv_peaks_find_an_interior_redox_pair_and_flag_vertex_extremes(study):
 def test_bad_discharges_are_named(study):
     t = np.linspace(0, 1, 5)
     with pytest.raises(ValueError, match="does not fall"):
-        study.discharge_metrics(t, t, -np.ones(5), 1.0)
+        discharge_metrics(t, t, -np.ones(5), 1.0)
     with pytest.raises(ValueError, match="not constant"):
-        study.discharge_metrics(t, 1 - t, -np.arange(5.0), 1.0)
+        discharge_metrics(t, 1 - t, -np.arange(5.0), 1.0)
