@@ -612,8 +612,8 @@ class ElectrostaticsModule:
     """
 
     name = "electrostatics"
-    owns = ("phi", "i_interface")
-    derived = ("i_interface",)
+    owns = ("phi", "i_interface", "joule")
+    derived = ("i_interface", "joule")
     reads = ("kappa",)
     field_scales = {"phi": 1e-3}
     """φ changes are measured against at least 1 mV [V] (coupling convergence, local-error estimate): at open circuit
@@ -630,6 +630,8 @@ class ElectrostaticsModule:
         self._base = np.zeros(mesh.n_cells)
         self._base[self._cells] = layer_conductivity(self.stack, device)
         self._solver = PotentialSolver(self.stack, electrode=electrode_interface(device))
+        self._electrode_faces = self.stack.face_mask(electrode_interface(device))
+        self._contact_faces = self.stack.face_mask(electrode_interface(device), "bottom_contact")
         self._face_of_cell: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.last_solution: PotentialSolution | None = None
 
@@ -674,9 +676,10 @@ class ElectrostaticsModule:
         return kappa
 
     def initialize(self, state) -> None:
-        """φ = 0 everywhere (no bias), no interface current."""
+        """φ = 0 everywhere (no bias), no interface current, no Joule heat."""
         state.fields["phi"] = np.zeros(self.mesh.n_cells)
         state.fields["i_interface"] = np.zeros(self.mesh.n_cells)
+        state.fields["joule"] = np.zeros(self.mesh.n_cells)
         state.fields["kappa"] = self.conductivity(state)
 
     def advance(self, state, dt: float, start):
@@ -692,9 +695,15 @@ class ElectrostaticsModule:
         current = np.zeros(self.mesh.n_cells)
         for faces, host, sign in records:
             current[host] = sign * solution.face_current_density[faces]
+        from femion.physics.thermal import joule_heating
+
+        joule = np.zeros(self.mesh.n_cells)
+        joule[self._cells] = joule_heating(self.stack, solution.phi, kappa[self._cells], self._contact_faces,
+                                           np.where(self._electrode_faces, state.voltage, 0.0), interface=law)
         state.fields["phi"] = phi
         state.fields["i_interface"] = current
         state.fields["kappa"] = kappa
+        state.fields["joule"] = joule
         state.current = solution.current
         self.last_solution = solution
         return ModuleReport(converged=True, iterations=1, residual=0.0)

@@ -1,13 +1,15 @@
 """The paper's analog pulses with every module on (electrostatics, lithium, mechanics, air, vacancy, thermal).
 
 Paper (Fig. 3b): −5 V / +5 V, 5 ms pulses move Li and leave the device analog; they do not form a V_O
-filament, which takes a compliance ramp to ~5–8 V (Fig. 3g). Before the vacancy module read each film's bulk
-field (femion.fvm.layerwise_gradient), the double-layer jump of the electrolyte potential at the LiPON|MoO3
-interface counted as 5·10⁷ V/m and the first −5 V pulse ran away thermally within 0.1 ms (|I| > 1 kA). This
-test asserts the statement, not a snapshot: one −5 V and one +5 V pulse with reads, quick mesh, every module
-on, run to the end with |I| below 1 mA (the analog read currents are ~70 µA), the V_O inventory below twice its
-initial value (a 50 µA forming ramp multiplies it by ~7, studies/forming; measured here: ×1.21 after the pulse
-pair, 2026-12-04) and the temperature rise below 50 K.
+filament, which takes a compliance ramp to ~5–8 V (Fig. 3g). Two faults made them form here: the vacancy
+module read the double-layer jump of the electrolyte potential at the LiPON|MoO3 interface as a bulk field
+(5·10⁷ V/m; now femion.fvm.layerwise_gradient), and the Joule source counted that jump as resistive heat (64×
+the I·V of a pulse; now femion.physics.thermal.joule_heating with the interface laws). This test asserts the
+statement, not a snapshot: one −5 V and one +5 V pulse with reads, quick mesh, every module on, run to the end
+with |I| below 1 mA (the analog read currents are ~70 µA), the V_O inventory below twice its initial value (a
+50 µA forming ramp multiplies it by ~600, studies/forming) and a temperature rise below 50 K. Measured
+2026-12-04: |I| ≤ 73 µA, V_O ×1.27, rise 0.35 K; five pulses per polarity give V_O ×2.8 (not asserted: the
+V_O generation under the −5 V field accumulates pulse by pulse).
 """
 
 from __future__ import annotations

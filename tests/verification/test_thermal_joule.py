@@ -153,3 +153,28 @@ def test_thermal_module_builds_for_every_top_electrode(electrode):
         device = override_device(device, {f"device.layers.{device.top_electrode.name}.material": electrode})
     module = ThermalModule(femion.build_mesh(device, settings=femion.QUICK_MESH), device)
     assert module.top_contact_conductance == device.material(device.top_electrode.name).value("contact_thermal_conductance") > 0.0
+
+
+def test_joule_heat_across_an_interface_law_excludes_its_emf():
+    """Slab with an interface law i = G (φ_0 − φ_1 − e) mid-way: heat = I² R_total / A, the emf part I·e is not heat.
+
+    1D: R_total = d/κ + 1/G per unit area, the current density uniform; 2π Σ P = I²R_total/A and
+    V − 2π Σ P / I = ±e (the reversible part of I·V).
+    """
+    from femion.physics.electrostatics import InterfaceLaw, PotentialSolver
+
+    mesh = slab_mesh(RADIUS, THICKNESS, 3, 40)
+    kappa = np.full(mesh.n_cells, KAPPA)
+    z = mesh.face_centers[:, 1]
+    horizontal = np.abs(mesh.face_normals[:, 1]) > np.abs(mesh.face_normals[:, 0])
+    middle = np.flatnonzero((mesh.face_cells[:, 1] >= 0) & horizontal & np.isclose(z, 0.5 * THICKNESS, rtol=1e-9, atol=0.0))
+    assert middle.size == 3  # one face per radial cell
+    conductance, emf = 2.0e9, 0.3  # S/m², V
+    law = InterfaceLaw(middle, np.full(middle.size, conductance), np.full(middle.size, emf))
+    solution = PotentialSolver(mesh, electrode="top", ground="bottom").solve(kappa, VOLTAGE, interface=law)
+    dirichlet = mesh.face_mask("top", "bottom")
+    heat = joule_heating(mesh, solution.phi, kappa, dirichlet, np.where(mesh.face_mask("top"), VOLTAGE, 0.0), interface=law)
+    total = 2 * np.pi * heat.sum()
+    area = np.pi * RADIUS**2
+    assert total == pytest.approx(solution.current**2 * (THICKNESS / KAPPA + 1.0 / conductance) / area, rel=1e-9)
+    assert abs(VOLTAGE - total / solution.current) == pytest.approx(emf, rel=1e-9)
