@@ -383,7 +383,7 @@ def route_pt_domes(module, fields: dict[str, np.ndarray], mode_one: float | None
     return Route(
         name="pt_domes", drive=ratio, threshold=1.0, unit="G/Γ", ratio=ratio, radius=float(r[k]),
         parameter="compressive stress of the electrode film", closing_value=needed, database_value=peak,
-        literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])), inside_range=_inside(needed, (0.5e9, 1.0e9)),
+        literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])), inside_range=_inside(needed, (abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1]))),
         source="Hutchinson & Suo 1992 (sigma_c = 1.2235 E (h/b)^2, G(b) = Gamma(psi)); Kumagai et al. 1999; Matsui et al. 1998",
         extra={"peak_compression_Pa": peak, "centre_stress_Pa": centre, "yield_stress_Pa": yield_stress,
                "mode_one_needed_at_1GPa_J_m2": mode_one * _dome_ratio(abs(DOME_STRESS_RANGE[1]), film, mode_one, mixity, radius),
@@ -501,7 +501,7 @@ def route_vacancy_creation(module, fields: dict[str, np.ndarray]) -> Route:
         name="vacancy_creation", drive=bound, threshold=threshold, unit="vacancy volume fraction (bound)",
         ratio=bound / threshold, radius=float(r[k]), parameter="compressive stress of the electrode film",
         closing_value=needed, database_value=peak, literature_range=(abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1])),
-        inside_range=_inside(needed, (0.5e9, 1.0e9)),
+        inside_range=_inside(needed, (abs(DOME_STRESS_RANGE[0]), abs(DOME_STRESS_RANGE[1]))),
         source="Gruber et al., PRL 107, 265501 (2011) (mechanism; no rate law); bound 2(1 - nu)|sigma|/E",
         extra={"peak_compression_Pa": peak, "percolation_threshold": threshold},
     )
