@@ -249,7 +249,7 @@ def electrode_stress_profile(module, fields: dict[str, np.ndarray]) -> tuple[np.
     (r, stress) : tuple of ndarray
         Column radii [m] (sorted) and σ [Pa].
     """
-    film, mesh = module._film, module.mesh
+    film, mesh = module.film, module.mesh
     cells = film["cells"]
     column = film["column"][cells]
     weight = mesh.r_volumes[cells]
@@ -289,14 +289,14 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
     ValueError
         If the module has no candidate interface (blister disabled).
     """
-    if not module._interfaces:
+    if not module.blister_interfaces:
         raise ValueError("route_buckle_apex needs a MechanicsModule with blister candidates (blister.enabled)")
-    device, film = module.device, module._film
+    device, film = module.device, module.film
     radius = device.electrode_radius
     vegard = vegard_eigenstrain(fields["c_li"], fields["c_li_ref"], module.properties.partial_molar_volume)
     top = _top_of_stack(device)
     rows = []
-    for face in module._interfaces:
+    for face in module.blister_interfaces:
         lam = face.laminate
         sigma = float(face.disk_stress(vegard)(np.array([radius]))[0])
         critical = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, radius)
@@ -316,7 +316,7 @@ def route_buckle_apex(module, fields: dict[str, np.ndarray]) -> Route:
     index = int(round(float(np.max(fields.get("blister_interface", np.zeros(1)), initial=0.0)))) - 1
     b = float(np.max(fields.get("blister_radius", np.zeros(1)), initial=0.0))
     if index >= 0 and b > 0.0:  # a blister the mechanics computed: its own radius and interface
-        face = module._interfaces[index]
+        face = module.blister_interfaces[index]
         lam = face.laminate
         sigma = float(face.disk_stress(vegard)(np.array([b]))[0])
         critical = clamped_plate_buckling_stress(lam.plate_modulus, lam.thickness, b)
@@ -368,7 +368,7 @@ def route_pt_domes(module, fields: dict[str, np.ndarray], mode_one: float | None
         Drive max_b G/Γ(ψ) at the radius of the largest compression (threshold 1); closing
         parameter: the compressive film stress at which G/Γ reaches 1.
     """
-    device, film = module.device, module._film
+    device, film = module.device, module.film
     material = device.material(film["name"])
     mode_one = _electrode_toughness(module) if mode_one is None else float(mode_one)
     mixity = material.value("interface_mixity_parameter")
@@ -396,7 +396,7 @@ def route_pt_domes(module, fields: dict[str, np.ndarray], mode_one: float | None
 
 def _electrode_toughness(module) -> float:
     """Γ_I of the electrode's interface with the layer below, from the database [J/m²]."""
-    device, film = module.device, module._film
+    device, film = module.device, module.film
     names = [layer.name for layer in device.layers]
     below = device.material(names[names.index(film["name"]) - 1]).name
     return device.material(film["name"]).value(f"interface_toughness_{below}")
@@ -434,7 +434,7 @@ def route_gas_blister(module, li_films: float, points: int = 48, mode_one: float
     """
     if li_films < 0.0:
         raise ValueError(f"li_films must be >= 0, got {li_films!r}")
-    device, film = module.device, module._film
+    device, film = module.device, module.film
     material = device.material(film["name"])
     mode_one = _electrode_toughness(module) if mode_one is None else float(mode_one)
     mixity = material.value("interface_mixity_parameter")
@@ -488,7 +488,7 @@ def route_vacancy_creation(module, fields: dict[str, np.ndarray]) -> Route:
         Drive: f_v bound 2(1 − ν)σ/E at the largest compression [1]; threshold: the electrode's pore
         percolation threshold; closing parameter: the compressive stress that would make f_v reach it.
     """
-    device, film = module.device, module._film
+    device, film = module.device, module.film
     material = device.material(film["name"])
     threshold = material.value("pore_percolation_threshold")
     e, nu = film["youngs_modulus"], film["poisson_ratio"]

@@ -866,6 +866,16 @@ class MechanicsModule:
         self._cache_fields: dict[str, np.ndarray] = {}
         self.last_report = None
 
+    @property
+    def film(self) -> dict:
+        """The top electrode's film data (E, ν, h, yield, Beuth Z, Γ_f, necking strain, radial columns; read-only use)."""
+        return self._film
+
+    @property
+    def blister_interfaces(self) -> list:
+        """The candidate debonding interfaces under the electrode with their sub-stacks (read-only use)."""
+        return self._interfaces
+
     def _candidate_interfaces(self) -> list[_Interface]:
         """Every horizontal interface under the electrode (or the one named in the settings), with its sub-stack."""
         from femion.physics.porosity import laminate
