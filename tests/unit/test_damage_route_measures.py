@@ -39,7 +39,7 @@ def test_stress_profile_and_vacancy_bound(module):
     assert np.all(np.diff(r) > 0) and r[-1] < module.device.electrode_radius
     assert stress == pytest.approx(np.full_like(stress, 20e6), rel=1e-12)
     route = route_vacancy_creation(module, fields)
-    film = module._film
+    film = module.film
     e, nu = film["youngs_modulus"], film["poisson_ratio"]
     assert route.drive == pytest.approx(2 * (1 - nu) * 20e6 / e, rel=1e-12)
     threshold = module.device.material("Pt").value("pore_percolation_threshold")
@@ -55,7 +55,7 @@ def test_dome_route_closing_stress_gives_ratio_one(module):
     again = route_pt_domes(module, _uniform_stress(module, route.closing_value))
     assert again.ratio == pytest.approx(1.0, abs=2e-3)
     # the needed stress exceeds the plane-strain steady-state bound sqrt(2 E Gamma_I / ((1 - nu^2) h)) (Gamma(psi) >= Gamma_I)
-    film = module._film
+    film = module.film
     e, nu, h = film["youngs_modulus"], film["poisson_ratio"], film["thickness"]
     assert route.closing_value > np.sqrt(2 * e * route.extra["mode_one_J_m2"] / ((1 - nu**2) * h))
 
@@ -67,7 +67,7 @@ def test_buckle_apex_route_matches_the_plate_functions(module):
     c = c_ref + 3000.0 * (mesh.region_mask("WO3") & under)
     route = route_buckle_apex(module, {"c_li": c, "c_li_ref": c_ref})
     rows = {row["interface"]: row for row in route.extra["interfaces"]}
-    face = next(f for f in module._interfaces if f.name == route.extra["interface"])
+    face = next(f for f in module.blister_interfaces if f.name == route.extra["interface"])
     lam = face.laminate
     vegard = vegard_eigenstrain(c, c_ref, module.properties.partial_molar_volume)
     sigma = float(face.disk_stress(vegard)(np.array([device.electrode_radius]))[0])
@@ -76,10 +76,10 @@ def test_buckle_apex_route_matches_the_plate_functions(module):
     top = device.substrate.thickness + sum(layer.thickness for layer in device.layers)
     assert route.drive == pytest.approx(float(strain + (top - lam.neutral_plane) * curvature), rel=1e-12)
     assert rows[face.name]["q"] > 1.0 and route.drive > 0.0
-    assert route.threshold == module._film["necking"]
+    assert route.threshold == module.film["necking"]
     # a computed blister: the drive is the crest strain at its own radius and interface
     b = 0.4 * device.electrode_radius
-    k = module._interfaces.index(face)
+    k = module.blister_interfaces.index(face)
     n = mesh.n_cells
     computed = route_buckle_apex(module, {"c_li": c, "c_li_ref": c_ref, "blister_radius": np.full(n, b), "blister_interface": np.full(n, k + 1.0)})
     sigma_b = float(face.disk_stress(vegard)(np.array([b]))[0])
@@ -92,7 +92,7 @@ def test_buckle_apex_route_matches_the_plate_functions(module):
 
 def test_gas_route_moles_are_the_ideal_gas_in_the_debond(module):
     route = route_gas_blister(module, li_films=1e-9, points=8)
-    film, device = module._film, module.device
+    film, device = module.film, module.device
     e, nu, h = film["youngs_modulus"], film["poisson_ratio"], film["thickness"]
     pt = device.material("Pt")
     p = debond_pressure(device.electrode_radius, e, nu, h, pt.value("interface_toughness_WO3"), pt.value("interface_mixity_parameter"))
