@@ -1481,3 +1481,14 @@ def _protocol_from_table(entry: Any, prefix: str, origin: str) -> Protocol:
     except ProtocolError as error:
         raise fail(f"{prefix!r} (kind {kind!r}): {error}") from None
     return protocol * repeat
+
+
+def read_step(voltage: float, width: float) -> Protocol:
+    """A single conductance read at ``voltage`` [V] for ``width`` [s] (e.g. the pristine read before a pulse train).
+
+    Returns
+    -------
+    Protocol
+        One constant-voltage step of kind "read".
+    """
+    return Protocol((Step.constant("voltage", voltage, width, kind="read", label="pristine read"),))

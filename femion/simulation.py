@@ -85,10 +85,10 @@ from femion.coupling import CouplingError, Drive, State, coupled_step, solution_
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import atomic_write, write_dataset, write_fields, write_run_metadata
 from femion.mesh import AxisymmetricMesh, build_mesh
-from femion.protocols import Protocol
+from femion.protocols import Protocol, read_step
 
 __all__ = [
-    "PHYSICS", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
+    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
     "records_to_curves",
 ]
 
@@ -723,3 +723,54 @@ class Simulation(TimeLoop):
             fields = {key[len("field_"):]: data[key].copy() for key in data.files if key.startswith("field_")}
             records = _Records(json.loads(str(data["rows"])), json.loads(str(data["reads"])))
             return State(float(time), float(voltage), float(current), fields), records, int(data["next_step"])
+
+
+class ProtocolChain:
+    """Runs protocol pieces one after another, each a :class:`Simulation` from the final state of the previous one.
+
+    Used where a study needs the state between pieces (reads probed at several read times from one state, a
+    protocol assembled as it goes): the concatenated curves and reads are kept in ``curves`` and ``reads``
+    (each read tagged with the pulse ``amplitude`` [V] it follows).
+
+    Parameters
+    ----------
+    device : femion.config.Device
+    settings : SimulationSettings
+    """
+
+    def __init__(self, device, settings: SimulationSettings):
+        self.device, self.settings = device, settings
+        self.mesh = build_mesh(device, settings=settings.mesh)
+        self.state = None
+        self.curves, self.reads = [], []
+
+    def run(self, protocol: Protocol, amplitude: float, probe_times: tuple[float, ...] = ()):
+        """Run ``protocol`` from the current state; with ``probe_times``, also read G for those read times before its final read.
+
+        The probes are reads of the final read step's voltage and each
+        duration in ``probe_times`` [s], run from the state just before that
+        read; their states are discarded. Returns {read time: (G, G_raw)}
+        (empty without probes).
+        """
+        probes = {}
+        if probe_times and protocol[len(protocol) - 1].kind == "read":
+            *before, read = protocol
+            if before:
+                self._piece(Protocol(tuple(before)), amplitude)
+            for duration in probe_times:
+                result = Simulation(self.device, read_step(read.end_value, duration), self.settings, mesh=self.mesh, start=self.state).run(None, progress=None)
+                probes[duration] = (float(result.reads.G.values[-1]), float(result.reads.G_raw.values[-1]))
+            protocol = Protocol((read,))
+        self._piece(protocol, amplitude)
+        return probes
+
+    def _piece(self, protocol: Protocol, amplitude: float):
+        simulation = Simulation(self.device, protocol, self.settings, mesh=self.mesh, start=self.state)  # continue from the previous piece
+        result = simulation.run(None, progress=None)
+        curves = result.curves
+        if self.curves:
+            curves = curves.isel(time=slice(1, None))  # the first row repeats the previous piece's last
+        self.curves.append(curves)
+        if result.reads.data_vars:
+            self.reads.append(result.reads.assign(amplitude=("read", np.full(result.reads.sizes["read"], amplitude))))
+        self.state = result.state

@@ -72,8 +72,8 @@ import numpy as np
 from femion.config import load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
-from femion.protocols import Protocol, Step, pulse_train
-from femion.simulation import Simulation, SimulationError, SimulationSettings
+from femion.protocols import pulse_train, read_step
+from femion.simulation import ProtocolChain, SimulationError, SimulationSettings
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -93,54 +93,6 @@ SENSITIVITY: dict[str, dict[str, float]] = {
 }
 """Sensitivity variants: material property -> factor applied in both hosts (:data:`HOSTS`)."""
 PAPER = {"G_max_over_G_min": 57.5, "nonlinearity_label_LTP": 0.6, "nonlinearity_label_LTD": -7.7, "c2c_variation": 0.01}
-
-
-class _Chain:
-    """Runs protocol pieces one after another, each from the final state of the previous one."""
-
-    def __init__(self, device, settings: SimulationSettings):
-        from femion.mesh import build_mesh
-
-        self.device, self.settings = device, settings
-        self.mesh = build_mesh(device, settings=settings.mesh)
-        self.state = None
-        self.curves, self.reads = [], []
-
-    def run(self, protocol: Protocol, amplitude: float, probe_times: tuple[float, ...] = ()):
-        """Run ``protocol`` from the current state; with ``probe_times``, also read G for those read times before its final read.
-
-        The probes are reads of the final read step's voltage and each
-        duration in ``probe_times`` [s], run from the state just before that
-        read; their states are discarded. Returns {read time: (G, G_raw)}
-        (empty without probes).
-        """
-        probes = {}
-        if probe_times and protocol[len(protocol) - 1].kind == "read":
-            *before, read = protocol
-            if before:
-                self._piece(Protocol(tuple(before)), amplitude)
-            for duration in probe_times:
-                result = Simulation(self.device, read_step(read.end_value, duration), self.settings, mesh=self.mesh, start=self.state).run(None, progress=None)
-                probes[duration] = (float(result.reads.G.values[-1]), float(result.reads.G_raw.values[-1]))
-            protocol = Protocol((read,))
-        self._piece(protocol, amplitude)
-        return probes
-
-    def _piece(self, protocol: Protocol, amplitude: float):
-        simulation = Simulation(self.device, protocol, self.settings, mesh=self.mesh, start=self.state)  # continue from the previous piece
-        result = simulation.run(None, progress=None)
-        curves = result.curves
-        if self.curves:
-            curves = curves.isel(time=slice(1, None))  # the first row repeats the previous piece's last
-        self.curves.append(curves)
-        if result.reads.data_vars:
-            self.reads.append(result.reads.assign(amplitude=("read", np.full(result.reads.sizes["read"], amplitude))))
-        self.state = result.state
-
-
-def read_step(voltage: float, width: float) -> Protocol:
-    """A single conductance read at ``voltage`` [V] for ``width`` [s] (the pristine read)."""
-    return Protocol((Step.constant("voltage", voltage, width, kind="read", label="pristine read"),))
 
 
 def window(conductance) -> float:
@@ -205,7 +157,7 @@ def sensitivity(device, settings, amplitude, width, rest, read_voltage, read_wid
     results = {}
     for index, (label, factors) in enumerate(SENSITIVITY.items()):
         variant = host_variant(device, factors, folder / f"variant_{index}") if factors else device
-        chain = _Chain(variant, settings)
+        chain = ProtocolChain(variant, settings)
         failure = None
         try:
             chain.run(read_step(read_voltage, read_width), amplitude)
@@ -285,7 +237,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     main_chain = None
     probes: list[dict] = []  # main amplitude: {read time: (G, G_raw)} per read
     for index, magnitude in enumerate([amplitude, *others]):
-        chain = _Chain(device, settings)
+        chain = ProtocolChain(device, settings)
         main = index == 0
         n_cycles = cycles if main else 1
         probe = probe_times if main else ()

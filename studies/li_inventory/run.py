@@ -94,8 +94,8 @@ from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, load_material, material_variant
 from femion.observables import discharge_metrics
-from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, rest
-from femion.simulation import SimulationError
+from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, read_step, rest
+from femion.simulation import ProtocolChain, SimulationError
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -489,7 +489,7 @@ def run_state(device, pulses, settings, reduction: float, protocol: dict, area: 
     """CV, GCD and one LTP/LTD cycle from the state with the hosts' Li reduced by ``reduction``; returns (row, datasets)."""
     from femion.simulation import Simulation
 
-    chain = pulses._Chain(device, settings)
+    chain = ProtocolChain(device, settings)
     mesh = chain.mesh
     p = protocol
     cv = Simulation(device, cyclic_voltammetry(p["cv_low"], p["cv_high"], p["cv_rate"], 1, start=0.0,
@@ -502,7 +502,7 @@ def run_state(device, pulses, settings, reduction: float, protocol: dict, area: 
     chain.state = reduced_state(device, mesh, settings, reduction)
     amplitude, failure = p["amplitude"], None
     try:
-        chain.run(pulses.read_step(p["read_voltage"], p["read_width"]), amplitude)
+        chain.run(read_step(p["read_voltage"], p["read_width"]), amplitude)
         number = 1
         for phase, sign in (("LTP", -1.0), ("LTD", 1.0)):
             for _ in range(p["pulses"]):

@@ -28,7 +28,9 @@ def test_branch_metrics_recovers_neurosim_constant():
 
 def test_read_step_is_a_single_read():
     _, module = load_study(STUDY)
-    protocol = module.read_step(0.1, 1e-3)
+    from femion.protocols import read_step
+
+    protocol = read_step(0.1, 1e-3)
     assert len(protocol) == 1 and protocol[0].kind == "read" and protocol[0].end_value == 0.1
 
 
