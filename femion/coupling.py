@@ -37,10 +37,10 @@ One step t → t + dt (:func:`coupled_step`):
    ``tolerance``, at most ``max_iterations`` times.
 
 One sweep 1–2 is a fixed-point map x → G(x) of the owned fields. Plain Picard
-iteration x ← G(x) converges at the contraction rate of that map, which the
-electro-thermal feedback of an activated conductivity can bring close to 1
-(a hot step of the full-physics history stalled at a change of 1.03·10⁻⁶
-against a 10⁻⁶ tolerance after 20 sweeps). While the electrode voltage is
+iteration x ← G(x) converges at the contraction rate of that map, which
+strong feedbacks (an activated conductivity heated by its own current) bring
+close to 1 (a step of the full-physics pulses once stalled at a change of
+1.03·10⁻⁶ against a 10⁻⁶ tolerance after 20 sweeps). While the electrode voltage is
 fixed, the iterates are therefore Anderson-accelerated (Anderson, J. ACM 12,
 547 (1965); type II as analysed by Walker & Ni, SIAM J. Numer. Anal. 49,
 1715 (2011)): the mixing history starts at sweep ``acceleration_start`` and
