@@ -644,6 +644,28 @@ def require_layers(device: Device, names: tuple[str, ...] | list[str], origin: s
         )
 
 
+def apply_quick_table(config: Mapping[str, Any], keys: set[str] | frozenset[str], origin: str, quick: bool) -> dict:
+    """Check a study's ``[quick]`` table and, for the quick variant, return ``config`` with its keys replaced.
+
+    The ``[quick]`` table holds keys of the study (``keys`` minus ``"quick"``)
+    whose values the quick variant uses instead of the full ones.
+
+    Raises
+    ------
+    StudyConfigError
+        One line naming ``origin``: ``quick`` is not a table, or names a key
+        that is not one of the study's.
+    """
+    table = config["quick"]
+    if not isinstance(table, dict):
+        raise StudyConfigError(f"{origin}: quick: must be a table of the keys the quick variant replaces")
+    known = set(keys) - {"quick"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise StudyConfigError(f"{origin}: quick.{unknown[0]}: not a key of the study (keys: {sorted(known)})")
+    return {**config, **table} if quick else dict(config)
+
+
 def load_study(study: str | Path) -> tuple[Path, ModuleType]:
     """Resolve a study folder (or its config/run file) and import its ``run.py``.
 

@@ -33,7 +33,7 @@ import json
 from pathlib import Path
 
 import femion
-from femion.config import StudyConfigError, load_study_config, override_device, require_layers
+from femion.config import apply_quick_table, load_study_config, override_device, require_layers
 from femion.io import write_run_metadata
 from femion.physics.damage_routes import FieldRecorder, measure_routes
 from femion.physics.mechanics import MechanicsModule, MechanicsSettings
@@ -58,13 +58,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     origin = str(HERE / "config.toml")
     config, base = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    if not isinstance(config["quick"], dict):
-        raise StudyConfigError(f"{origin}: quick: must be a table of the keys the quick variant replaces")
-    unknown = sorted(set(config["quick"]) - (CONFIG_KEYS - {"quick"}))
-    if unknown:
-        raise StudyConfigError(f"{origin}: quick.{unknown[0]}: not a key of the study")
-    if quick:
-        config = {**config, **config["quick"]}
+    config = apply_quick_table(config, CONFIG_KEYS, origin, quick)
     require_layers(base, ("LiPON",), origin)
     device = override_device(base, {"device.ambient": config["ambient"],
                                     f"device.layers.{base.top_electrode.name}.material": config["electrode"]}, origin)

@@ -56,7 +56,7 @@ import numpy as np
 import xarray as xr
 
 import femion
-from femion.config import StudyConfigError, load_study_config, override_device, require_layers
+from femion.config import apply_quick_table, load_study_config, override_device, require_layers
 from femion.claims import mode_after_programming
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, conductance_ratio
@@ -204,13 +204,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     origin = str(HERE / "config.toml")
     config, base = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
-    if not isinstance(config["quick"], dict):
-        raise StudyConfigError(f"{origin}: quick: must be a table of the keys the quick variant replaces")
-    unknown = sorted(set(config["quick"]) - (CONFIG_KEYS - {"quick"}))
-    if unknown:
-        raise StudyConfigError(f"{origin}: quick.{unknown[0]}: not a key of the study (keys: {sorted(CONFIG_KEYS - {'quick'})})")
-    if quick:  # the full protocol shape (same programming window and rates), the [quick] table's keys replaced
-        config = {**config, **config["quick"]}
+    # quick: the full protocol shape (same programming window and rates), the [quick] table's keys replaced
+    config = apply_quick_table(config, CONFIG_KEYS, origin, quick)
     check_config(config, base, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
