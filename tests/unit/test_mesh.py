@@ -111,17 +111,23 @@ def _write_gmsh(path, build):
         gmsh.model.remove()
 
 
-def test_mesh_without_required_groups(tmp_path, device):
-    def square(gmsh):
-        surface = gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+def _one_region_rectangle(width: float, height: float):
+    """A gmsh builder of one quadrilateral-meshed rectangle, region 'WO3' only (no boundary groups)."""
+
+    def build(gmsh):
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, width, height)
         gmsh.model.occ.synchronize()
         gmsh.model.addPhysicalGroup(2, [surface], name="WO3")
         gmsh.option.setNumber("Mesh.RecombineAll", 1)
         gmsh.model.mesh.setTransfiniteAutomatic()
         gmsh.model.mesh.generate(2)
 
+    return build
+
+
+def test_mesh_without_required_groups(tmp_path, device):
     path = tmp_path / "square.msh"
-    _write_gmsh(path, square)
+    _write_gmsh(path, _one_region_rectangle(1, 1))
     with pytest.raises(MeshError, match="lacks required physical groups: region 'substrate'.*boundary 'axis'"):
         read_mesh(path, device)
 
@@ -165,16 +171,8 @@ def test_skewed_mesh_is_refused():
 def test_mesh_written_in_metres_is_refused(tmp_path):
     """The reference device's 150 um x 21 um section written in metres would read as 1e-6 times too small."""
 
-    def square_in_metres(gmsh):
-        surface = gmsh.model.occ.addRectangle(0, 0, 0, 150e-6, 21.1e-6)
-        gmsh.model.occ.synchronize()
-        gmsh.model.addPhysicalGroup(2, [surface], name="WO3")
-        gmsh.option.setNumber("Mesh.RecombineAll", 1)
-        gmsh.model.mesh.setTransfiniteAutomatic()
-        gmsh.model.mesh.generate(2)
-
     path = tmp_path / "metres.msh"
-    _write_gmsh(path, square_in_metres)
+    _write_gmsh(path, _one_region_rectangle(150e-6, 21.1e-6))
     with pytest.raises(MeshError, match=r"metres\.msh: mesh extent 0\.00015 x 2\.11e-05 .*implausible for micrometres") as error:
         read_mesh(path)
     assert "\n" not in str(error.value)
