@@ -271,8 +271,14 @@ def flux_gradient(
     solution exact. Non-Dirichlet exterior faces take the cell value
     (zero normal derivative).
     """
-    values = np.asarray(cell_values, dtype=float)
-    coeff = np.asarray(coeff_cell, dtype=float)
+    face_value = _flux_face_values(mesh, np.asarray(cell_values, dtype=float), np.asarray(coeff_cell, dtype=float),
+                                   dirichlet, dirichlet_values)
+    return _green_gauss(mesh, face_value, face_value)
+
+
+def _flux_face_values(mesh: AxisymmetricMesh, values: np.ndarray, coeff: np.ndarray, dirichlet, dirichlet_values) -> np.ndarray:
+    """Face values honouring flux continuity, u_f = (w_0 u_0 + w_1 u_1)/(w_0 + w_1), w = coeff/δ; exterior faces
+    take the owner's value, Dirichlet faces their given one (:func:`flux_gradient`). Shape (n_faces,)."""
     owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
     interior = neighbour >= 0
     face_value = values[owner].copy()
@@ -284,11 +290,19 @@ def flux_gradient(
     if dirichlet is not None:
         boundary = np.broadcast_to(np.asarray(dirichlet_values, dtype=float), (len(mesh.faces),))
         face_value[dirichlet] = boundary[dirichlet]
-    contribution = mesh.face_normals * face_value[:, None]  # outward from the owner, |n| = face length
+    return face_value
+
+
+def _green_gauss(mesh: AxisymmetricMesh, owner_value: np.ndarray, neighbour_value: np.ndarray) -> np.ndarray:
+    """Green–Gauss cell gradients, shape (n_cells, 2), from the face values each side sees (owner's, neighbour's)."""
+    owner, neighbour = mesh.face_cells[:, 0], mesh.face_cells[:, 1]
+    interior = neighbour >= 0
+    normals = mesh.face_normals  # outward from the owner, |n| = face length
     gradient = np.empty((mesh.n_cells, 2))
     for component in range(2):
-        gradient[:, component] = np.bincount(owner, weights=contribution[:, component], minlength=mesh.n_cells)
-        gradient[:, component] -= np.bincount(n_i, weights=contribution[interior, component], minlength=mesh.n_cells)
+        gradient[:, component] = np.bincount(owner, weights=normals[:, component] * owner_value, minlength=mesh.n_cells)
+        gradient[:, component] -= np.bincount(neighbour[interior], weights=normals[interior, component] * neighbour_value[interior],
+                                              minlength=mesh.n_cells)
     return gradient / mesh.areas[:, None]
 
 
@@ -344,32 +358,19 @@ def layerwise_gradient(
     regions = mesh.cell_regions
     across = np.zeros(len(owner), dtype=bool)
     across[interior] = regions[owner[interior]] != regions[neighbour[interior]]
-    shared = interior & ~across
     given = np.zeros(len(owner), dtype=bool) if dirichlet is None else np.asarray(dirichlet, dtype=bool)
     free = ~interior & ~given  # exterior faces without a value: extrapolated from their cell as well
-    distances = mesh.centroid_face_distances
-    owner_value = values[owner].copy()
-    w0, w1 = 1.0 / distances[shared, 0], 1.0 / distances[shared, 1]
-    owner_value[shared] = (w0 * values[owner[shared]] + w1 * values[neighbour[shared]]) / (w0 + w1)
-    if dirichlet is not None:
-        boundary = np.broadcast_to(np.asarray(dirichlet_values, dtype=float), (len(mesh.faces),))
-        owner_value[dirichlet] = boundary[dirichlet]
+    owner_value = _flux_face_values(mesh, values, np.ones(mesh.n_cells), dirichlet, dirichlet_values)  # shared and given faces
     neighbour_value = owner_value.copy()
     extrapolated = across | free
     o_a, n_a = owner[extrapolated], neighbour[across]
     offset_owner = mesh.face_centers[extrapolated] - mesh.cell_centroids[o_a]
     offset_neighbour = mesh.face_centers[across] - mesh.cell_centroids[n_a]
-    normals = mesh.face_normals
     gradient = np.zeros((mesh.n_cells, 2))
     for _ in range(max_iterations):
         owner_value[extrapolated] = values[o_a] + np.sum(gradient[o_a] * offset_owner, axis=1)
         neighbour_value[across] = values[n_a] + np.sum(gradient[n_a] * offset_neighbour, axis=1)
-        new = np.empty_like(gradient)
-        for component in range(2):
-            new[:, component] = np.bincount(owner, weights=normals[:, component] * owner_value, minlength=mesh.n_cells)
-            new[:, component] -= np.bincount(neighbour[interior], weights=normals[interior, component] * neighbour_value[interior],
-                                             minlength=mesh.n_cells)
-        new /= mesh.areas[:, None]
+        new = _green_gauss(mesh, owner_value, neighbour_value)
         change = float(np.max(np.abs(new - gradient)))
         gradient = new
         if change <= tolerance * max(float(np.max(np.abs(gradient))), 1e-300):
