@@ -553,7 +553,7 @@ this check an all-physics −5 V pulse reached 5·10⁹ K without being rejected
 class ThermalModule:
     """Coupled-loop module for the temperature (see :mod:`femion.coupling`).
 
-    Owns ``T`` [K] (every cell of the full mesh); reads ``phi`` and ``kappa``
+    Owns ``T`` [K] (every cell of the full mesh); reads ``joule``, the Joule heat
     (from the electrostatics module). Every Arrhenius rate of the modules
     after it (vacancy hopping, generation) reads ``T``.
 
@@ -592,11 +592,9 @@ class ThermalModule:
     owns = ("T",)
     units = {"T_max": "K", "joule_power": "W"}
     """Units of :meth:`observables` (read by the Simulation for its outputs)."""
-    reads = ("phi", "kappa")
+    reads = ("joule",)
 
     def __init__(self, mesh: AxisymmetricMesh, device: Device, *, steady: bool = True, top_contact_conductance: float | None = None):
-        from femion.physics.electrostatics import conduction_regions, electrode_interface
-
         self.mesh, self.device, self.steady = mesh, device, steady
         if top_contact_conductance is None:
             top_contact_conductance = device.material(device.top_electrode.name).value("contact_thermal_conductance")
@@ -608,26 +606,22 @@ class ThermalModule:
         conductance = np.where(top, h_c, np.inf)
         self.solver = ThermalSolver(mesh, thermal_properties(mesh, device), bottom | (top & (h_c > 0.0)), device.temperature,
                                     conductance=conductance)
-        self.stack = mesh.submesh(conduction_regions(device))
-        self._cells = self.stack.parent_cells
-        self._electrode_faces = self.stack.face_mask(electrode_interface(device))
-        self._dirichlet = self.stack.face_mask(electrode_interface(device), "bottom_contact")
 
     def heat(self, state) -> np.ndarray:
         """Joule power per radian [W] of every cell of the full mesh for ``state``, shape (n_cells,).
 
-        The electrostatics module's ``joule`` field when it provides one (it
-        knows its interface laws, :func:`joule_heating`); else computed here
-        from ``phi`` and ``kappa``.
+        The ``joule`` field of the electrostatics module, which solves the
+        conduction with its interface laws (:func:`joule_heating`).
+
+        Raises
+        ------
+        KeyError
+            If ``state`` has no ``joule`` field (no electrostatics module before this one).
         """
-        if "joule" in state.fields:
+        try:
             return state.fields["joule"]
-        values = np.where(self._electrode_faces, state.voltage, 0.0)
-        power = np.zeros(self.mesh.n_cells)
-        power[self._cells] = joule_heating(
-            self.stack, state.fields["phi"][self._cells], state.fields["kappa"][self._cells], self._dirichlet, values
-        )
-        return power
+        except KeyError:
+            raise KeyError("the thermal module needs the 'joule' field of the electrostatics module") from None
 
     def initialize(self, state) -> None:
         """T = T_amb everywhere."""
