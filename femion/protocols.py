@@ -327,6 +327,11 @@ class Step:
         Sign of the pulse the step belongs to.
     phase : {"LTP", "LTD"} or None
         Potentiation or depression phase of a pulse train.
+    stage : str or None
+        Name of the stage of a device history the step belongs to (e.g.
+        ``"analog"``, ``"forming 50 uA"``; set with :meth:`Protocol.staged`).
+        The time loop names it in its progress output and keeps the state at
+        the end of every stage (:attr:`femion.simulation.Result.stages`).
 
     Raises
     ------
@@ -352,6 +357,7 @@ class Step:
     cycle: int | None = None
     polarity: int | None = None
     phase: str | None = None
+    stage: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -402,6 +408,8 @@ class Step:
             if isinstance(self.polarity, bool) or self.polarity not in (-1, 1):
                 raise ProtocolError(f"polarity must be -1, 1 or None, got {self.polarity!r}")
             set_(self, "polarity", int(self.polarity))
+        if self.stage is not None and (not isinstance(self.stage, str) or not self.stage.strip()):
+            raise ProtocolError(f"stage must be a non-empty string or None, got {self.stage!r}")
         if self.phase is not None and self.phase not in PHASES:
             raise ProtocolError(f"phase must be one of {PHASES} or None, got {self.phase!r}")
         max_step = _optional_max_step(self.max_step)
@@ -642,6 +650,44 @@ class Protocol:
     def __repr__(self) -> str:
         kinds = ", ".join(sorted({step.kind for step in self.steps}))
         return f"Protocol({len(self.steps)} steps [{kinds}], duration={self.duration!r} s)"
+
+    # -- stages -------------------------------------------------------------
+
+    def staged(self, name: str) -> Protocol:
+        """This protocol with every step's ``stage`` set to ``name`` (one stage of a device history).
+
+        Raises
+        ------
+        ProtocolError
+            If ``name`` is not a non-empty string.
+        """
+        return Protocol(tuple(replace(step, stage=name) for step in self.steps))
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """Stage names in the order they first appear (steps without a stage are not counted)."""
+        return tuple(dict.fromkeys(step.stage for step in self.steps if step.stage is not None))
+
+    def stage_ends(self) -> dict[int, str]:
+        """Index of the last step of each contiguous stage → its name.
+
+        Raises
+        ------
+        ProtocolError
+            If a stage name appears in two separate runs of steps (stages must be contiguous).
+        """
+        ends: dict[int, str] = {}
+        seen: set[str] = set()
+        for index, step in enumerate(self.steps):
+            if step.stage is None:
+                continue
+            following = self.steps[index + 1].stage if index + 1 < len(self.steps) else None
+            if following != step.stage:
+                if step.stage in seen:
+                    raise ProtocolError(f"stage {step.stage!r} is not contiguous: it ends twice")
+                seen.add(step.stage)
+                ends[index] = step.stage
+        return ends
 
     # -- timing -------------------------------------------------------------
 

@@ -113,10 +113,12 @@ class _Progress:
     ``femion: <stage>: t = ... s (x % of the protocol), V = ... V, time step n, protocol step i/N, w s wall``.
     """
 
-    def __init__(self, stage: str | None, total: float, done: float, steps: int, mode: bool | None):
+    def __init__(self, stage: str | None, total: float, done: float, steps: int, mode: bool | None,
+                 stages: list[str | None] | None = None):
         from tqdm import tqdm
 
         self.stage, self.total, self.done, self.steps = stage or "femion", total, done, steps
+        self.stages = stages  # stage name of each protocol step (Step.stage), shown after ``stage``
         self.count = 0
         self.start = self.last = time.monotonic()
         terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
@@ -127,7 +129,12 @@ class _Progress:
         """One accepted time step that advanced the timed protocol by ``amount`` [s], ending in ``state``."""
         self.done += amount
         self.count += 1
+        label = self.stage
+        if self.stages is not None and self.stages[index] is not None:
+            label = f"{self.stage}: {self.stages[index]}"
         if self.bar is not None:
+            if self.bar.desc != label:
+                self.bar.set_description(label, refresh=False)
             self.bar.update(amount)
             self.bar.set_postfix(V=f"{state.voltage:.3g}", step=self.count, refresh=False)
         elif self.lines:
@@ -136,7 +143,7 @@ class _Progress:
                 self.last = now
                 share = f" ({100.0 * self.done / self.total:.0f} % of the protocol)" if self.total > 0 else ""
                 print(
-                    f"femion: {self.stage}: t = {state.time:.4g} s{share}, V = {state.voltage:.4g} V, time step {self.count}, "
+                    f"femion: {label}: t = {state.time:.4g} s{share}, V = {state.voltage:.4g} V, time step {self.count}, "
                     f"protocol step {index + 1}/{self.steps}, {now - self.start:.0f} s wall",
                     file=sys.stderr, flush=True,
                 )
@@ -256,6 +263,11 @@ class Result:
         Final state (fields on the full mesh).
     mesh : AxisymmetricMesh
         The full device mesh.
+    resumed_steps : int
+        Protocol steps taken from a checkpoint instead of computed.
+    stages : dict of str to State
+        The state at the end of each stage of the protocol (:attr:`femion.protocols.Step.stage`),
+        in protocol order; empty for a protocol without stages.
     """
 
     curves: object
@@ -263,6 +275,41 @@ class Result:
     state: State
     mesh: AxisymmetricMesh
     resumed_steps: int = 0
+    stages: dict[str, State] = field(default_factory=dict)
+
+    def stage_curves(self, name: str):
+        """The curves of stage ``name``: the rows from the end of the previous stage to the end of this one (both included).
+
+        Raises
+        ------
+        KeyError
+            If the protocol has no stage ``name``.
+        """
+        if name not in self.stages:
+            raise KeyError(f"no stage {name!r}; stages: {list(self.stages)}")
+        names = list(self.stages)
+        index = names.index(name)
+        start = self.stages[names[index - 1]].time if index > 0 else -np.inf
+        times = self.curves.time.values
+        return self.curves.isel(time=np.flatnonzero((times >= start) & (times <= self.stages[name].time)))
+
+    def stage_reads(self, name: str):
+        """The reads taken during stage ``name`` (end time within the stage), dimension ``read``.
+
+        Raises
+        ------
+        KeyError
+            If the protocol has no stage ``name``.
+        """
+        if name not in self.stages:
+            raise KeyError(f"no stage {name!r}; stages: {list(self.stages)}")
+        names = list(self.stages)
+        index = names.index(name)
+        start = self.stages[names[index - 1]].time if index > 0 else -np.inf
+        if not self.reads.data_vars:
+            return self.reads
+        times = self.reads.time.values
+        return self.reads.isel(read=np.flatnonzero((times > start) & (times <= self.stages[name].time)))
 
 
 def records_to_curves(rows: list[dict], units: dict[str, str]):
@@ -290,6 +337,7 @@ def records_to_curves(rows: list[dict], units: dict[str, str]):
 class _Records:
     rows: list[dict] = field(default_factory=list)
     reads: list[dict] = field(default_factory=list)
+    stages: dict[str, State] = field(default_factory=dict)
 
 
 class TimeLoop:
@@ -562,13 +610,16 @@ class Simulation(TimeLoop):
         durations = [step.duration for step in self.protocol]
         timed = float(sum(d for d in durations if math.isfinite(d)))
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
-        bar = _Progress(stage, timed, done, len(self.protocol), progress)
+        ends = self.protocol.stage_ends()
+        bar = _Progress(stage, timed, done, len(self.protocol), progress, [step.stage for step in self.protocol])
         for index in range(first, len(self.protocol)):
             step = self.protocol[index]
             emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
             state = self._run_step(index, step, state, records, bar)
             if step.kind == "read":
                 records.reads.append(self._read(step, state, emf))
+            if index in ends:
+                records.stages[ends[index]] = state.copy()
             if outdir is not None:
                 self._save_checkpoint(outdir / "checkpoint.npz", state, records, index + 1)
         bar.close()
@@ -679,7 +730,7 @@ class Simulation(TimeLoop):
                            ("polarity", "1"), ("cycle", "1")):
             if name in reads:
                 reads[name].attrs["units"] = unit
-        return Result(curves=curves, reads=reads, state=state, mesh=self.mesh, resumed_steps=resumed)
+        return Result(curves=curves, reads=reads, state=state, mesh=self.mesh, resumed_steps=resumed, stages=dict(records.stages))
 
     def write(self, outdir: Path, result: Result) -> None:
         """Write curves.nc, reads.nc, fields.vtu and the run provenance into ``outdir``."""
@@ -694,6 +745,9 @@ class Simulation(TimeLoop):
             for name, values in result.state.fields.items()
         }
         write_fields(outdir / "fields.vtu", self.mesh, fields)
+        for number, (name, stage_state) in enumerate(result.stages.items(), start=1):
+            labelled = {f"{key} [{units[key]}]" if units.get(key) else key: values for key, values in stage_state.fields.items()}
+            write_fields(outdir / f"fields_stage{number}_{_slug(name)}.vtu", self.mesh, labelled)
         write_run_metadata(
             outdir, self.device, {"protocol_steps": len(self.protocol), "settings": repr(self.settings), "signature": self.signature()}
         )
@@ -706,7 +760,10 @@ class Simulation(TimeLoop):
             "scalars": np.array([state.time, state.voltage, state.current]),
             "rows": np.array(json.dumps(records.rows)),
             "reads": np.array(json.dumps(records.reads)),
+            "stages": np.array(json.dumps([[name, s.time, s.voltage, s.current] for name, s in records.stages.items()])),
             **{f"field_{name}": values for name, values in state.fields.items()},
+            **{f"stage{number}_{name}": values for number, s in enumerate(records.stages.values())
+               for name, values in s.fields.items()},
         }
 
         def write(temporary: Path) -> None:
@@ -722,7 +779,16 @@ class Simulation(TimeLoop):
             time, voltage, current = data["scalars"]
             fields = {key[len("field_"):]: data[key].copy() for key in data.files if key.startswith("field_")}
             records = _Records(json.loads(str(data["rows"])), json.loads(str(data["reads"])))
+            for number, (name, time_, voltage_, current_) in enumerate(json.loads(str(data["stages"])) if "stages" in data.files else []):
+                prefix = f"stage{number}_"
+                records.stages[name] = State(float(time_), float(voltage_), float(current_),
+                                             {key[len(prefix):]: data[key].copy() for key in data.files if key.startswith(prefix)})
             return State(float(time), float(voltage), float(current), fields), records, int(data["next_step"])
+
+
+def _slug(name: str) -> str:
+    """A file-name-safe form of a stage name ("forming 50 uA" → "forming_50_uA")."""
+    return "".join(character if character.isalnum() or character in "-." else "_" for character in name).strip("_")
 
 
 class ProtocolChain:
