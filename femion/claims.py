@@ -419,7 +419,7 @@ def _electrode_selects_mode(out):
 
 
 def _electrode_radius(out) -> float:
-    for study in ("stress_maps", "mode_map_mechanics", "fig4_tofsims"):
+    for study in ("stress_maps", "mode_map_mechanics", "device_history"):
         try:
             return _number(out, study, "electrode_radius_m")
         except NotComputed:
@@ -461,8 +461,8 @@ def _damage_routes(out) -> str:
 
 
 def _products_at_centre(out):
-    power = _get(out, "fig4_tofsims", "readouts", "product_ions_in_Pt_power")
-    analog = _get(out, "fig4_tofsims", "readouts", "product_ions_in_Pt_analog")
+    power = _get(out, "device_history", "readouts", "product_ions_in_Pt_power")
+    analog = _get(out, "device_history", "readouts", "product_ions_in_Pt_analog")
     centre, edge = sum(power["centre"].values()), sum(power["edge"].values())
     analog_centre = sum(analog["centre"].values())
     value = f"power mode: centre {_g(centre)}, edge {_g(edge)}; analog centre {_g(analog_centre)} (counts per pixel)"
@@ -471,8 +471,8 @@ def _products_at_centre(out):
         return centre > 0 and centre > 2.0 * edge and analog_centre <= 0.01 * centre
 
     if holds(centre, edge):
-        return Verdict(True, value, studies=("fig4_tofsims",))
-    consumed = out["fig4_tofsims"].get("li_consumed_air_power_mol")
+        return Verdict(True, value, studies=("device_history",))
+    consumed = out["device_history"].get("li_consumed_air_power_mol")
     if centre <= 0 or consumed == 0.0:
         link = ("air reaction: no Li consumed by air in the power history "
                 f"({consumed} mol; no gas path through the electrode), so the product-ion counts in "
@@ -484,15 +484,15 @@ def _products_at_centre(out):
         s_centre, s_edge = sum(scenario["centre"].values()), sum(scenario["edge"].values())
         value += f"; under the pore scenario (power_scenario): centre {_g(s_centre)}, edge {_g(s_edge)}"
         if holds(s_centre, s_edge):
-            return Verdict(True, value, link, studies=("fig4_tofsims", "power_scenario"))
+            return Verdict(True, value, link, studies=("device_history", "power_scenario"))
         link += (f"; under the pore scenario the products ({_g(out['power_scenario'].get('li_consumed_mol', float('nan')))} mol "
                  "of Li) do not stand out of the centre's product-ion counts (centre ≤ 2 × edge)")
     return Verdict(False, value, link)
 
 
 def _li_homogeneous(out):
-    analog = _number(out, "fig4_tofsims", "li_lateral_uniformity_WO3_analog")
-    power = _number(out, "fig4_tofsims", "li_lateral_uniformity_WO3_power")
+    analog = _number(out, "device_history", "li_lateral_uniformity_WO3_analog")
+    power = _number(out, "device_history", "li_lateral_uniformity_WO3_power")
     value = f"lateral CV of Li⁻ in WO3: analog {analog:.2g}, power {power:.2g}"
     if analog < 0.01 and power < 0.01:
         return Verdict(True, value)
@@ -613,9 +613,16 @@ def _retention(out):
 
 
 def _o_localised(out):
-    o = _get(out, "fig4_tofsims", "readouts", "o_localisation_volatile")
+    o = _get(out, "device_history", "readouts", "o_localisation_volatile")
     radius = _electrode_radius(out)
     fwhm, peak = float(o["fwhm_m"]), float(o["r_max_m"])
+    if not math.isfinite(peak):
+        history = out["device_history"]
+        return Verdict(False, "no O⁻ change to locate", (
+            "forming with every module on: the history's forming ramp to "
+            f"{_g(history.get('forming_stop_V', float('nan')))} V under I_cc = {_g(history.get('forming_compliance_A', float('nan')))} A "
+            f"reached |I| ≤ {_g(history.get('forming_max_current_small_A', float('nan')))} A (the Li electrochemistry puts the bias on the "
+            "host|LiPON double layers, below the V_O generation field in the LiPON bulk), so no V_O and no O move"))
     value = f"O⁻ change peaks at r = {peak * 1e6:.3g} µm, FWHM {fwhm * 1e6:.3g} µm (R_e = {radius * 1e6:.3g} µm)"
     if math.isfinite(fwhm) and peak <= CENTRE * radius and fwhm <= CENTRE * radius:
         return Verdict(True, value)
@@ -695,9 +702,9 @@ CLAIMS: tuple[Claim, ...] = (
           f"slow −5 V sweep: peak pore growth within {CENTRE:g} R_e and open porosity ≥ {PERCOLATION:g}",
           _POWER_CHAIN[:3], _MECH, _porosity_at_centre),
     Claim("products_at_centre", "reaction products in Pt at the centre in the power mode, none in the analog mode (Fig. 4d,e)",
-          "centre; none in analog", ("fig4_tofsims", "power_scenario"), "power centre > 2 × edge and analog centre ≤ 1 % of power centre",
+          "centre; none in analog", ("device_history", "power_scenario"), "power centre > 2 × edge and analog centre ≤ 1 % of power centre",
           _POWER_CHAIN[:5], _MECH + _AIR, _products_at_centre),
-    Claim("li_homogeneous", "Li laterally homogeneous in the analog and power modes (Fig. 4g,h)", "homogeneous", ("fig4_tofsims",),
+    Claim("li_homogeneous", "Li laterally homogeneous in the analog and power modes (Fig. 4g,h)", "homogeneous", ("device_history",),
           "lateral CV of the Li⁻ signal in WO3 < 1 % in both modes", ("Li transfer", "lateral Li transport"), _LI, _li_homogeneous),
     Claim("capacitance", "areal capacitance of the power mode (Fig. 3e, S3)", "≈ 4.1 mF/cm²", ("power_cv_gcd", "li_inventory"),
           "within ±25 % of 4.1 mF/cm²", _POWER_CHAIN, _LI + _AIR, _capacitance),
@@ -717,7 +724,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("retention", "non-volatile states retained > 10⁵ s (Fig. 3l)", "> 10⁵ s", ("retention",),
           "LRS/HRS window ≥ 2 at the last read and no LRS failure within 10⁵ s at 300 K", _FILAMENT_CHAIN, _VO, _retention),
     Claim("o_localised", "O localised under the centre of the Pt electrode in the volatile mode (Fig. 4i)", "localised at the centre",
-          ("fig4_tofsims",), f"O⁻ change peaks within {CENTRE:g} R_e with FWHM ≤ {CENTRE:g} R_e",
+          ("device_history",), f"O⁻ change peaks within {CENTRE:g} R_e with FWHM ≤ {CENTRE:g} R_e",
           ("electrode deformation at the centre",) + _FILAMENT_CHAIN, _MECH + _VO, _o_localised),
     Claim("variability_deformation", "deformation lowers variation: V_th/V_hold 4/2 % vs 6/5 %, LRS/HRS 3/7 % vs 30/77 % (§2.5)",
           "deformed < flat for V_th, V_hold, LRS, HRS", ("variability",),

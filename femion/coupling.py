@@ -82,7 +82,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["CouplingError", "Drive", "ModuleReport", "PhysicsModule", "State", "StepOutcome", "coupled_step", "solution_fields"]
+__all__ = [
+    "CouplingError", "Drive", "ModuleReport", "PhysicsModule", "RecentHistoryDrive", "State", "StepOutcome", "coupled_step",
+    "solution_fields",
+]
 
 
 class CouplingError(ArithmeticError):
@@ -277,6 +280,40 @@ class Drive:
         if self.series_resistance > 0.0:
             return abs((self.value - voltage) / self.series_resistance - current) <= scale
         return abs(voltage - self.value) <= 1e-9 * max(abs(self.value), 1.0)
+
+
+@dataclass(frozen=True)
+class RecentHistoryDrive(Drive):
+    """A :class:`Drive` whose circuit update uses only the last ``window`` iterates.
+
+    For a device whose I(V) changes between coupling iterates (the V_O field of
+    :mod:`femion.physics.vacancy` under compliance): a (V, I) pair from an early
+    iterate belongs to another I(V) curve and can pin the secant's bracket on a
+    voltage that no longer satisfies I = I_cc (measured: a forming ramp stalled
+    at 3.9 V with |I|/I_cc − 1 = 2·10⁻⁴ for 60 iterations).
+
+    Attributes
+    ----------
+    window : int
+        Number of most recent (V, I) coupling iterates used by the secant,
+        the compliance test and the bracket safeguard (>= 2).
+
+    Raises
+    ------
+    ValueError
+        As :class:`Drive`, or ``window < 2``.
+    """
+
+    window: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.window < 2:
+            raise ValueError(f"window must be at least 2, got {self.window!r}")
+
+    def target_voltage(self, history: list[tuple[float, float]]) -> tuple[float, bool]:
+        """Next electrode voltage from the last ``window`` (V, I) iterates (:meth:`Drive.target_voltage`)."""
+        return super().target_voltage(history[-self.window:])
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,10 @@ the second time derivative), x − x_p = x'' dt², and
 
     e = ½ max|x − x_p| / (ε · max(max|x|, floor_x))
 
-over every field the modules own (floors: their ``field_scales``). A step with
+over every field the modules own (floors: their ``field_scales``), except the
+fields of a module with ``smooth_coupling = False`` (the mechanics' plastic
+state: at the onset of yielding ε_p leaves 0 with a kink in time, which a
+linear predictor cannot follow at any dt). A step with
 e > 1 is rejected and retried with dt · max(0.2, 0.9 e^(−1/2)); an accepted
 step sets the next dt to dt · min(growth, 0.9 e^(−1/2)). The estimate needs two
 accepted states of the same protocol step, so the first step of each protocol
@@ -81,7 +84,7 @@ from pathlib import Path
 import numpy as np
 
 from femion.config import Device
-from femion.coupling import CouplingError, Drive, State, coupled_step, solution_fields
+from femion.coupling import CouplingError, Drive, RecentHistoryDrive, State, coupled_step, solution_fields
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import atomic_write, write_dataset, write_fields, write_run_metadata
 from femion.mesh import AxisymmetricMesh, build_mesh
@@ -218,6 +221,11 @@ class SimulationSettings:
         Relative local-error tolerance of the adaptive time step (module
         docstring, "Local-error control"); None: no error control, dt grows by
         ``growth`` up to the protocol step's ``max_step``.
+    circuit_window : int or None
+        With a voltage source, the circuit update (compliance) uses only the
+        last ``circuit_window`` coupling iterates
+        (:class:`femion.coupling.RecentHistoryDrive`; for physics whose I(V)
+        changes between iterates, e.g. the V_O field); None: all of them.
 
     Raises
     ------
@@ -236,8 +244,12 @@ class SimulationSettings:
     max_voltage_change: float = 0.05
     limit_tolerance: float = 1e-3
     error_tolerance: float | None = None
+    circuit_window: int | None = None
 
     def __post_init__(self) -> None:
+        if self.circuit_window is not None and (isinstance(self.circuit_window, bool) or int(self.circuit_window) != self.circuit_window
+                                                or self.circuit_window < 2):
+            raise ValueError(f"circuit_window must be an integer >= 2 or None, got {self.circuit_window!r}")
         if self.error_tolerance is not None and not (math.isfinite(self.error_tolerance) and self.error_tolerance > 0.0):
             raise ValueError(f"error_tolerance must be positive and finite or None, got {self.error_tolerance!r}")
 
@@ -379,6 +391,9 @@ class TimeLoop:
         value = float(step.value(local))
         if step.control == "current":
             return Drive("current", value)
+        if self.settings.circuit_window is not None:
+            return RecentHistoryDrive("voltage", value, compliance=step.compliance, series_resistance=self.settings.series_resistance,
+                                      window=int(self.settings.circuit_window))
         return Drive("voltage", value, compliance=step.compliance, series_resistance=self.settings.series_resistance)
 
     def _advance(self, step, index: int, state: State, local: float, trial: float) -> State:
@@ -457,8 +472,9 @@ class TimeLoop:
         error = 0.0
         for (part_before, modules), (part, _), (part_new, _) in zip(self._parts(before), self._parts(state), self._parts(new)):
             owned, floors = solution_fields(modules)
+            kinked = {name for module in modules if not getattr(module, "smooth_coupling", True) for name in module.owns}
             for name in owned:
-                if name not in part_before.fields:
+                if name not in part_before.fields or name in kinked:
                     continue
                 x0, x1, x = part_before.fields[name], part.fields[name], part_new.fields[name]
                 predicted = x1 + weight * (x1 - x0)
@@ -502,6 +518,9 @@ class Simulation(TimeLoop):
     physics
         Names of the modules after electrostatics (keys of :data:`PHYSICS`),
         run in the order of :data:`PHYSICS`.
+    options
+        Keyword arguments of the physics modules by name, e.g.
+        ``{"vacancy": {"track_oxygen": True}}`` (:class:`femion.physics.vacancy.VacancyModule`).
     start
         The state to continue from (e.g. ``result.state`` of an earlier run on
         the same mesh): its fields replace the as-fabricated ones and its time,
@@ -512,8 +531,10 @@ class Simulation(TimeLoop):
     Raises
     ------
     ValueError
-        If the protocol is empty, a physics name is unknown, or a ``start``
-        field does not match the mesh (shape (n_cells,), finite).
+        If the protocol is empty, a physics name is unknown (also as a key of
+        ``options``), or a ``start`` field does not match the mesh (shape (n_cells,), finite).
+    TypeError
+        If ``options`` names an argument the module does not take.
     """
 
     def __init__(
@@ -524,23 +545,26 @@ class Simulation(TimeLoop):
         mesh: AxisymmetricMesh | None = None,
         physics: tuple[str, ...] | list[str] = ("lithium",),
         *,
+        options: dict[str, dict] | None = None,
         start: State | None = None,
     ):
         from femion.physics.electrostatics import ElectrostaticsModule
 
         if len(protocol) == 0:
             raise ValueError("the protocol is empty")
-        unknown = sorted(set(physics) - set(PHYSICS))
+        options = {name: dict(values) for name, values in (options or {}).items()}
+        unknown = sorted((set(physics) | set(options)) - set(PHYSICS))
         if unknown:
             raise ValueError(f"unknown physics {unknown}; choose from {list(PHYSICS)}")
         self.device = device
         self.protocol = protocol
         self.settings = settings
         self.physics = tuple(name for name in PHYSICS if name in physics)
+        self.options = options
         self.mesh = mesh if mesh is not None else build_mesh(device, settings=settings.mesh)
         others = []
         for name in self.physics:
-            others.append(physics_class(name)(self.mesh, device))
+            others.append(physics_class(name)(self.mesh, device, **options.get(name, {})))
         providers = [module for module in others if hasattr(module, "conductivity")]
         interfaces = [module for module in others if hasattr(module, "interfaces")]
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=providers, interfaces=interfaces), *others]
@@ -573,7 +597,7 @@ class Simulation(TimeLoop):
                 digest.update(name.encode())
                 digest.update(np.ascontiguousarray(self.start.fields[name], dtype=float).tobytes())
             start = digest.hexdigest()
-        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start])
+        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, repr(sorted(self.options.items())), start])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(

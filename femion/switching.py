@@ -17,12 +17,9 @@ LiPON's Li⁺ conductivity added. The coupled loop with every module on runs
 the paper's analog pulses (tests/regression/test_all_physics_pulses.py);
 these switching runs keep the reduced physics as their cost choice.
 
-External circuit: a voltage source with compliance I_cc (:class:`femion.coupling.Drive`). :class:`RecentHistoryDrive` restricts the
-circuit secant and its bracket safeguard to the last few coupling iterates:
-the V_O field changes between iterates, so an (V, I) pair from an early
-iterate belongs to another I(V) curve and can pin the bracket on a voltage
-that no longer satisfies I = I_cc (measured: the forming ramp stalled at
-3.9 V with |I|/I_cc − 1 = 2·10⁻⁴ for 60 iterations).
+External circuit: a voltage source with compliance I_cc whose circuit
+update uses the last few coupling iterates
+(:class:`femion.coupling.RecentHistoryDrive`, re-exported here).
 
 Observables (definitions, paper values in femion.claims)
 ------------------------------------------------------
@@ -56,7 +53,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from femion.config import Device
-from femion.coupling import Drive, State
+from femion.coupling import Drive, RecentHistoryDrive, State
 from femion.mesh import AxisymmetricMesh
 from femion.protocols import Protocol
 from femion.simulation import Simulation, SimulationSettings
@@ -76,34 +73,6 @@ __all__ = [
     "run_vacancy",
     "switching_sweep",
 ]
-
-
-@dataclass(frozen=True)
-class RecentHistoryDrive(Drive):
-    """:class:`femion.coupling.Drive` whose circuit update uses only the last ``window`` iterates.
-
-    Attributes
-    ----------
-    window : int
-        Number of most recent (V, I) coupling iterates used by the secant,
-        the compliance test and the bracket safeguard (>= 2).
-
-    Raises
-    ------
-    ValueError
-        As :class:`~femion.coupling.Drive`, or ``window < 2``.
-    """
-
-    window: int = 3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.window < 2:
-            raise ValueError(f"window must be at least 2, got {self.window!r}")
-
-    def target_voltage(self, history: list[tuple[float, float]]) -> tuple[float, bool]:
-        """Next electrode voltage from the last ``window`` (V, I) iterates (see the module docstring)."""
-        return super().target_voltage(history[-self.window:])
 
 
 class VacancySimulation(Simulation):

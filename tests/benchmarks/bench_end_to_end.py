@@ -5,7 +5,7 @@ Run: ``python tests/benchmarks/bench_end_to_end.py [--out end_to_end.json] [--fu
 * Every study under ``studies/`` with a ``run.py`` is run as ``femion run STUDY --quick``
   in a child process, output to a temporary directory (the working tree's
   ``output/`` folders are not touched); ``--full`` adds the README's main job
-  ``femion run studies/fig4_tofsims`` in full. Wall time and the child's peak
+  ``femion run studies/device_history`` in full. Wall time and the child's peak
   resident set size (``/usr/bin/time``-style, from ``getrusage``).
 * Profile table: the main job's quick simulation (the fig4 pulse train on the
   quick mesh) with the default physics, with lithium + mechanics and with every
@@ -58,7 +58,7 @@ def run_studies(full: bool, skip: tuple[str, ...] = ()) -> dict:
     results = {}
     jobs = [(study.name + " --quick", [*femion_cli, str(study), "--quick"]) for study in studies() if study.name not in skip]
     if full:
-        jobs.append(("fig4_tofsims (full)", [*femion_cli, str(ROOT / "studies" / "fig4_tofsims")]))
+        jobs.append(("device_history (full)", [*femion_cli, str(ROOT / "studies" / "device_history")]))
     for label, command in jobs:
         with tempfile.TemporaryDirectory(prefix="femion-bench-") as outdir:
             entry = measure_command([*command, "-o", outdir])

@@ -37,7 +37,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "results.json"))
-    parser.add_argument("--full", action="store_true", help="also run the main job (fig4_tofsims) in full")
+    parser.add_argument("--full", action="store_true", help="also run the main job (device_history) in full")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, growth up to ~5e4 cells")
     parser.add_argument("--only", nargs="*", choices=["solvers", "mms", "end_to_end", "sweep"], help="run only these parts")
     parser.add_argument("--skip-studies", nargs="*", default=[], help="studies left out of the end-to-end quick runs (e.g. the longest)")

@@ -125,7 +125,7 @@ def _fig4_products(power_centre, power_edge, analog_centre=0.0, consumed=0.0):
 
 def test_products_rule_falls_back_on_the_pore_scenario():
     """Computed chain broken (no Li consumed): the pore scenario's products decide, and the status names its hypothesis."""
-    out = {"fig4_tofsims": _fig4_products(1e-9, 1e-9)}
+    out = {"device_history": _fig4_products(1e-9, 1e-9)}
     a = assess("products_at_centre", out)
     assert a.status == "not_reproduced" and a.breaking_link.startswith("air reaction: no Li consumed")
     scenario = {"product_ions_in_Pt_power": {"centre": {"CO3-": 5.0}, "edge": {"CO3-": 1.0}}, "li_consumed_mol": 1e-12,
@@ -136,7 +136,7 @@ def test_products_rule_falls_back_on_the_pore_scenario():
     scenario["product_ions_in_Pt_power"]["centre"]["CO3-"] = 1.5
     a = assess("products_at_centre", out | {"power_scenario": scenario})
     assert a.status == "not_reproduced" and "under the pore scenario" in a.breaking_link
-    assert assess("products_at_centre", {"fig4_tofsims": _fig4_products(5.0, 1.0, consumed=1e-12)}).status == "reproduced"
+    assert assess("products_at_centre", {"device_history": _fig4_products(5.0, 1.0, consumed=1e-12)}).status == "reproduced"
 
 
 def test_capacitance_and_ragone_report_the_li_loss_scenario_but_stay_not_reproduced():

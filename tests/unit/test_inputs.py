@@ -111,7 +111,7 @@ BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of e
     "calibration_analog": ({"config.label_scale": -1.0}, "label_scale"),
     "damage_routes": ({"config.rate": "0 V/s"}, "rate"),
     "field_scaling": ({"config.render_radius": "-2 um"}, "render_radius"),
-    "fig4_tofsims": ({"config.rest_time": "0 s"}, "rest_time"),
+    "device_history": ({"config.rest_time": "0 s"}, "rest_time"),
     "forming": ({"config.ramp_rate": "0 V/s"}, "ramp_rate"),
     "li_arrhenius": ({"config.read_times": ["-1 ms"]}, "read_times"),
     "li_inventory": ({"config.gcd_window": "-3.5 V"}, "gcd_window"),
@@ -307,7 +307,7 @@ def test_binary_material_file_is_named(tmp_path):
         load_device(device)
 
 
-LAYER_STUDIES = ("analog_iv", "analog_pulses", "damage_routes", "fig4_tofsims", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch",
+LAYER_STUDIES = ("analog_iv", "analog_pulses", "damage_routes", "device_history", "forming", "li_arrhenius", "mode_map_mechanics", "mode_switch",
                  "power_cv_gcd", "power_scenario", "program_power", "reference_fields", "stress_maps", "variability")
 """Studies that need LiPON (the electrolyte of the Li model, or a layer they read out by name)."""
 

@@ -1,5 +1,5 @@
-"""studies/fig4_tofsims: the O-localisation readout on synthetic fields (fast) and the quick run against its expected.json,
-a regression snapshot of the model's own output (slow: ~5 min, the full programming window and forming under compliance)."""
+"""studies/device_history: the O-localisation readout on synthetic fields and the staged protocols (fast), and the quick
+run against its expected.json, a regression snapshot of the model's own output (slow)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from femion import tofsims
 from femion.config import load_study
 from femion.constants import AVOGADRO
 
-STUDY = Path(__file__).resolve().parents[2] / "studies" / "fig4_tofsims"
+STUDY = Path(__file__).resolve().parents[2] / "studies" / "device_history"
 UM = 1e-6
 
 
@@ -62,25 +62,37 @@ def test_o_localisation_of_a_disk_wide_layer(study, quick_mesh, device):
         study.o_localisation(np.zeros(grid.shape), signal, grid)
 
 
+def test_history_protocols_are_staged(study):
+    """The main history and the branch carry the paper's stages in order; stage spans are contiguous."""
+    from femion.config import load_study_config
+
+    config, device = load_study_config(STUDY / "config.toml", study.CONFIG_KEYS)
+    si = study.parameters(config, "config.toml", quick=True)
+    main, branch = study.history_protocols(si, math.pi * device.electrode_radius**2)
+    assert main.stages == ("analog", "programming", "CV", "GCD", "forming 50 uA", "volatile", "rest")
+    assert branch.stages == ("forming 500 uA", "bipolar", "retention")
+    assert sorted(main.stage_ends().values()) == sorted(main.stages)
+    assert [step.compliance for step in main if step.stage == "volatile"] == pytest.approx([50e-6] * si["volatile_cycles"])
+
+
 @pytest.mark.slow
 def test_quick_run(tmp_path, study, assert_matches_expected):
-    """Regression snapshot: all nine panels computed from the three histories; numbers as stored in expected.json.
+    """Regression snapshot: the quick history with every module on; numbers as stored in expected.json.
 
-    Slow tier (~5 min): the quick variant programs over the full window (0 -> -2 -> 0 -> 2 -> 0 V at 0.05 V/s) with
-    lithium, mechanics and air, then forms under compliance.
+    Slow tier (several minutes): the pulse trains, the programming sweep over the full window, CV, GCD, forming and
+    the volatile sweeps, and the non-volatile branch, all with lithium, mechanics, air, vacancy and thermal.
     """
     summary = study.run(tmp_path, quick=True)
     assert_matches_expected(summary, STUDY)
-    assert summary["li_inventory_WO3_change_mol"] > 0  # negative pulses draw Li into WO3
-    assert summary["forming_max_current_over_compliance_minus_1"] <= 1e-5  # the compliance holds
-    assert np.isfinite(summary["forming_voltage_V"])  # the quick ramp reaches the compliance
+    assert summary["physics"] == ["lithium", "mechanics", "air", "vacancy", "thermal"]
+    assert summary["forming_max_current_small_A"] <= 50e-6 * (1 + 1e-5)  # the compliance holds
     panels = json.loads((tmp_path / "panels.json").read_text())
     assert {key for key, panel in panels.items() if panel["status"] == "computed"} == set("abcdefghi")
     for name in ("panel_a_morphology_analog.png", "panel_d_ions_analog.png", "panel_g_li_depth_map_analog.png",
-                 "depth_profiles_analog.nc", "depth_map_analog.nc", "tofsims/analog_Li-.vti", "analog/curves.nc",
-                 "panel_b_morphology_power.png", "panel_e_ions_power.png", "panel_h_li_depth_map_power.png",
-                 "depth_map_power.nc", "tofsims/power_OH-.vti", "power/curves.nc",
-                 "panel_c_morphology_volatile.png", "panel_f_ions_volatile.png", "panel_i_o_depth_map_volatile.png",
-                 "depth_map_volatile.nc", "depth_map_volatile_O_change.nc", "tofsims/volatile_O-.vti",
-                 "tofsims/volatile_O-_change.vti", "volatile/curves.nc", "volatile/forming.nc"):
+                 "depth_profiles_analog.nc", "depth_map_analog.nc", "tofsims/analog_Li-.vti", "history/curves.nc",
+                 "history/reads.nc", "history/fields_stage1_analog.vtu", "history/fields_stage7_rest.vtu",
+                 "nonvolatile/curves.nc", "panel_b_morphology_power.png", "panel_e_ions_power.png",
+                 "panel_h_li_depth_map_power.png", "panel_c_morphology_volatile.png", "panel_f_ions_volatile.png",
+                 "panel_i_o_depth_map_volatile.png", "depth_map_volatile_O_change.nc", "tofsims/volatile_O-_change.vti",
+                 "stages.json", "findings.md"):
         assert (tmp_path / name).is_file(), name
