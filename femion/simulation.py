@@ -23,7 +23,14 @@ position in the protocol are written atomically to ``checkpoint.npz`` in the
 output directory (protocol steps are pulses, reads, rests and sweep legs, so
 at most one step's work is lost). ``run(outdir)`` on a directory holding a checkpoint of the
 same device, protocol and mesh resumes after the last completed protocol step;
-nothing already computed is recomputed.
+nothing already computed is recomputed. A run with an output directory writes
+a first checkpoint (the initial state) before its first step, so a run that
+stops at any point, interrupted (Ctrl-C: :class:`SimulationInterrupted`) or
+failed (:class:`SimulationError`), leaves a checkpoint to resume from. Resuming
+is exact: the modules keep nothing between steps that is not in the
+:class:`~femion.coupling.State` or rebuilt from it (:mod:`femion.coupling`),
+and the time step of every protocol step starts afresh, so a resumed run
+repeats the uninterrupted one to round-off.
 
 External circuit. Voltage-controlled steps impose V(t); current-controlled
 steps (galvanostatic charge/discharge, open-circuit rests at 0 A) make V an
@@ -88,8 +95,8 @@ from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol, read_step
 
 __all__ = [
-    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
-    "records_to_curves",
+    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationInterrupted", "SimulationSettings", "TimeLoop",
+    "available_physics", "physics_class", "records_to_curves",
 ]
 
 PHYSICS: dict[str, str] = {
@@ -177,6 +184,38 @@ def available_physics(names) -> tuple[list[str], list[str]]:
 
 class SimulationError(RuntimeError):
     """The time loop could not advance (the message names the time and the cause)."""
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a KeyboardInterrupt) during :meth:`Simulation.run`; the message says where the run stopped and how to resume.
+
+    A KeyboardInterrupt, so that whatever stops on Ctrl-C stops on it too.
+
+    Attributes
+    ----------
+    time : float
+        Time of the last accepted state [s].
+    step : int
+        The protocol step that was running, counted from 1.
+    steps : int
+        Number of protocol steps.
+    label : str
+        That step's label (its kind if it has none).
+    checkpoint : pathlib.Path or None
+        The checkpoint a rerun resumes from (the end of the last completed
+        protocol step); None for a run without an output directory.
+    """
+
+    def __init__(self, time: float, step: int, steps: int, label: str, checkpoint: Path | None):
+        self.time, self.step, self.steps, self.label, self.checkpoint = time, step, steps, label, checkpoint
+        where = f"interrupted at t = {time:.6g} s in step {step}/{steps} ({label})"
+        if checkpoint is None:
+            super().__init__(f"{where}; the run had no output folder, so there is no checkpoint to resume from")
+        else:
+            super().__init__(f"{where}; rerun the same command to resume from {checkpoint}")
+
+    def __reduce__(self):
+        return type(self), (self.time, self.step, self.steps, self.label, self.checkpoint)
 
 
 @dataclass(frozen=True)
@@ -517,7 +556,7 @@ class Simulation(TimeLoop):
         return state
 
     def signature(self) -> str:
-        """Hash of device, protocol and mesh identifying compatible checkpoints."""
+        """Hash of device, protocol, mesh, settings, physics modules (class and settings) and start state: compatible checkpoints share it."""
         start = None
         if self.start is not None:
             digest = hashlib.sha256(repr(self.start.time).encode())
@@ -525,7 +564,9 @@ class Simulation(TimeLoop):
                 digest.update(name.encode())
                 digest.update(np.ascontiguousarray(self.start.fields[name], dtype=float).tobytes())
             start = digest.hexdigest()
-        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start])
+        # The modules as built (class and settings): a module swapped in with other settings starts a new run.
+        modules = [[f"{type(module).__module__}.{type(module).__qualname__}", repr(getattr(module, "settings", None))] for module in self.modules]
+        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start, modules])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(
@@ -549,29 +590,48 @@ class Simulation(TimeLoop):
         Raises
         ------
         SimulationError
-            If a step cannot be completed even at the smallest dt.
+            If a step cannot be completed even at the smallest dt (the
+            checkpoint of the last completed protocol step stays in ``outdir``).
+        SimulationInterrupted
+            On a KeyboardInterrupt (Ctrl-C) during the run; the checkpoint of
+            the last completed protocol step stays in ``outdir`` (written
+            atomically, never half-written) and a rerun resumes from it.
         """
         outdir = Path(outdir) if outdir is not None else None
-        state, records, first = self.initial_state(), _Records(), 0
-        if outdir is not None and resume and (outdir / "checkpoint.npz").is_file():
-            loaded = self._load_checkpoint(outdir / "checkpoint.npz")
-            if loaded is not None:
-                state, records, first = loaded
-        if first == 0:
+        checkpoint = outdir / "checkpoint.npz" if outdir is not None else None
+        state, records, first, loaded = self.initial_state(), _Records(), 0, None
+        if checkpoint is not None and resume and checkpoint.is_file():
+            loaded = self._load_checkpoint(checkpoint)
+        if loaded is not None:
+            state, records, first = loaded
+        else:
             records.rows.append(self._row(state))
+            if checkpoint is not None:  # something to resume from (and a sign of the run) from the start
+                self._save_checkpoint(checkpoint, state, records, 0)
         durations = [step.duration for step in self.protocol]
         timed = float(sum(d for d in durations if math.isfinite(d)))
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
         bar = _Progress(stage, timed, done, len(self.protocol), progress)
-        for index in range(first, len(self.protocol)):
+        index = first
+        try:
+            for index in range(first, len(self.protocol)):
+                step = self.protocol[index]
+                emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
+                state = self._run_step(index, step, state, records, bar)
+                if step.kind == "read":
+                    records.reads.append(self._read(step, state, emf))
+                if checkpoint is not None:
+                    self._save_checkpoint(checkpoint, state, records, index + 1)
+        except SimulationInterrupted:
+            raise
+        except KeyboardInterrupt as interrupt:
             step = self.protocol[index]
-            emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
-            state = self._run_step(index, step, state, records, bar)
-            if step.kind == "read":
-                records.reads.append(self._read(step, state, emf))
-            if outdir is not None:
-                self._save_checkpoint(outdir / "checkpoint.npz", state, records, index + 1)
-        bar.close()
+            raise SimulationInterrupted(
+                float(records.rows[-1]["time"]), index + 1, len(self.protocol), step.label or step.kind,
+                checkpoint if checkpoint is not None and checkpoint.is_file() else None,
+            ) from interrupt
+        finally:
+            bar.close()
         result = self._result(state, records, resumed=first)
         if outdir is not None:
             self.write(outdir, result)
