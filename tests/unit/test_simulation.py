@@ -155,6 +155,39 @@ def test_checkpoint_of_other_module_settings_is_not_resumed(device, tmp_path):
     assert other.run(tmp_path, progress=False).resumed_steps == 0
 
 
+def test_coupling_profile_counts_every_module_call_and_iteration(device, reference, monkeypatch):
+    """profile_coupling records each coupled step (iterations, failures) and each module's calls, and changes nothing."""
+    from femion.coupling import profile_coupling
+
+    simulation = Simulation(device, PROTOCOL, SETTINGS)
+    lithium = simulation.modules[1]
+    original, calls = lithium.advance, {"n": 0}
+
+    def fails_once(state, dt, start):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise FloatingPointError("injected")
+        return original(state, dt, start)
+
+    monkeypatch.setattr(lithium, "advance", fails_once)
+    with profile_coupling() as profile:
+        result = simulation.run(progress=False)
+    report = profile.report()
+    accepted = result.curves.sizes["time"] - 1
+    assert report["steps"] == accepted + 1 and report["failed_steps"] == 1  # the failed step was retried at dt / 2
+    assert sum(profile.iterations) == profile.module_calls["electrostatics"] == profile.module_calls["lithium"] == calls["n"]
+    assert report["iterations_max"] == max(n for n, ok in zip(profile.iterations, profile.converged) if ok)
+    assert 0.0 < sum(profile.module_seconds.values()) <= report["step_seconds"]
+    assert sum(row["share"] for row in report["modules"].values()) == pytest.approx(1.0)
+    # outside the block nothing is recorded, and profiling does not change the result
+    Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+    assert len(profile.step_seconds) == accepted + 1
+    monkeypatch.undo()
+    with profile_coupling():
+        profiled = Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+    np.testing.assert_array_equal(profiled.curves.current.values, reference.curves.current.values)
+
+
 def test_failed_step_is_rejected_and_retried(device, reference, monkeypatch):
     calls = {"n": 0}
     original = simulation_module.coupled_step
