@@ -182,6 +182,27 @@ def available_physics(names) -> tuple[list[str], list[str]]:
             missing.append(name)
     return present, missing
 
+
+def _module_identity(module) -> list[str]:
+    """A physics module as built, for the checkpoint signature: class, ``settings`` and a digest of its ``properties`` arrays.
+
+    A module swapped into :attr:`Simulation.modules` with other settings, or
+    drawn with another disorder (the barrier offsets of
+    :class:`femion.physics.vacancy.VacancyModule` live in its properties),
+    is another run: its output folder's checkpoint is not resumed.
+    """
+    import dataclasses
+
+    digest = hashlib.sha256()
+    properties = getattr(module, "properties", None)
+    if dataclasses.is_dataclass(properties):
+        for item in dataclasses.fields(properties):
+            value = getattr(properties, item.name)
+            digest.update(item.name.encode())
+            digest.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+    return [f"{type(module).__module__}.{type(module).__qualname__}", repr(getattr(module, "settings", None)), digest.hexdigest()]
+
+
 class SimulationError(RuntimeError):
     """The time loop could not advance (the message names the time and the cause)."""
 
@@ -556,7 +577,7 @@ class Simulation(TimeLoop):
         return state
 
     def signature(self) -> str:
-        """Hash of device, protocol, mesh, settings, physics modules (class and settings) and start state: compatible checkpoints share it."""
+        """Hash of device, protocol, mesh, settings, physics modules (:func:`_module_identity`) and start state: compatible checkpoints share it."""
         start = None
         if self.start is not None:
             digest = hashlib.sha256(repr(self.start.time).encode())
@@ -564,8 +585,7 @@ class Simulation(TimeLoop):
                 digest.update(name.encode())
                 digest.update(np.ascontiguousarray(self.start.fields[name], dtype=float).tobytes())
             start = digest.hexdigest()
-        # The modules as built (class and settings): a module swapped in with other settings starts a new run.
-        modules = [[f"{type(module).__module__}.{type(module).__qualname__}", repr(getattr(module, "settings", None))] for module in self.modules]
+        modules = [_module_identity(module) for module in self.modules]
         text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, start, modules])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

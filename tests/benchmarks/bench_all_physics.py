@@ -31,13 +31,17 @@ coupled step and every module's ``advance``.
     of the coupled steps (copies, convergence test, Anderson mixing, circuit update) and the rest
     of the time loop (records, progress, checkpoints: none here).
 
-Measurements of this machine under its current load (recorded in the JSON), not assertions.
+Measurements of this machine under its current load (recorded in the JSON, with the BLAS thread
+variables), not assertions. On a loaded machine OpenBLAS' own threads make small dense operations
+much slower (a 300×300 product: 1.2 ms with ``OPENBLAS_NUM_THREADS=1``, 33 ms with 2 threads at a
+load of 5 on 2 cores); compare runs with the same setting.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -121,7 +125,8 @@ def run(repeats: int = 2, quick: bool = False) -> dict:
 
     print(f"== all physics, {'quick' if quick else 'default'} mesh: coupled step, module solves, iterations, shares ==")
     mesh = femion.QUICK_MESH if quick else femion.MeshSettings()
-    results: dict = {"machine_start": machine(), "mesh": "QUICK_MESH" if quick else "MeshSettings() (default)", "physics": ["electrostatics", *PHYSICS]}
+    results: dict = {"machine_start": machine(), "mesh": "QUICK_MESH" if quick else "MeshSettings() (default)", "physics": ["electrostatics", *PHYSICS],
+                     "blas_threads": {name: os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
     device = femion.load_device()
     protocol = segment_protocol()
     begin = time.perf_counter()
@@ -168,7 +173,7 @@ def run(repeats: int = 2, quick: bool = False) -> dict:
     segments = {"pulse -5 V": [s for s in steps if s["drive"].compliance is None],
                 "forming ramp, I_cc = 50 uA": [s for s in steps if s["drive"].compliance is not None]}
     print(f"  {simulation.mesh.n_cells} cells; set-up {results['setup_s']:.1f} s; run {wall:.1f} s, {accepted} accepted steps, "
-          f"{report['failed_steps']} rejected coupled steps; first coupled call {first_call:.2f} s (one-off factorisations)")
+          f"{report['failed_steps']} rejected coupled steps; first coupled call {first_call:.2f} s (one-off set-up)")
 
     # (b) one sweep of module solves per accepted step, and the bare linear algebra of sample steps
     names = [module.name for module in simulation.modules]
@@ -218,7 +223,7 @@ def run(repeats: int = 2, quick: bool = False) -> dict:
     results["machine_end"] = machine()
 
     # tables
-    print(f"\n  (a)-(c) per segment (medians over the converged steps; the run's first step left out)")
+    print("\n  (a)-(c) per segment (medians over the converged steps; the run's first step left out)")
     header = (f"  {'segment':<28} {'steps':>5} {'limited':>7} {'a: coupled':>11} {'b: sweep':>9} {'a/b':>6} {'a/(n b)':>7} "
               f"{'bare':>8} {'a/bare':>7} {'iter mean/max':>13}")
     print(header)

@@ -10,7 +10,7 @@ the device history (a −5 V, 5 ms pulse, rest and read; a ±1 V sweep; a formin
 (Ctrl-C, as a KeyboardInterrupt from inside a coupled step) in the sweep and again in the forming ramp,
 resumes it each time from a new Simulation (as a rerun of the command would), and compares the
 result with an uninterrupted run: every field of the final state, every curve (same times) and every
-read to 1e-10 relative. Measured 2026-12-04: every difference below 1e-12 relative; 33 s on the quick mesh.
+read to 1e-10 relative. Measured 2026-12-04: every difference below 1e-12 relative; 33 s on the quick mesh (65 s on a loaded machine).
 """
 
 from __future__ import annotations

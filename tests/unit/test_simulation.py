@@ -143,7 +143,7 @@ def test_failed_run_leaves_its_checkpoint_and_resumes(device, reference, tmp_pat
 
 
 def test_checkpoint_of_other_module_settings_is_not_resumed(device, tmp_path):
-    """A module swapped in with other settings changes the signature: its run starts afresh instead of resuming."""
+    """A module swapped in with other settings or another disorder changes the signature: its run starts afresh instead of resuming."""
     from femion.physics.mechanics import MechanicsModule, MechanicsSettings
 
     protocol = rest(1e-4)
@@ -153,6 +153,15 @@ def test_checkpoint_of_other_module_settings_is_not_resumed(device, tmp_path):
     assert first.signature() != other.signature()
     first.run(tmp_path, progress=False)
     assert other.run(tmp_path, progress=False).resumed_steps == 0
+    # a V_O disorder drawn without a seed is another draw in a rerun: not the run the checkpoint continues
+    from femion.physics.vacancy import VacancyModule
+
+    drawn = []
+    for _ in range(2):
+        simulation = Simulation(device, protocol, SETTINGS, physics=("lithium", "vacancy"))
+        simulation.modules[2] = VacancyModule(simulation.mesh, device, barrier_disorder=0.05)
+        drawn.append(simulation.signature())
+    assert drawn[0] != drawn[1]
 
 
 def test_coupling_profile_counts_every_module_call_and_iteration(device, reference, monkeypatch):
