@@ -780,11 +780,18 @@ class Simulation(TimeLoop):
 
     # -------------------------------------------------------- checkpoints
     def _save_checkpoint(self, path: Path, state: State, records: _Records, next_step: int) -> None:
+        # The per-time-step rows grow with the run and are rewritten at every protocol step: as one float
+        # array (exact, 8 bytes a value) when they are all floats under the same keys, else as JSON text.
+        keys = list(records.rows[0]) if records.rows else []
+        if keys and all(list(row) == keys and all(isinstance(value, float) for value in row.values()) for row in records.rows):
+            rows = {"row_keys": np.array(keys), "row_values": np.array([list(row.values()) for row in records.rows], dtype=float)}
+        else:
+            rows = {"rows": np.array(json.dumps(records.rows))}
         payload = {
             "signature": np.array(self.signature()),
             "next_step": np.array(next_step),
             "scalars": np.array([state.time, state.voltage, state.current]),
-            "rows": np.array(json.dumps(records.rows)),
+            **rows,
             "reads": np.array(json.dumps(records.reads)),
             **{f"field_{name}": values for name, values in state.fields.items()},
         }
@@ -801,7 +808,12 @@ class Simulation(TimeLoop):
                 return None
             time, voltage, current = data["scalars"]
             fields = {key[len("field_"):]: data[key].copy() for key in data.files if key.startswith("field_")}
-            records = _Records(json.loads(str(data["rows"])), json.loads(str(data["reads"])))
+            if "row_values" in data.files:
+                keys = [str(key) for key in data["row_keys"]]
+                rows = [dict(zip(keys, values)) for values in data["row_values"].tolist()]
+            else:
+                rows = json.loads(str(data["rows"]))
+            records = _Records(rows, json.loads(str(data["reads"])))
             return State(float(time), float(voltage), float(current), fields), records, int(data["next_step"])
 
 

@@ -94,6 +94,8 @@ def test_interrupt_names_time_step_and_checkpoint(device, tmp_path, monkeypatch)
         f"rerun the same command to resume from {checkpoint}"
     )
     assert PROTOCOL.step_starts()[completed] <= interrupt.time <= PROTOCOL.step_starts()[completed] + PROTOCOL[completed].duration
+    with np.load(checkpoint) as data:  # the per-step rows (all floats) are kept as one array, not as text
+        assert "row_values" in data.files and data["row_values"].shape[1] == len(data["row_keys"])
     # without an output folder there is nothing to resume from, and the message says so
     monkeypatch.undo()
     _interrupt_at_call(monkeypatch, 3)
