@@ -136,6 +136,19 @@ def test_ctrl_c_during_a_run_ends_with_one_line_and_a_rerun_resumes(tmp_path):
     assert json.loads((outdir / "summary.json").read_text())["resumed_steps"] == completed
 
 
+def test_run_that_cannot_go_on_ends_with_one_line_and_keeps_a_checkpoint(tmp_path, capsys):
+    """A SimulationError (here: one coupling iteration allowed, never enough): exit 1, one line, the checkpoint stays."""
+    study = tmp_path / "tiny"
+    study.mkdir()
+    (study / "run.py").write_text(_TINY_STUDY.replace("first_step=1e-4)", "first_step=1e-4, max_iterations=1)"))
+    outdir = tmp_path / "out"
+    assert main(["run", str(study), "-o", str(outdir), "--no-plot"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("femion: tiny: failed: cannot advance at t = 0 s in step 0"), err
+    assert _completed_steps(outdir / "simulation" / "checkpoint.npz") == 0  # the initial state, to resume from
+    assert (outdir / "simulation" / "checkpoint.npz").is_file()
+
+
 def test_output_that_is_a_file_is_refused_before_the_run(tmp_path, capsys):
     """`-o` naming an existing file: one line, exit 2, and the study is not run."""
     target = tmp_path / "out.txt"
