@@ -264,10 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if arguments.traceback:
             raise
-        print("femion: interrupted", file=sys.stderr)
+        # A run's time loop says where it stopped and which checkpoint a rerun resumes from
+        # (femion.simulation.SimulationInterrupted; looked up, not imported, to keep `femion --help` light).
+        simulation = sys.modules.get("femion.simulation")
+        interrupted = simulation is not None and isinstance(interrupt, simulation.SimulationInterrupted)
+        print(f"femion: {interrupt}" if interrupted else "femion: interrupted", file=sys.stderr)
         return 130
     except (ValueError, KeyError, OSError) as error:
         # Input errors (device, material, mesh, study config, units, protocol: all ValueErrors),

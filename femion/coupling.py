@@ -73,18 +73,30 @@ both within tolerance.
 A module that fails (raises ``FloatingPointError``/``ArithmeticError`` or
 reports non-convergence), or a Picard loop that does not converge, rejects the
 step: the caller restores the state and retries with a smaller dt.
+
+Profiling
+---------
+:func:`profile_coupling` is an opt-in measurement of where a run spends its
+time: inside the block, every :func:`coupled_step` (of a
+:class:`femion.simulation.Simulation`, a :class:`femion.circuit.Circuit` or a
+direct call) adds each module's ``advance`` wall time and call count, its own
+wall time and its coupling iterations to a :class:`CouplingProfile`. Outside
+such a block nothing is timed (one test of an empty list per step and module
+call).
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
 __all__ = [
-    "CouplingError", "Drive", "ModuleReport", "PhysicsModule", "RecentHistoryDrive", "State", "StepOutcome", "coupled_step",
-    "solution_fields",
+    "CouplingError", "CouplingProfile", "Drive", "ModuleReport", "PhysicsModule", "RecentHistoryDrive", "State", "StepOutcome",
+    "coupled_step", "profile_coupling", "solution_fields",
 ]
 
 
@@ -338,6 +350,95 @@ class StepOutcome:
     limited: bool = False
 
 
+@dataclass
+class CouplingProfile:
+    """Wall time by module and coupling iterations of the coupled steps taken inside :func:`profile_coupling`.
+
+    Attributes
+    ----------
+    module_seconds : dict of str to float
+        Wall time [s] inside each module's ``advance``, by module name.
+    module_calls : dict of str to int
+        Number of ``advance`` calls by module name.
+    step_seconds : list of float
+        Wall time [s] of each :func:`coupled_step` call, converged or not.
+    iterations : list of int
+        Coupling iterations of each call (the one that failed included).
+    converged : list of bool
+        Whether each call converged (False: it raised and the caller rejects the step).
+    """
+
+    module_seconds: dict[str, float] = field(default_factory=dict)
+    module_calls: dict[str, int] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+
+    def _advance(self, module: PhysicsModule, state: State, dt: float, start: State) -> ModuleReport:
+        begin = time.perf_counter()
+        try:
+            return module.advance(state, dt, start)
+        finally:
+            name = module.name
+            self.module_seconds[name] = self.module_seconds.get(name, 0.0) + time.perf_counter() - begin
+            self.module_calls[name] = self.module_calls.get(name, 0) + 1
+
+    def report(self) -> dict:
+        """Summary as plain numbers (JSON-ready).
+
+        Returns
+        -------
+        dict
+            ``steps``, ``failed_steps`` (coupled-step calls, and those that
+            raised); ``step_seconds`` [s], their total wall time;
+            ``iterations_mean``, ``iterations_max`` over the converged steps
+            (NaN, 0 without any); ``modules``: module name →
+            {``seconds`` [s], ``calls``, ``share`` of ``step_seconds``}, plus
+            ``"coupling (rest)"`` for the time in the steps outside the
+            modules (copies, convergence test, Anderson mixing, circuit update).
+        """
+        total = float(sum(self.step_seconds))
+        good = [n for n, ok in zip(self.iterations, self.converged) if ok]
+        share = (lambda seconds: seconds / total) if total > 0.0 else (lambda seconds: float("nan"))
+        modules = {
+            name: {"seconds": seconds, "calls": self.module_calls[name], "share": share(seconds)}
+            for name, seconds in self.module_seconds.items()
+        }
+        rest = total - sum(self.module_seconds.values())
+        modules["coupling (rest)"] = {"seconds": rest, "calls": len(self.step_seconds), "share": share(rest)}
+        return {
+            "steps": len(self.step_seconds),
+            "failed_steps": self.converged.count(False),
+            "step_seconds": total,
+            "iterations_mean": float(np.mean(good)) if good else float("nan"),
+            "iterations_max": int(max(good)) if good else 0,
+            "modules": modules,
+        }
+
+
+_PROFILES: list[CouplingProfile] = []
+"""The active profiles (innermost last) of :func:`profile_coupling`; empty: nothing is timed."""
+
+
+@contextlib.contextmanager
+def profile_coupling() -> Iterator[CouplingProfile]:
+    """Time every :func:`coupled_step` inside the block, by module; yields the :class:`CouplingProfile` it fills.
+
+    Opt-in and per process (not thread-safe); blocks may nest, the innermost
+    one records. Example::
+
+        with profile_coupling() as profile:
+            simulation.run(progress=False)
+        profile.report()["modules"]["mechanics"]["share"]
+    """
+    profile = CouplingProfile()
+    _PROFILES.append(profile)
+    try:
+        yield profile
+    finally:
+        _PROFILES.remove(profile)
+
+
 def solution_fields(modules: list[PhysicsModule]) -> tuple[list[str], dict[str, float]]:
     """Names of the fields the modules solve for (owned, not derived) and their absolute floors (``field_scales``).
 
@@ -406,6 +507,24 @@ def coupled_step(
     FloatingPointError
         Propagated from a module whose solution became unphysical.
     """
+    if not _PROFILES:
+        return _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, None)
+    profile, begin, count = _PROFILES[-1], time.perf_counter(), [0]
+    try:
+        new, outcome = _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, (profile, count))
+    except BaseException:
+        profile.step_seconds.append(time.perf_counter() - begin)
+        profile.iterations.append(count[0])
+        profile.converged.append(False)
+        raise
+    profile.step_seconds.append(time.perf_counter() - begin)
+    profile.iterations.append(outcome.iterations)
+    profile.converged.append(True)
+    return new, outcome
+
+
+def _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, profiling):
+    """:func:`coupled_step`; ``profiling`` is None or (the profile to fill, a one-element iteration counter)."""
     if not isinstance(drive, Drive):
         drive = Drive("voltage", float(drive))
     state = start.copy()
@@ -418,9 +537,11 @@ def coupled_step(
     for iteration in range(1, max_iterations + 1):
         before = {name: state.fields[name].copy() for name in owned}
         voltage = state.voltage
+        if profiling is not None:
+            profiling[1][0] = iteration
         try:
             for module in modules:
-                report = module.advance(state, dt, start)
+                report = module.advance(state, dt, start) if profiling is None else profiling[0]._advance(module, state, dt, start)
                 reports[module.name] = report
                 if not report.converged:
                     raise CouplingError(f"module {module.name!r} did not converge (residual {report.residual:.3g})")

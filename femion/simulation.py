@@ -23,7 +23,14 @@ position in the protocol are written atomically to ``checkpoint.npz`` in the
 output directory (protocol steps are pulses, reads, rests and sweep legs, so
 at most one step's work is lost). ``run(outdir)`` on a directory holding a checkpoint of the
 same device, protocol and mesh resumes after the last completed protocol step;
-nothing already computed is recomputed.
+nothing already computed is recomputed. A run with an output directory writes
+a first checkpoint (the initial state) before its first step, so a run that
+stops at any point, interrupted (Ctrl-C: :class:`SimulationInterrupted`) or
+failed (:class:`SimulationError`), leaves a checkpoint to resume from. Resuming
+is exact: the modules keep nothing between steps that is not in the
+:class:`~femion.coupling.State` or rebuilt from it (:mod:`femion.coupling`),
+and the time step of every protocol step starts afresh, so a resumed run
+repeats the uninterrupted one to round-off.
 
 External circuit. Voltage-controlled steps impose V(t); current-controlled
 steps (galvanostatic charge/discharge, open-circuit rests at 0 A) make V an
@@ -91,8 +98,8 @@ from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol, read_step
 
 __all__ = [
-    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationSettings", "TimeLoop", "available_physics", "physics_class",
-    "records_to_curves",
+    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationInterrupted", "SimulationSettings", "TimeLoop",
+    "available_physics", "physics_class", "records_to_curves",
 ]
 
 PHYSICS: dict[str, str] = {
@@ -185,8 +192,61 @@ def available_physics(names) -> tuple[list[str], list[str]]:
             missing.append(name)
     return present, missing
 
+
+def _module_identity(module) -> list[str]:
+    """A physics module as built, for the checkpoint signature: class, ``settings`` and a digest of its ``properties`` arrays.
+
+    A module swapped into :attr:`Simulation.modules` with other settings, or
+    drawn with another disorder (the barrier offsets of
+    :class:`femion.physics.vacancy.VacancyModule` live in its properties),
+    is another run: its output folder's checkpoint is not resumed.
+    """
+    import dataclasses
+
+    digest = hashlib.sha256()
+    properties = getattr(module, "properties", None)
+    if dataclasses.is_dataclass(properties):
+        for item in dataclasses.fields(properties):
+            value = getattr(properties, item.name)
+            digest.update(item.name.encode())
+            digest.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+    return [f"{type(module).__module__}.{type(module).__qualname__}", repr(getattr(module, "settings", None)), digest.hexdigest()]
+
+
 class SimulationError(RuntimeError):
     """The time loop could not advance (the message names the time and the cause)."""
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a KeyboardInterrupt) during :meth:`Simulation.run`; the message says where the run stopped and how to resume.
+
+    A KeyboardInterrupt, so that whatever stops on Ctrl-C stops on it too.
+
+    Attributes
+    ----------
+    time : float
+        Time of the last accepted state [s].
+    step : int
+        The protocol step that was running, counted from 1.
+    steps : int
+        Number of protocol steps.
+    label : str
+        That step's label (its kind if it has none).
+    checkpoint : pathlib.Path or None
+        The checkpoint a rerun resumes from (the end of the last completed
+        protocol step); None for a run without an output directory.
+    """
+
+    def __init__(self, time: float, step: int, steps: int, label: str, checkpoint: Path | None):
+        self.time, self.step, self.steps, self.label, self.checkpoint = time, step, steps, label, checkpoint
+        where = f"interrupted at t = {time:.6g} s in step {step}/{steps} ({label})"
+        if checkpoint is None:
+            super().__init__(f"{where}; the run had no output folder, so there is no checkpoint to resume from")
+        else:
+            super().__init__(f"{where}; rerun the same command to resume from {checkpoint}")
+
+    def __reduce__(self):
+        return type(self), (self.time, self.step, self.steps, self.label, self.checkpoint)
 
 
 @dataclass(frozen=True)
@@ -589,7 +649,7 @@ class Simulation(TimeLoop):
         return state
 
     def signature(self) -> str:
-        """Hash of device, protocol and mesh identifying compatible checkpoints."""
+        """Hash of device, protocol, mesh, settings, physics modules (:func:`_module_identity`) and start state: compatible checkpoints share it."""
         start = None
         if self.start is not None:
             digest = hashlib.sha256(repr(self.start.time).encode())
@@ -597,7 +657,9 @@ class Simulation(TimeLoop):
                 digest.update(name.encode())
                 digest.update(np.ascontiguousarray(self.start.fields[name], dtype=float).tobytes())
             start = digest.hexdigest()
-        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics, repr(sorted(self.options.items())), start])
+        modules = [_module_identity(module) for module in self.modules]
+        text = json.dumps([self.device.text, repr(list(self.protocol)), self.mesh.n_cells, repr(self.settings), self.physics,
+                           repr(sorted(self.options.items())), start, modules])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(
@@ -621,32 +683,51 @@ class Simulation(TimeLoop):
         Raises
         ------
         SimulationError
-            If a step cannot be completed even at the smallest dt.
+            If a step cannot be completed even at the smallest dt (the
+            checkpoint of the last completed protocol step stays in ``outdir``).
+        SimulationInterrupted
+            On a KeyboardInterrupt (Ctrl-C) during the run; the checkpoint of
+            the last completed protocol step stays in ``outdir`` (written
+            atomically, never half-written) and a rerun resumes from it.
         """
         outdir = Path(outdir) if outdir is not None else None
-        state, records, first = self.initial_state(), _Records(), 0
-        if outdir is not None and resume and (outdir / "checkpoint.npz").is_file():
-            loaded = self._load_checkpoint(outdir / "checkpoint.npz")
-            if loaded is not None:
-                state, records, first = loaded
-        if first == 0:
+        checkpoint = outdir / "checkpoint.npz" if outdir is not None else None
+        state, records, first, loaded = self.initial_state(), _Records(), 0, None
+        if checkpoint is not None and resume and checkpoint.is_file():
+            loaded = self._load_checkpoint(checkpoint)
+        if loaded is not None:
+            state, records, first = loaded
+        else:
             records.rows.append(self._row(state))
+            if checkpoint is not None:  # something to resume from (and a sign of the run) from the start
+                self._save_checkpoint(checkpoint, state, records, 0)
         durations = [step.duration for step in self.protocol]
         timed = float(sum(d for d in durations if math.isfinite(d)))
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
         ends = self.protocol.stage_ends()
         bar = _Progress(stage, timed, done, len(self.protocol), progress, [step.stage for step in self.protocol])
-        for index in range(first, len(self.protocol)):
+        index = first
+        try:
+            for index in range(first, len(self.protocol)):
+                step = self.protocol[index]
+                emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
+                state = self._run_step(index, step, state, records, bar)
+                if step.kind == "read":
+                    records.reads.append(self._read(step, state, emf))
+                if index in ends:
+                    records.stages[ends[index]] = state.copy()
+                if checkpoint is not None:
+                    self._save_checkpoint(checkpoint, state, records, index + 1)
+        except SimulationInterrupted:
+            raise
+        except KeyboardInterrupt as interrupt:
             step = self.protocol[index]
-            emf = self.open_circuit_voltage(state) if step.kind == "read" else None  # V_oc just before the read
-            state = self._run_step(index, step, state, records, bar)
-            if step.kind == "read":
-                records.reads.append(self._read(step, state, emf))
-            if index in ends:
-                records.stages[ends[index]] = state.copy()
-            if outdir is not None:
-                self._save_checkpoint(outdir / "checkpoint.npz", state, records, index + 1)
-        bar.close()
+            raise SimulationInterrupted(
+                float(records.rows[-1]["time"]), index + 1, len(self.protocol), step.label or step.kind,
+                checkpoint if checkpoint is not None and checkpoint.is_file() else None,
+            ) from interrupt
+        finally:
+            bar.close()
         result = self._result(state, records, resumed=first)
         if outdir is not None:
             self.write(outdir, result)
@@ -778,11 +859,18 @@ class Simulation(TimeLoop):
 
     # -------------------------------------------------------- checkpoints
     def _save_checkpoint(self, path: Path, state: State, records: _Records, next_step: int) -> None:
+        # The per-time-step rows grow with the run and are rewritten at every protocol step: as one float
+        # array (exact, 8 bytes a value) when they are all floats under the same keys, else as JSON text.
+        keys = list(records.rows[0]) if records.rows else []
+        if keys and all(list(row) == keys and all(isinstance(value, float) for value in row.values()) for row in records.rows):
+            rows = {"row_keys": np.array(keys), "row_values": np.array([list(row.values()) for row in records.rows], dtype=float)}
+        else:
+            rows = {"rows": np.array(json.dumps(records.rows))}
         payload = {
             "signature": np.array(self.signature()),
             "next_step": np.array(next_step),
             "scalars": np.array([state.time, state.voltage, state.current]),
-            "rows": np.array(json.dumps(records.rows)),
+            **rows,
             "reads": np.array(json.dumps(records.reads)),
             "stages": np.array(json.dumps([[name, s.time, s.voltage, s.current] for name, s in records.stages.items()])),
             **{f"field_{name}": values for name, values in state.fields.items()},
@@ -802,7 +890,12 @@ class Simulation(TimeLoop):
                 return None
             time, voltage, current = data["scalars"]
             fields = {key[len("field_"):]: data[key].copy() for key in data.files if key.startswith("field_")}
-            records = _Records(json.loads(str(data["rows"])), json.loads(str(data["reads"])))
+            if "row_values" in data.files:
+                keys = [str(key) for key in data["row_keys"]]
+                rows = [dict(zip(keys, values)) for values in data["row_values"].tolist()]
+            else:
+                rows = json.loads(str(data["rows"]))
+            records = _Records(rows, json.loads(str(data["reads"])))
             for number, (name, time_, voltage_, current_) in enumerate(json.loads(str(data["stages"])) if "stages" in data.files else []):
                 prefix = f"stage{number}_"
                 records.stages[name] = State(float(time_), float(voltage_), float(current_),

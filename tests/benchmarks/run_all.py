@@ -5,7 +5,9 @@
 Items: 1–2 ``bench_solvers.py`` (per-step overhead, cost growth), 3
 ``bench_mms.py`` (work–precision against scikit-fem), 4 ``bench_end_to_end.py``
 (studies' wall time and peak memory, loop profile by physics; ``--full`` adds
-the main job in full), 5 ``bench_sweep.py`` (8-point sweep, 1 vs 2 workers).
+the main job in full), 5 ``bench_sweep.py`` (8-point sweep, 1 vs 2 workers),
+6 ``bench_all_physics.py`` (every physics on the default mesh: coupled step
+against its modules' own solves, coupling iterations, time by module).
 ``--quick`` drops the largest growth mesh and uses fewer repeats. Figures are
 measurements of this machine (the JSON records its load average), not
 assertions; the default ``python -m pytest`` does not collect this folder
@@ -29,6 +31,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def main() -> None:
+    import bench_all_physics
     import bench_end_to_end
     import bench_mms
     import bench_solvers
@@ -39,7 +42,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument("--full", action="store_true", help="also run the main job (device_history) in full")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, growth up to ~5e4 cells")
-    parser.add_argument("--only", nargs="*", choices=["solvers", "mms", "end_to_end", "sweep"], help="run only these parts")
+    parser.add_argument("--only", nargs="*", choices=["solvers", "mms", "end_to_end", "sweep", "all_physics"], help="run only these parts")
     parser.add_argument("--skip-studies", nargs="*", default=[], help="studies left out of the end-to-end quick runs (e.g. the longest)")
     arguments = parser.parse_args()
     repeats = 3 if arguments.quick else 5
@@ -49,6 +52,7 @@ def main() -> None:
         "mms": lambda: bench_mms.run(max(1, repeats // 2)),
         "end_to_end": lambda: bench_end_to_end.run(arguments.full, tuple(arguments.skip_studies)),
         "sweep": bench_sweep.run,
+        "all_physics": lambda: bench_all_physics.run(max(1, repeats // 2)),
     }
     results = {"machine_start": machine()}
     out = Path(arguments.out)

@@ -57,6 +57,148 @@ def test_resume_after_interruption_equals_uninterrupted_run(device, reference, t
         assert (tmp_path / name).is_file()
 
 
+def _next_step(path) -> int:
+    with np.load(path) as data:
+        return int(data["next_step"])
+
+
+def _interrupt_at_call(monkeypatch, count: int, error=KeyboardInterrupt) -> None:
+    """Make the ``count``-th coupled step of the time loop raise ``error`` (and every later one, for a failure)."""
+    calls = {"n": 0}
+    original = simulation_module.coupled_step
+
+    def hooked(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == count or (calls["n"] > count and error is not KeyboardInterrupt):
+            raise error("injected") if error is not KeyboardInterrupt else KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulation_module, "coupled_step", hooked)
+
+
+def test_interrupt_names_time_step_and_checkpoint(device, tmp_path, monkeypatch):
+    """Ctrl-C: SimulationInterrupted (a KeyboardInterrupt) says where the run stopped and which checkpoint a rerun resumes from."""
+    from femion.simulation import SimulationInterrupted
+
+    _interrupt_at_call(monkeypatch, 25)
+    with pytest.raises(SimulationInterrupted) as caught:
+        Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    interrupt = caught.value
+    checkpoint = tmp_path / "checkpoint.npz"
+    completed = _next_step(checkpoint)
+    assert interrupt.step == completed + 1 and interrupt.steps == len(PROTOCOL)  # stopped in the step after the checkpoint
+    assert interrupt.label == (PROTOCOL[completed].label or PROTOCOL[completed].kind)
+    assert interrupt.checkpoint == checkpoint
+    assert str(interrupt) == (
+        f"interrupted at t = {interrupt.time:.6g} s in step {interrupt.step}/{len(PROTOCOL)} ({interrupt.label}); "
+        f"rerun the same command to resume from {checkpoint}"
+    )
+    assert PROTOCOL.step_starts()[completed] <= interrupt.time <= PROTOCOL.step_starts()[completed] + PROTOCOL[completed].duration
+    with np.load(checkpoint) as data:  # the per-step rows (all floats) are kept as one array, not as text
+        assert "row_values" in data.files and data["row_values"].shape[1] == len(data["row_keys"])
+    # without an output folder there is nothing to resume from, and the message says so
+    monkeypatch.undo()
+    _interrupt_at_call(monkeypatch, 3)
+    with pytest.raises(SimulationInterrupted, match="no checkpoint to resume from"):
+        Simulation(device, PROTOCOL, SETTINGS).run(None, progress=False)
+
+
+def test_interrupt_while_writing_a_checkpoint_keeps_the_previous_one(device, reference, tmp_path, monkeypatch):
+    """The checkpoint is written to a temporary file and renamed: Ctrl-C in the middle of a write leaves the last one whole."""
+    original = np.savez
+    calls = {"n": 0}
+
+    def interrupted_write(handle, **arrays):
+        calls["n"] += 1
+        if calls["n"] == 3:  # checkpoints: the initial state, after step 1, then this one (after step 2)
+            handle.write(b"PK\x03\x04 half a zip file")
+            raise KeyboardInterrupt
+        return original(handle, **arrays)
+
+    monkeypatch.setattr(np, "savez", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    assert _next_step(tmp_path / "checkpoint.npz") == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint.npz"]  # no temporary file left behind
+    monkeypatch.setattr(np, "savez", original)
+    resumed = Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    assert resumed.resumed_steps == 1
+    np.testing.assert_array_equal(resumed.curves.time.values, reference.curves.time.values)
+    np.testing.assert_allclose(resumed.curves.current.values, reference.curves.current.values, rtol=1e-12)
+
+
+def test_failed_run_leaves_its_checkpoint_and_resumes(device, reference, tmp_path, monkeypatch):
+    """A SimulationError keeps the checkpoint of the last completed protocol step; a rerun continues from it."""
+    from femion.simulation import SimulationError
+
+    _interrupt_at_call(monkeypatch, 25, FloatingPointError)
+    with pytest.raises(SimulationError, match="cannot advance"):
+        Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    completed = _next_step(tmp_path / "checkpoint.npz")
+    assert completed >= 1
+    monkeypatch.undo()
+    resumed = Simulation(device, PROTOCOL, SETTINGS).run(tmp_path, progress=False)
+    assert resumed.resumed_steps == completed
+    np.testing.assert_array_equal(resumed.curves.time.values, reference.curves.time.values)
+    np.testing.assert_allclose(resumed.curves.current.values, reference.curves.current.values, rtol=1e-12)
+    np.testing.assert_allclose(resumed.reads.G.values, reference.reads.G.values, rtol=1e-12)
+
+
+def test_checkpoint_of_other_module_settings_is_not_resumed(device, tmp_path):
+    """A module swapped in with other settings or another disorder changes the signature: its run starts afresh instead of resuming."""
+    from femion.physics.mechanics import MechanicsModule, MechanicsSettings
+
+    protocol = rest(1e-4)
+    first = Simulation(device, protocol, SETTINGS, physics=("lithium", "mechanics"))
+    other = Simulation(device, protocol, SETTINGS, physics=("lithium", "mechanics"))
+    other.modules[2] = MechanicsModule(other.mesh, device, MechanicsSettings(initial_porosity=0.02))
+    assert first.signature() != other.signature()
+    first.run(tmp_path, progress=False)
+    assert other.run(tmp_path, progress=False).resumed_steps == 0
+    # a V_O disorder drawn without a seed is another draw in a rerun: not the run the checkpoint continues
+    from femion.physics.vacancy import VacancyModule
+
+    drawn = []
+    for _ in range(2):
+        simulation = Simulation(device, protocol, SETTINGS, physics=("lithium", "vacancy"))
+        simulation.modules[2] = VacancyModule(simulation.mesh, device, barrier_disorder=0.05)
+        drawn.append(simulation.signature())
+    assert drawn[0] != drawn[1]
+
+
+def test_coupling_profile_counts_every_module_call_and_iteration(device, reference, monkeypatch):
+    """profile_coupling records each coupled step (iterations, failures) and each module's calls, and changes nothing."""
+    from femion.coupling import profile_coupling
+
+    simulation = Simulation(device, PROTOCOL, SETTINGS)
+    lithium = simulation.modules[1]
+    original, calls = lithium.advance, {"n": 0}
+
+    def fails_once(state, dt, start):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise FloatingPointError("injected")
+        return original(state, dt, start)
+
+    monkeypatch.setattr(lithium, "advance", fails_once)
+    with profile_coupling() as profile:
+        result = simulation.run(progress=False)
+    report = profile.report()
+    accepted = result.curves.sizes["time"] - 1
+    assert report["steps"] == accepted + 1 and report["failed_steps"] == 1  # the failed step was retried at dt / 2
+    assert sum(profile.iterations) == profile.module_calls["electrostatics"] == profile.module_calls["lithium"] == calls["n"]
+    assert report["iterations_max"] == max(n for n, ok in zip(profile.iterations, profile.converged) if ok)
+    assert 0.0 < sum(profile.module_seconds.values()) <= report["step_seconds"]
+    assert sum(row["share"] for row in report["modules"].values()) == pytest.approx(1.0)
+    # outside the block nothing is recorded, and profiling does not change the result
+    Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+    assert len(profile.step_seconds) == accepted + 1
+    monkeypatch.undo()
+    with profile_coupling():
+        profiled = Simulation(device, PROTOCOL, SETTINGS).run(progress=False)
+    np.testing.assert_array_equal(profiled.curves.current.values, reference.curves.current.values)
+
+
 def test_failed_step_is_rejected_and_retried(device, reference, monkeypatch):
     calls = {"n": 0}
     original = simulation_module.coupled_step
