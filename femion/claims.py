@@ -79,6 +79,9 @@ POWER_WINDOW = 2.0
 """... and the analog window G_max/G_min after programming fell to ≤ 2 (the Li excess is gone)."""
 CENTRE = 0.25
 """'At the centre' means within 0.25 R_e of the axis (R_e: top-electrode radius)."""
+VISIBLE_CHANGE = 1e-3
+"""Smallest change of the O⁻ signal (ΔO⁻ column over the largest O⁻ column) a ToF-SIMS map shows (assumed: the Poisson
+noise of a pixel column of ~10⁶ counts); below it the O map of Fig. 4(i) is unchanged by forming."""
 PERCOLATION = 0.03
 """Open porosity a gas path needs (site percolation of pores in the film, as in the materials database)."""
 
@@ -616,13 +619,15 @@ def _o_localised(out):
     o = _get(out, "device_history", "readouts", "o_localisation_volatile")
     radius = _electrode_radius(out)
     fwhm, peak = float(o["fwhm_m"]), float(o["r_max_m"])
-    if not math.isfinite(peak):
+    amplitude = float(o.get("relative_amplitude", 0.0))
+    if not math.isfinite(peak) or amplitude < VISIBLE_CHANGE:
         history = out["device_history"]
-        return Verdict(False, "no O⁻ change to locate", (
+        return Verdict(False, f"O⁻ change {amplitude:.2g} of the O⁻ signal (visible from {VISIBLE_CHANGE:g})", (
             "forming with every module on: the history's forming ramp to "
             f"{_g(history.get('forming_stop_V', float('nan')))} V under I_cc = {_g(history.get('forming_compliance_A', float('nan')))} A "
             f"reached |I| ≤ {_g(history.get('forming_max_current_small_A', float('nan')))} A (the Li electrochemistry puts the bias on the "
-            "host|LiPON double layers, below the V_O generation field in the LiPON bulk), so no V_O and no O move"))
+            "host|LiPON double layers, below the V_O generation field in the LiPON bulk), so no V_O form and the O⁻ map does not "
+            "change"))
     value = f"O⁻ change peaks at r = {peak * 1e6:.3g} µm, FWHM {fwhm * 1e6:.3g} µm (R_e = {radius * 1e6:.3g} µm)"
     if math.isfinite(fwhm) and peak <= CENTRE * radius and fwhm <= CENTRE * radius:
         return Verdict(True, value)

@@ -148,10 +148,11 @@ def _run(arguments: argparse.Namespace) -> int:
         _check_outdir(outdir, study, folder)
     start = time.perf_counter()
     print(f"femion run {folder} -> {outdir}{' (quick)' if arguments.quick else ''}")
-    from femion.simulation import SimulationError
+    from femion.simulation import SimulationError, blas_threads
 
     try:
-        summary = module.run(outdir, quick=arguments.quick)
+        with blas_threads():
+            summary = module.run(outdir, quick=arguments.quick)
     except SimulationError as error:  # a run that could not advance and that the study does not record itself
         if arguments.traceback:
             raise

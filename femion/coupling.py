@@ -471,6 +471,7 @@ def coupled_step(
     max_iterations: int = 20,
     acceleration: int = 5,
     acceleration_start: int = 6,
+    lagged: tuple[str, ...] | frozenset[str] = (),
 ) -> tuple[State, StepOutcome]:
     """Advance all modules from ``start`` by ``dt`` under the external circuit ``drive``.
 
@@ -494,6 +495,14 @@ def coupled_step(
     acceleration_start
         Coupling iteration after which the mixing starts: a step that Picard
         converges in fewer sweeps is left exactly as plain Picard computes it.
+    lagged
+        Names of modules taken out of the coupling iterations: each is advanced
+        once, after the others have converged, from their fields at t + dt; the
+        modules that read its fields see them at t within the step (a lag of
+        one step, first order in dt like implicit Euler itself). For a module
+        whose inputs come from the others but whose outputs feed back weakly
+        (the mechanics: it reads ``c_li``, and only the air module reads its
+        porosity), this solves it once per step instead of once per iteration.
 
     Returns
     -------
@@ -508,10 +517,11 @@ def coupled_step(
         Propagated from a module whose solution became unphysical.
     """
     if not _PROFILES:
-        return _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, None)
+        return _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, None, lagged)
     profile, begin, count = _PROFILES[-1], time.perf_counter(), [0]
     try:
-        new, outcome = _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, (profile, count))
+        new, outcome = _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start,
+                                     (profile, count), lagged)
     except BaseException:
         profile.step_seconds.append(time.perf_counter() - begin)
         profile.iterations.append(count[0])
@@ -523,14 +533,26 @@ def coupled_step(
     return new, outcome
 
 
-def _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, profiling):
+def _coupled_step(modules, start, dt, drive, tolerance, max_iterations, acceleration, acceleration_start, profiling, lagged=()):
     """:func:`coupled_step`; ``profiling`` is None or (the profile to fill, a one-element iteration counter)."""
+    unknown = set(lagged) - {module.name for module in modules}
+    if unknown:
+        raise ValueError(f"lagged modules {sorted(unknown)} are not among the modules")
+    after_loop = [module for module in modules if module.name in lagged]
+    modules_all, modules = modules, [module for module in modules if module.name not in lagged]
+
+    def advance(module, state):
+        report = module.advance(state, dt, start) if profiling is None else profiling[0]._advance(module, state, dt, start)
+        reports[module.name] = report
+        if not report.converged:
+            raise CouplingError(f"module {module.name!r} did not converge (residual {report.residual:.3g})")
+
     if not isinstance(drive, Drive):
         drive = Drive("voltage", float(drive))
     state = start.copy()
     state.time = start.time + dt
     state.voltage = drive.value if drive.control == "voltage" else float(start.voltage)
-    owned, floors = solution_fields(modules)
+    owned, floors = solution_fields(modules_all)
     change, worst, reports, history, limited = np.inf, "", {}, [], False
     mixer, plain = _Anderson(acceleration), None
     smooth = {name for module in modules if getattr(module, "smooth_coupling", True) for name in module.owns}
@@ -541,10 +563,7 @@ def _coupled_step(modules, start, dt, drive, tolerance, max_iterations, accelera
             profiling[1][0] = iteration
         try:
             for module in modules:
-                report = module.advance(state, dt, start) if profiling is None else profiling[0]._advance(module, state, dt, start)
-                reports[module.name] = report
-                if not report.converged:
-                    raise CouplingError(f"module {module.name!r} did not converge (residual {report.residual:.3g})")
+                advance(module, state)
         except (ArithmeticError, ValueError):
             if plain is None:
                 raise
@@ -558,6 +577,8 @@ def _coupled_step(modules, start, dt, drive, tolerance, max_iterations, accelera
         change, worst = _relative_change(after, before, floors)
         circuit_met = drive.satisfied(state.voltage, state.current, limited)
         if circuit_met and (change < tolerance or len(modules) == 1):
+            for module in after_loop:
+                advance(module, state)
             return state, StepOutcome(iteration, change, reports, limited)
         if not circuit_met:
             history.append((state.voltage, state.current))

@@ -694,7 +694,9 @@ def _run_point(task: PointTask) -> dict[str, Any]:
             # Inside a Dask worker, xarray would lock netCDF writes through the scheduler (a distributed
             # lock): a point then depends on the scheduler connection and fails when the sweep is stopped.
             # The synchronous scheduler keeps everything the study does inside this process.
-            with dask.config.set(scheduler="synchronous"):
+            from femion.simulation import blas_threads
+
+            with dask.config.set(scheduler="synchronous"), blas_threads():
                 result = module.run(outdir, quick=task.quick, overrides=dict(task.parameters))
             if not isinstance(result, Mapping):
                 raise TypeError(f"the study's run() returned {type(result).__name__}, not a summary dict")

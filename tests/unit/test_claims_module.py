@@ -160,3 +160,15 @@ def test_porosity_claim_names_the_measured_damage_routes():
     a = assess("porosity_at_centre", {"stress_maps": stress} | routes)
     assert a.status == "not_reproduced"
     assert "buckle apex 0.0045 of its threshold" in a.breaking_link and "none opens the electrode" in a.breaking_link
+
+
+def test_o_localised_needs_a_visible_change():
+    """A localised but invisible O⁻ change (below VISIBLE_CHANGE of the signal) is not the paper's map: the link is forming."""
+    radius = 100e-6
+    o = {"fwhm_m": 5e-6, "r_max_m": 1e-6, "relative_amplitude": 1e-9}
+    history = {"electrode_radius_m": radius, "forming_stop_V": 6.0, "forming_compliance_A": 5e-5, "forming_max_current_small_A": 1.6e-7,
+               "readouts": {"o_localisation_volatile": o}}
+    a = assess("o_localised", {"device_history": history})
+    assert a.status == "not_reproduced" and a.breaking_link.startswith("forming with every module on")
+    o["relative_amplitude"] = 10 * claims.VISIBLE_CHANGE
+    assert assess("o_localised", {"device_history": history}).status == "reproduced"

@@ -291,3 +291,16 @@ def test_li_is_conserved_when_the_counter_electrode_surface_empties(device, monk
     lithium = next(module for module in simulation.modules if module.name == "lithium")
     theta = lithium.occupancy(result.state)[lithium._host_cells]
     assert theta.min() > 0.0 and theta.max() < 1.0
+
+
+def test_blas_threads_rejects_a_bad_count(monkeypatch):
+    from femion.simulation import blas_threads
+
+    monkeypatch.setenv("FEMION_BLAS_THREADS", "0")
+    with pytest.raises(ValueError, match="FEMION_BLAS_THREADS"):
+        blas_threads()
+    monkeypatch.setenv("FEMION_BLAS_THREADS", "1")
+    with blas_threads():
+        import numpy as np
+
+        assert float(np.ones((3, 3)) @ np.ones(3) @ np.ones(3)) == 9.0
