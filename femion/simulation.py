@@ -389,7 +389,9 @@ class Result:
     stages: dict[str, State] = field(default_factory=dict)
 
     def stage_curves(self, name: str):
-        """The curves of stage ``name``: the rows from the end of the previous stage to the end of this one (both included).
+        """The curves of stage ``name``: its own rows, after the end of the previous stage up to its own end.
+
+        The first stage also has the initial row (the state the run starts from).
 
         Raises
         ------
@@ -400,9 +402,11 @@ class Result:
             raise KeyError(f"no stage {name!r}; stages: {list(self.stages)}")
         names = list(self.stages)
         index = names.index(name)
-        start = self.stages[names[index - 1]].time if index > 0 else -np.inf
         times = self.curves.time.values
-        return self.curves.isel(time=np.flatnonzero((times >= start) & (times <= self.stages[name].time)))
+        if index == 0:
+            return self.curves.isel(time=np.flatnonzero(times <= self.stages[name].time))
+        start = self.stages[names[index - 1]].time
+        return self.curves.isel(time=np.flatnonzero((times > start) & (times <= self.stages[name].time)))
 
     def stage_reads(self, name: str):
         """The reads taken during stage ``name`` (end time within the stage), dimension ``read``.

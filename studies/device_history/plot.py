@@ -53,7 +53,7 @@ def plot_fig3(outdir: Path) -> None:
     def span(curves, run: str, name: str):
         row = next(row for row in stages[run] if row["stage"] == name)
         times = curves.time.values
-        return curves.isel(time=np.flatnonzero((times >= row["t_start_s"]) & (times <= row["t_end_s"])))
+        return curves.isel(time=np.flatnonzero((times > row["t_start_s"]) & (times <= row["t_end_s"])))
 
     names = {row["stage"]: row for row in stages["history"]} | {row["stage"]: row for row in stages["nonvolatile"]}
     forming_small = next(name for name in names if name.startswith("forming") and name in {r["stage"] for r in stages["history"]})
@@ -62,13 +62,13 @@ def plot_fig3(outdir: Path) -> None:
     ax = axes[0, 0]
     if reads is not None and reads.sizes.get("read", 0):
         ax.plot(np.arange(1, reads.sizes["read"] + 1), reads.G.values * 1e6, "o-")
-    ax.set(xlabel="pulse number", ylabel="read conductance G [µS]", title="(b) analog: LTP (−5 V) then LTD (+5 V) pulses")
+    ax.set(xlabel="pulse number", ylabel="read conductance G [µS]", title="analog: LTP (−5 V), then LTD (+5 V) pulses")
     panels = [
-        (axes[0, 1], history, "history", "programming", "voltage", "(d) programming sweep in the ambient: I–V"),
-        (axes[0, 2], history, "history", "CV", "voltage", "(e) power mode: cyclic voltammetry"),
-        (axes[1, 0], history, "history", forming_small, "voltage", f"(g) {forming_small}: I–V"),
-        (axes[1, 1], history, "history", "volatile", "voltage", "(h) volatile sweeps: I–V"),
-        (axes[1, 2], branch, "nonvolatile", "bipolar", "voltage", f"(k) bipolar cycles after {forming_large}: I–V"),
+        (axes[0, 1], history, "history", "programming", "voltage", "programming sweep in the ambient"),
+        (axes[0, 2], history, "history", "CV", "voltage", "power mode: cyclic voltammetry"),
+        (axes[1, 0], history, "history", forming_small, "voltage", f"{forming_small}"),
+        (axes[1, 1], history, "history", "volatile", "voltage", "volatile sweeps under the same compliance"),
+        (axes[1, 2], branch, "nonvolatile", "bipolar", "voltage", f"bipolar cycles after {forming_large}"),
     ]
     for axis, curves, run, name, x, title in panels:
         piece = span(curves, run, name)
@@ -77,14 +77,14 @@ def plot_fig3(outdir: Path) -> None:
     piece = span(history, "history", "GCD")
     ax = axes[0, 3]
     ax.plot(piece.time.values - piece.time.values[0], piece.voltage.values)
-    ax.set(xlabel="time in stage [s]", ylabel="electrode voltage V [V]", title="(e) power mode: galvanostatic charge/discharge")
+    ax.set(xlabel="time in stage [s]", ylabel="electrode voltage V [V]", title="power mode: galvanostatic charge, discharge")
     piece = span(branch, "nonvolatile", "retention")
     ax = axes[1, 3]
     resistance = np.abs(piece.voltage.values / np.where(piece.current.values == 0.0, np.nan, piece.current.values))
     ax.loglog(piece.time.values[1:] - piece.time.values[0], resistance[1:])
-    ax.set(xlabel="time of the hold [s]", ylabel="resistance V/|I| [Ω]", title="(l) retention: hold at the read voltage")
+    ax.set(xlabel="time of the hold [s]", ylabel="resistance V/|I| [Ω]", title="retention: hold at the read voltage")
     for axis in axes.ravel():
         axis.grid(True, alpha=0.3)
-    figure.suptitle("femion: one device through its history with every module on (paper Fig. 3 layout)")
+    figure.suptitle("femion: one device through its history with every module on (device curves of the paper's Fig. 3)")
     figure.savefig(outdir / "fig3.png", dpi=110)
     plt.close(figure)

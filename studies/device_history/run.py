@@ -53,9 +53,11 @@ Outputs: ``history/`` and ``nonvolatile/`` (``curves.nc``, ``reads.nc``,
 ``fields.vtu``, one ``fields_stage<k>_<name>.vtu`` per stage, checkpoint),
 ``tofsims/*.vti``, ``depth_profiles_<mode>.nc``, ``depth_map_<mode>.nc``, the
 nine panel PNGs, ``fig4.png`` and ``fig3.png`` (composites, plot.py),
-``panels.json``, ``readouts.json``, ``stages.json`` (per stage: time span,
-wall-clock share, device figures), ``summary.json``, ``findings.md`` and the
-run provenance. A rerun resumes both simulations from their checkpoints.
+``panels.json``, ``readouts.json``, ``stages.json`` (per stage: time span, time
+steps, largest |I|, peak T, V_O inventory, Li consumed by air),
+``profile.json`` (wall time by module and coupling iterations per step,
+:func:`femion.coupling.profile_coupling`), ``summary.json``, ``findings.md``
+and the run provenance. A rerun resumes both simulations from their checkpoints.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from femion.config import load_study_config, require_layers
+from femion.coupling import profile_coupling
 from femion.constants import AVOGADRO
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import write_run_metadata
@@ -251,22 +254,23 @@ def device_figures(main, branch, main_protocol: Protocol, branch_protocol: Proto
     return figures
 
 
-def stage_table(result, protocol: Protocol, walls: dict[str, float]) -> list[dict]:
-    """Per stage: its time span [s], time steps, largest |I| [A], peak T [K], V_O inventory, Li consumed by air [mol]."""
-    rows = []
-    for name in result.stages:
+def stage_table(result, protocol: Protocol) -> list[dict]:
+    """Per stage: its time span [s], time steps, largest |I| [A], peak T [K], V_O inventory, Li consumed by air [mol] (end of stage)."""
+    rows, start = [], float(result.curves.time.values[0])
+    for index, name in enumerate(result.stages):
         curves = result.stage_curves(name)
         rows.append({
             "stage": name,
-            "t_start_s": float(curves.time.values[0]),
+            "t_start_s": start,
             "t_end_s": float(curves.time.values[-1]),
-            "time_steps": int(curves.sizes["time"] - 1),
+            "time_steps": int(curves.sizes["time"] - (1 if index == 0 else 0)),
             "max_abs_current_A": float(np.max(np.abs(curves.current.values))),
             "peak_temperature_K": float(np.max(curves.T_max.values)) if "T_max" in curves else float("nan"),
             "vo_inventory_end": float(curves.vo_inventory.values[-1]) if "vo_inventory" in curves else float("nan"),
             "li_consumed_air_end_mol": float(curves.li_consumed_air.values[-1]) if "li_consumed_air" in curves else float("nan"),
             "steps": sum(1 for step in protocol if step.stage == name),
         })
+        start = rows[-1]["t_end_s"]
     return rows
 
 
@@ -348,19 +352,23 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     options = {"vacancy": {"track_oxygen": si["track_oxygen"]}} if "vacancy" in si["physics"] else {}
     started = time.perf_counter()
     simulation = Simulation(device, main_protocol, settings, physics=si["physics"], options=options)
-    main = simulation.run(outdir / "history", stage="history")
-    main_wall = time.perf_counter() - started
-    branch_simulation = Simulation(device, branch_protocol, settings, mesh=simulation.mesh, physics=si["physics"], options=options,
-                                   start=main.stages[MODES["power"]])
-    branch = branch_simulation.run(outdir / "nonvolatile", stage="non-volatile branch")
+    with profile_coupling() as profile:
+        main = simulation.run(outdir / "history", stage="history")
+        main_wall = time.perf_counter() - started
+        branch_simulation = Simulation(device, branch_protocol, settings, mesh=simulation.mesh, physics=si["physics"], options=options,
+                                       start=main.stages[MODES["power"]])
+        branch = branch_simulation.run(outdir / "nonvolatile", stage="non-volatile branch")
     branch_wall = time.perf_counter() - started - main_wall
+    (outdir / "profile.json").write_text(json.dumps(
+        {"note": "wall time by module of the coupled steps computed in this invocation (resumed steps are not timed)",
+         "history_wall_s": main_wall, "branch_wall_s": branch_wall, **profile.report()}, indent=2))
     print(f"  history: {len(main.curves.time)} time steps in {main_wall:.0f} s; branch: {len(branch.curves.time)} in {branch_wall:.0f} s")
 
     figures = device_figures(main, branch, main_protocol, branch_protocol, si, area)
     panels, readouts, extras = tofsims_panels(simulation, main, device, si, outdir)
     (outdir / "panels.json").write_text(json.dumps(dict(sorted(panels.items())), indent=2))
     (outdir / "readouts.json").write_text(json.dumps(readouts, indent=2, default=float))
-    stages = {"history": stage_table(main, main_protocol, {}), "nonvolatile": stage_table(branch, branch_protocol, {})}
+    stages = {"history": stage_table(main, main_protocol), "nonvolatile": stage_table(branch, branch_protocol)}
     (outdir / "stages.json").write_text(json.dumps(stages, indent=2))
     summary = {
         "quick": quick,
@@ -374,6 +382,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "forming_compliance_A": si["forming_compliance"],
         "nonvolatile_compliance_A": si["nonvolatile_compliance"],
         "forming_stop_V": si["forming_stop"],
+        "wall_time_history_s": main_wall,
+        "wall_time_nonvolatile_s": branch_wall,
+        "coupling_iterations_mean": profile.report()["iterations_mean"],
         **figures,
         **extras,
         "o_localised_under_centre": bool(readouts["o_localisation_volatile"]["localised_under_centre"]),
