@@ -7,7 +7,7 @@ Run: ``python tests/benchmarks/bench_end_to_end.py [--out end_to_end.json] [--fu
   ``output/`` folders are not touched); ``--full`` adds the README's main job
   ``femion run studies/device_history`` in full. Wall time and the child's peak
   resident set size (``/usr/bin/time``-style, from ``getrusage``).
-* Profile table: the main job's quick simulation (the fig4 pulse train on the
+* Profile table: the main job's quick simulation (the analog pulse train on the
   quick mesh) with the default physics, with lithium + mechanics and with every
   physics in ``femion.simulation.PHYSICS`` (at −5 V and at −2 V, see
   :func:`run`); time inside each module's ``advance``, the rest of the loop,
@@ -69,7 +69,7 @@ def run_studies(full: bool, skip: tuple[str, ...] = ()) -> dict:
 
 
 def profile_loop(physics: tuple[str, ...] | None, amplitude: float = -5.0) -> dict:
-    """Time split of the fig4 quick simulation (pulses of ``amplitude`` [V]) by module (``advance``) and the rest of the loop."""
+    """Time split of the main job's analog pulse train (quick mesh) (pulses of ``amplitude`` [V]) by module (``advance``) and the rest of the loop."""
     import femion
     from femion.geometry import QUICK_MESH
     from femion.protocols import pulse_train
