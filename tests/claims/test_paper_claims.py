@@ -29,7 +29,7 @@ BREAKING = {
     "volatile_threshold": "filament does not dissolve at low bias: selectivity ~1 and I_off ~2e-5 A (V_th > V_hold holds)",
     "icc_selects_volatility": "filament stability vs I_cc: the 50 uA state stays conducting, the 500 uA state has no window",
     "retention": "V_O filament stability at 0 V: the LRS fails within seconds at 300 K",
-    "o_localised": "forming with every module on (device_history): the bias sits on the host|LiPON double layers, LiPON bulk field ~1e3 V/m "
+    "o_localised": "forming with every module on (device_history): the bias sits on the host|LiPON double layers, LiPON bulk field <= 2e4 V/m "
                    "against the 1e7 V/m generation threshold, so no V_O form; in the reduced V_O model the uniform forming state is stable "
                    "(filamentation loop gain 0.018 / 0.28 at 50 / 500 uA)",
     "variability_deformation": "filament pinning by the deformed centre: no threshold switching, variations not ordered",
