@@ -6,7 +6,9 @@ The pristine device (uniform background V_O density; by default the weakest
 site of its threshold-field disorder on the axis, see below) is ramped
 0 → ``stop_voltage`` at ``ramp_rate`` with a current compliance I_cc, once
 with a small (< 100 µA, volatile mode in the paper) and once with a large
-(≥ 500 µA, non-volatile) I_cc. Physics (:mod:`femion.switching`): V_O
+(≥ 500 µA, non-volatile) I_cc (:func:`femion.switching.form`, with the
+settings of :func:`femion.switching.settings_for`; shared with the switching,
+retention and variability studies). Physics (:mod:`femion.switching`): V_O
 field-accelerated hopping with the density-dependent barrier, thermochemical
 generation above the threshold field, activated σ(N, T) in the films, steady
 Joule heating (substrate as sink, top contact through h_c:
