@@ -48,7 +48,7 @@ from femion.config import Device
 from femion.coupling import CouplingError, Drive, State
 from femion.mesh import AxisymmetricMesh
 from femion.protocols import Protocol
-from femion.simulation import Simulation, SimulationSettings, TimeLoop, _Progress, _Records, records_to_curves
+from femion.simulation import Progress, Records, Simulation, SimulationSettings, TimeLoop, records_to_curves
 
 __all__ = ["CONNECTIONS", "Circuit", "CircuitResult", "CircuitState"]
 
@@ -328,10 +328,10 @@ class Circuit(TimeLoop):
         femion.simulation.SimulationError
             If a step cannot be completed even at the smallest dt.
         """
-        state, records = self.initial_state(), _Records()
+        state, records = self.initial_state(), Records()
         records.rows.append(self._row(state))
         timed = float(sum(step.duration for step in self.protocol if math.isfinite(step.duration)))
-        bar = _Progress(stage or f"{self.connection} circuit", timed, 0.0, len(self.protocol), progress)
+        bar = Progress(stage or f"{self.connection} circuit", timed, 0.0, len(self.protocol), progress)
         for index, step in enumerate(self.protocol):
             state = self._run_step(index, step, state, records, bar)
         bar.close()

@@ -98,7 +98,8 @@ from femion.mesh import AxisymmetricMesh, build_mesh
 from femion.protocols import Protocol, read_step
 
 __all__ = [
-    "PHYSICS", "ProtocolChain", "Result", "Simulation", "SimulationError", "SimulationInterrupted", "SimulationSettings", "TimeLoop",
+    "PHYSICS", "Progress", "ProtocolChain", "Records", "Result", "Simulation", "SimulationError", "SimulationInterrupted",
+    "SimulationSettings", "TimeLoop",
     "available_physics", "physics_class", "records_to_curves",
 ]
 
@@ -115,12 +116,27 @@ PROGRESS_INTERVAL = 10.0
 """Wall time [s] between progress lines when stderr is not a terminal."""
 
 
-class _Progress:
-    """Progress of one :meth:`Simulation.run`: a tqdm bar on a terminal, else a line every :data:`PROGRESS_INTERVAL` s.
+class Progress:
+    """Progress of one time loop (:meth:`Simulation.run`, :meth:`femion.circuit.Circuit.run`): a tqdm bar on a terminal, else a line every :data:`PROGRESS_INTERVAL` s.
 
     ``mode`` True forces the bar, False shows nothing, None picks the bar on a
     terminal and the periodic lines elsewhere. Lines go to stderr as
     ``femion: <stage>: t = ... s (x % of the protocol), V = ... V, time step n, protocol step i/N, w s wall``.
+
+    Parameters
+    ----------
+    stage : str or None
+        Label of the run (None: "femion").
+    total : float
+        Duration of the timed protocol steps [s].
+    done : float
+        Protocol time already done [s] (a resumed run).
+    steps : int
+        Number of protocol steps.
+    mode : bool or None
+        As above.
+    stages : list of (str or None), optional
+        Stage name of each protocol step (:attr:`femion.protocols.Step.stage`), shown after ``stage``.
     """
 
     def __init__(self, stage: str | None, total: float, done: float, steps: int, mode: bool | None,
@@ -449,7 +465,20 @@ def records_to_curves(rows: list[dict], units: dict[str, str]):
 
 
 @dataclass
-class _Records:
+class Records:
+    """What a time loop records while it runs (:meth:`Simulation.run`, :meth:`femion.circuit.Circuit.run`).
+
+    Attributes
+    ----------
+    rows : list of dict
+        One record per accepted time step (``TimeLoop._row``: time [s], voltage [V], current [A], observables),
+        turned into curves by :func:`records_to_curves`.
+    reads : list of dict
+        One record per completed read step (conductance read-out, :func:`femion.observables.read_conductance`).
+    stages : dict of str to State
+        The state at the end of each named protocol stage.
+    """
+
     rows: list[dict] = field(default_factory=list)
     reads: list[dict] = field(default_factory=list)
     stages: dict[str, State] = field(default_factory=dict)
@@ -513,7 +542,7 @@ class TimeLoop:
                         f"cannot advance at t = {state.time:.6g} s in step {index} ({step.label or step.kind}): {error}"
                     ) from error
 
-    def _run_step(self, index: int, step, state: State, records: _Records, bar) -> State:
+    def _run_step(self, index: int, step, state: State, records: Records, bar) -> State:
         """Walk one protocol step: breakpoints, adaptive dt, voltage limits."""
         settings = self.settings
         unbounded = not math.isfinite(step.duration)
@@ -585,7 +614,7 @@ class TimeLoop:
                 error = max(error, 0.5 * float(np.max(np.abs(x - predicted))) / scale)
         return error
 
-    def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: _Records):
+    def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: Records):
         """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""
         limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
         short = False
@@ -735,7 +764,7 @@ class Simulation(TimeLoop):
         """
         outdir = Path(outdir) if outdir is not None else None
         checkpoint = outdir / "checkpoint.npz" if outdir is not None else None
-        state, records, first, loaded = self.initial_state(), _Records(), 0, None
+        state, records, first, loaded = self.initial_state(), Records(), 0, None
         if checkpoint is not None and resume and checkpoint.is_file():
             loaded = self._load_checkpoint(checkpoint)
         if loaded is not None:
@@ -748,7 +777,7 @@ class Simulation(TimeLoop):
         timed = float(sum(d for d in durations if math.isfinite(d)))
         done = float(sum(d for d in durations[:first] if math.isfinite(d)))
         ends = self.protocol.stage_ends()
-        bar = _Progress(stage, timed, done, len(self.protocol), progress, [step.stage for step in self.protocol])
+        bar = Progress(stage, timed, done, len(self.protocol), progress, [step.stage for step in self.protocol])
         index = first
         try:
             for index in range(first, len(self.protocol)):
@@ -860,7 +889,7 @@ class Simulation(TimeLoop):
             "phase": step.phase or "",
         }
 
-    def _result(self, state: State, records: _Records, resumed: int) -> Result:
+    def _result(self, state: State, records: Records, resumed: int) -> Result:
         import xarray as xr
 
         units = {"voltage": "V", "current": "A"}
@@ -902,7 +931,7 @@ class Simulation(TimeLoop):
         )
 
     # -------------------------------------------------------- checkpoints
-    def _save_checkpoint(self, path: Path, state: State, records: _Records, next_step: int) -> None:
+    def _save_checkpoint(self, path: Path, state: State, records: Records, next_step: int) -> None:
         # The per-time-step rows grow with the run and are rewritten at every protocol step: as one float
         # array (exact, 8 bytes a value) when they are all floats under the same keys, else as JSON text.
         keys = list(records.rows[0]) if records.rows else []
@@ -939,7 +968,7 @@ class Simulation(TimeLoop):
                 rows = [dict(zip(keys, values)) for values in data["row_values"].tolist()]
             else:
                 rows = json.loads(str(data["rows"]))
-            records = _Records(rows, json.loads(str(data["reads"])))
+            records = Records(rows, json.loads(str(data["reads"])))
             for number, (name, time_, voltage_, current_) in enumerate(json.loads(str(data["stages"])) if "stages" in data.files else []):
                 prefix = f"stage{number}_"
                 records.stages[name] = State(float(time_), float(voltage_), float(current_),

@@ -1,7 +1,9 @@
 """Oxygen-vacancy switching runs and their observables.
 
 Shared by the studies ``forming``, ``volatile_switching``,
-``nonvolatile_switching``, ``retention`` and ``variability``.
+``nonvolatile_switching``, ``retention`` and ``variability``: the run
+(:func:`run_vacancy`), its numerical settings from a study's config
+(:func:`settings_for`), the forming ramp (:func:`form`) and the observables.
 
 Physics of the runs
 -------------------
@@ -54,9 +56,11 @@ import numpy as np
 
 from femion.config import Device
 from femion.coupling import Drive, RecentHistoryDrive, State
+from femion.geometry import MeshSettings
 from femion.mesh import AxisymmetricMesh
-from femion.protocols import Protocol
+from femion.protocols import Protocol, forming_ramp
 from femion.simulation import Simulation, SimulationSettings
+from femion.units import to_si
 
 __all__ = [
     "BipolarCycle",
@@ -66,11 +70,14 @@ __all__ = [
     "VacancySimulation",
     "backward_resistance",
     "bipolar_cycle",
+    "compliance_label",
     "crossing_voltage",
     "filament_profile",
+    "form",
     "forming_voltage",
     "radial_excess_profile",
     "run_vacancy",
+    "settings_for",
     "switching_sweep",
 ]
 
@@ -527,3 +534,80 @@ def run_vacancy(device: Device, protocol: Protocol, settings: SimulationSettings
         time=time, source=source, voltage=curves.voltage.values[keep], current=curves.current.values[keep],
         peak_temperature=curves.T_max.values[keep], vo_peak=curves.vo_peak.values[keep], state=result.state, simulation=simulation,
     )
+
+
+def compliance_label(compliance: float) -> str:
+    """File and stage label of a compliance current ``compliance`` [A], in µA: 5e-5 -> ``"50uA"``."""
+    return f"{compliance * 1e6:g}uA"
+
+
+def settings_for(config: dict, quick: bool, origin: str = "config.toml") -> SimulationSettings:
+    """Numerical settings of a V_O switching study from its ``config`` table (40 coupling iterations under compliance).
+
+    Parameters
+    ----------
+    config
+        The study's raw config table (:func:`femion.config.load_study_config`): ``mesh_refinement`` and
+        ``quick_mesh_refinement`` (dimensionless, :class:`femion.geometry.MeshSettings` ``refinement``),
+        ``error_tolerance`` (dimensionless local-error tolerance, :class:`femion.simulation.SimulationSettings`),
+        and optionally ``axis_cell`` (length; empty or absent: the plain mesh) with ``axis_core`` (length), the
+        nano-resolved axis of :class:`femion.geometry.MeshSettings`.
+    quick
+        Use ``quick_mesh_refinement`` instead of ``mesh_refinement``.
+    origin
+        The config file, named in error messages.
+
+    Returns
+    -------
+    SimulationSettings
+        Mesh settings as above, ``max_iterations`` 40, ``min_step_fraction`` 1e-7 and the local-error tolerance.
+
+    Raises
+    ------
+    ValueError
+        A non-positive mesh refinement or error tolerance, or bad nano-axis settings (the message names the key
+        and ``origin``).
+    """
+    key = "quick_mesh_refinement" if quick else "mesh_refinement"
+    refinement = to_si(config[key], "", name=key, origin=origin, positive=True)
+    tolerance = to_si(config["error_tolerance"], "", name="error_tolerance", origin=origin, positive=True)
+    axis = {}
+    if config.get("axis_cell", ""):
+        axis = {"axis_cell": to_si(config["axis_cell"], "m", name="axis_cell", origin=origin, positive=True),
+                "axis_core": to_si(config["axis_core"], "m", name="axis_core", origin=origin, positive=True)}
+    return SimulationSettings(mesh=MeshSettings(refinement=refinement, **axis), max_iterations=40, min_step_fraction=1e-7,
+                              error_tolerance=tolerance)
+
+
+def form(device: Device, mesh: AxisymmetricMesh, settings: SimulationSettings, compliance: float, rate: float, stop: float,
+         **disorder) -> SwitchingRun:
+    """Electroforming: the ramp 0 → ``stop`` at ``rate`` under the compliance ``compliance`` (paper Fig. 3g), run by :func:`run_vacancy`.
+
+    Parameters
+    ----------
+    device, mesh, settings
+        As :func:`run_vacancy` (the pristine device: no start state).
+    compliance
+        I_cc [A], positive.
+    rate
+        Ramp rate |dV/dt| [V/s], positive.
+    stop
+        End voltage of the ramp [V], non-zero.
+    **disorder
+        Passed to :class:`VacancySimulation` (``seed``, ``barrier_disorder``, ``density_fluctuation``,
+        ``weak_site``, ``track_oxygen``).
+
+    Returns
+    -------
+    SwitchingRun
+        The forming run; its stage label is ``forming at I_cc = <compliance_label>``.
+
+    Raises
+    ------
+    ValueError
+        Bad ramp parameters (:func:`femion.protocols.forming_ramp`).
+    femion.simulation.SimulationError
+        If the time loop cannot advance.
+    """
+    return run_vacancy(device, forming_ramp(0.0, stop, rate, compliance), settings, mesh,
+                       stage=f"forming at I_cc = {compliance_label(compliance)}", **disorder)

@@ -36,7 +36,10 @@ Every LTP or LTD branch is its own :class:`Simulation`, started from the final
 state of the previous one, so that the Li field after potentiation and after
 depression is available for the maps; pulse numbers continue across branches.
 
-Figures of merit (:mod:`femion.observables`):
+The train, its figures and the host variants are :mod:`femion.analog` (shared with
+``studies/calibration_analog``, ``studies/li_arrhenius`` and ``studies/li_inventory``).
+
+Figures of merit (:func:`femion.analog.train_figures`, :mod:`femion.observables`):
 
 * G_max/G_min over all reads of the main amplitude (paper ≈ 57.5);
 * NeuroSim nonlinearity A of each LTP and LTD branch,
@@ -65,15 +68,14 @@ run provenance.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study_config, override_device, require_layers
+from femion.analog import READ_UNITS, TRAIN_SETTINGS, PulseTrain, host_variant, read_time_key, run_train, train_figures, window
+from femion.config import load_study_config, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
-from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
-from femion.protocols import pulse_train, read_step
-from femion.simulation import ProtocolChain, SimulationError, SimulationSettings
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -82,7 +84,6 @@ CONFIG_KEYS = {
     "read_width", "pulses_per_phase", "cycles", "quick_pulses_per_phase", "quick_cycles",
     "read_time_sweep", "quick_read_time_sweep", "sensitivity_pulses_per_phase",
 }
-HOSTS = ("WO3", "MoO3")
 SENSITIVITY: dict[str, dict[str, float]] = {
     "baseline": {},
     "no host doping (sigma_p = 0)": {"polaron_conductivity": 0.0},
@@ -91,60 +92,23 @@ SENSITIVITY: dict[str, dict[str, float]] = {
     "host Li diffusivity x10": {"li_diffusivity": 10.0},
     "double-layer capacitance x0.1": {"double_layer_capacitance": 0.1},
 }
-"""Sensitivity variants: material property -> factor applied in both hosts (:data:`HOSTS`)."""
+"""Sensitivity variants: material property -> factor applied in both hosts (:data:`femion.analog.HOSTS`)."""
 PAPER = {"G_max_over_G_min": 57.5, "nonlinearity_label_LTP": 0.6, "nonlinearity_label_LTD": -7.7, "c2c_variation": 0.01}
 
 
-def window(conductance) -> float:
-    """G_max/G_min (:func:`femion.observables.conductance_ratio`), NaN when a conductance is not positive and finite."""
-    try:
-        return conductance_ratio(conductance)
-    except ValueError:
-        return float("nan")
-
-
-def read_time_key(duration: float) -> str:
-    """Summary-key tag of a read time [s], in ms: 1e-4 -> "0.1ms"."""
-    return f"{duration * 1e3:g}ms"
-
-
-def host_variant(device, factors: dict[str, float], folder: Path):
-    """``device`` with each property in ``factors`` multiplied by its factor in both hosts (material copies written to ``folder``).
-
-    Raises
-    ------
-    femion.materials.MaterialError
-        If a host material lacks a property.
-    """
-    import tomllib
-
-    from femion.materials import load_material, material_variant
-
-    overrides = {}
-    for host in HOSTS:
-        name = device.layer(host).material
-        table = tomllib.loads(Path(load_material(name).path).read_text(encoding="utf-8"))
-        changes = {key: (table[key]["value"] * factor, "assumed") for key, factor in factors.items()}
-        path = material_variant(name, changes, folder / f"{host}.toml")
-        overrides[f"device.layers.{host}.material"] = str(path)
-    return override_device(device, overrides, origin=str(folder)) if overrides else device
-
-
-def sensitivity(device, settings, amplitude, width, rest, read_voltage, read_width, pulses, folder: Path) -> dict:
+def sensitivity(device, settings, train: PulseTrain, pulses: int, folder: Path) -> dict:
     """Reads of one LTP/LTD cycle for each variant of :data:`SENSITIVITY` (the analog window's sensitivity study).
 
     Parameters
     ----------
     device
-        The base device; each variant scales host properties (:func:`host_variant`).
+        The base device; each variant scales host properties (:func:`femion.analog.host_variant`).
     settings
         Time-loop settings.
-    amplitude, read_voltage
-        Pulse magnitude and read voltage [V].
-    width, rest, read_width
-        Pulse, rest and read durations [s].
+    train
+        The pulse train (:class:`femion.analog.PulseTrain`) at its main amplitude.
     pulses
-        Pulses per LTP and per LTD branch.
+        Pulses per LTP and per LTD branch (replacing ``train.pulses``).
     folder
         Where the variant material files go.
 
@@ -157,47 +121,13 @@ def sensitivity(device, settings, amplitude, width, rest, read_voltage, read_wid
     results = {}
     for index, (label, factors) in enumerate(SENSITIVITY.items()):
         variant = host_variant(device, factors, folder / f"variant_{index}") if factors else device
-        chain = ProtocolChain(variant, settings)
-        failure = None
-        try:
-            chain.run(read_step(read_voltage, read_width), amplitude)
-            number = 1
-            for phase, sign in (("LTP", -1.0), ("LTD", 1.0)):
-                for _ in range(pulses):
-                    chain.run(pulse_train(sign * amplitude, width, rest, 1, read_voltage, read_width,
-                                          first_pulse_number=number, phase=phase, cycle=1), amplitude)
-                    number += 1
-        except (SimulationError, ValueError) as error:
-            failure = str(error)
-        reads = [r for r in chain.reads]
+        outcome = run_train(variant, settings, replace(train, pulses=pulses), train.amplitude, 1)
+        reads, failure = outcome.chain.reads, outcome.failure
         g = np.concatenate([r.G.values for r in reads]) if reads else np.array([])
         g_raw = np.concatenate([r.G_raw.values for r in reads]) if reads else np.array([])
         results[label] = {"G": g, "G_raw": g_raw, "failure": failure}
         print(f"  sensitivity {label}: G_max/G_min {window(g):.4g} (raw {window(g_raw):.4g})" + (f"; FAILED: {failure}" if failure else ""))
     return results
-
-
-def _nan_mean(values: list[float]) -> float:
-    """Mean of the finite values, NaN when there are none (no warning)."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
-def _nan_max(values: list[float]) -> float:
-    """Largest finite value, NaN when there are none (no warning)."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.max(finite)) if finite else float("nan")
-
-
-def branch_metrics(g: np.ndarray, direction: str) -> dict:
-    """NeuroSim A, its label and the RMS residual of one branch, or NaN when the branch is not monotonic in the expected sense."""
-    try:
-        fit = fit_nonlinearity(g)
-    except ValueError:
-        return {"a": float("nan"), "rms": float("nan"), "label": float("nan")}
-    if fit.direction != direction:
-        return {"a": float("nan"), "rms": float("nan"), "label": float("nan")}
-    return {"a": fit.a, "rms": fit.rms_residual, "label": nonlinearity_label(fit.a, direction)}
 
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
@@ -208,71 +138,45 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     origin = str(HERE / "config.toml")
     require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     si = lambda key, unit, value=None, **sign: to_si(config[key] if value is None else value, unit, name=key, origin=origin, **sign)  # noqa: E731
-    amplitude = abs(si("amplitude", "V"))
-    if amplitude == 0.0:
-        raise ValueError(f"{origin}: 'amplitude' must not be 0 V")
+    key_pulses, key_cycles = ("quick_pulses_per_phase", "quick_cycles") if quick else ("pulses_per_phase", "cycles")
+    train = PulseTrain.from_config(config, key_pulses, origin)
+    amplitude, pulses, read_voltage, read_width = train.amplitude, train.pulses, train.read_voltage, train.read_width
     others = [abs(si("other_amplitudes", "V", v)) for v in config["quick_other_amplitudes" if quick else "other_amplitudes"]]
-    width, rest = si("pulse_width", "s", positive=True), si("pulse_rest", "s", nonnegative=True)
-    read_voltage, read_width = si("read_voltage", "V"), si("read_width", "s", positive=True)
-    if read_voltage == 0.0:
-        raise ValueError(f"{origin}: 'read_voltage' must not be 0 V (G = I/V_read)")
     sweep_key = "quick_read_time_sweep" if quick else "read_time_sweep"
     read_times = sorted({read_width, *(si(sweep_key, "s", v, positive=True) for v in config[sweep_key])})
     probe_times = tuple(t for t in read_times if t != read_width)
-    key_pulses, key_cycles = ("quick_pulses_per_phase", "quick_cycles") if quick else ("pulses_per_phase", "cycles")
-    pulses = to_integer(config[key_pulses], name=key_pulses, origin=origin, minimum=3)  # 3: the nonlinearity fit
     cycles = to_integer(config[key_cycles], name=key_cycles, origin=origin)
     sensitivity_pulses = to_integer(config["sensitivity_pulses_per_phase"], name="sensitivity_pulses_per_phase", origin=origin,
                                     minimum=0)  # 0: no sensitivity runs
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    # a pulse whose dt collapses stops with a SimulationError (dt < 0.5 us) instead of creeping on
-    settings = SimulationSettings(min_step_fraction=1e-4)
+    settings = TRAIN_SETTINGS
 
     summary: dict = {"quick": quick, "amplitude_V": amplitude, "pulses_per_phase": pulses, "cycles": cycles,
                      "read_voltage_V": read_voltage, "read_time_s": read_width}
     per_amplitude = {}
-    maps = {}
     failure_main, failures_other = None, []
-    main_chain = None
-    probes: list[dict] = []  # main amplitude: {read time: (G, G_raw)} per read
     for index, magnitude in enumerate([amplitude, *others]):
-        chain = ProtocolChain(device, settings)
         main = index == 0
-        n_cycles = cycles if main else 1
-        probe = probe_times if main else ()
-        read = lambda protocol: probes.append(chain.run(protocol, magnitude, probe)) if main else chain.run(protocol, magnitude)  # noqa: E731
-        number, phase, cycle = 1, "pristine", 0
-        try:
-            read(read_step(read_voltage, read_width))
-            for cycle in range(1, n_cycles + 1):
-                for phase, sign in (("LTP", -1.0), ("LTD", 1.0)):
-                    for _ in range(pulses):  # one piece per pulse: reads up to a failure are kept
-                        read(pulse_train(sign * magnitude, width, rest, 1, read_voltage, read_width,
-                                         first_pulse_number=number, phase=phase, cycle=cycle))
-                        number += 1
-                    if main:
-                        maps[phase] = chain.state.fields["c_li"].copy()
-        except (SimulationError, ValueError) as error:
-            # ValueError: the Li model rejects a state (e.g. host occupancy outside (0, 1)) after an accepted step
-            failure = f"{'-' if phase == 'LTP' else '+'}{magnitude:g} V, cycle {cycle} {phase}, pulse {number}: {error}"  # pristine: the first read
-            print(f"  FAILED: {failure}")
+        outcome = run_train(device, settings, train, magnitude, cycles if main else 1, probe_times if main else ())
+        chain = outcome.chain
+        if outcome.failure:
+            print(f"  FAILED: {outcome.failure}")
             if not main:
-                failures_other.append(failure)
+                failures_other.append(outcome.failure)
             else:
-                failure_main = failure
+                failure_main = outcome.failure
         per_amplitude[magnitude] = xr.concat(chain.reads, dim="read")
         if main:
-            main_chain = chain
+            main_chain, probes, maps = chain, outcome.probes, outcome.li_after  # probes: {read time: (G, G_raw)} per read
             write_dataset(outdir / "curves.nc", xr.concat(chain.curves, dim="time"))
     pulses_ds = xr.concat(list(per_amplitude.values()), dim="read")
-    for name, unit in (("G", "S"), ("G_raw", "S"), ("current", "A"), ("amplitude", "V"), ("open_circuit_voltage", "V"),
-                       ("time", "s"), ("read_time", "s"), ("read_voltage", "V")):
+    for name, unit in READ_UNITS.items():
         pulses_ds[name].attrs["units"] = unit
     write_dataset(outdir / "pulses.nc", pulses_ds)
 
     reads = per_amplitude[amplitude]
-    g, phase, cycle = reads.G.values, reads.phase.values, reads.cycle.values
+    g = reads.G.values
     # read-time sweep on the main amplitude: the main read plus the probes from the same pre-read states
     n = min(len(probes), reads.sizes["read"])
     sweep_g = np.array([[probes[k][t][0] if t in probes[k] else g[k] for t in read_times] for k in range(n)]).reshape(n, len(read_times))
@@ -283,63 +187,15 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
          "pulse_number": ("read", reads.pulse_number.values[:n], {"units": "1"}), "phase": ("read", reads.phase.values[:n])},
         coords={"read_time": ("read_time", np.array(read_times), {"units": "s"})}))
 
-    g_pristine = float(g[0])
-    ltp_a, ltd_a, ltp_rms, ltd_rms, g_high, g_low, rises, falls = [], [], [], [], [], [], [], []
-    ltp_label, ltd_label = [], []
-    first_branches: dict[str, list[float]] = {}
-    previous = g_pristine
-    for c in range(1, int(cycle.max()) + 1):
-        for name in ("LTP", "LTD"):
-            branch = g[(cycle == c) & (phase == name)]
-            if branch.size == 0:
-                continue
-            metrics = branch_metrics(branch, name)
-            (ltp_a if name == "LTP" else ltd_a).append(metrics["a"])
-            (ltp_rms if name == "LTP" else ltd_rms).append(metrics["rms"])
-            (ltp_label if name == "LTP" else ltd_label).append(metrics["label"])
-            if name == "LTP":
-                rises.append(bool(branch[-1] > previous))
-                g_high.append(branch[-1])
-            else:
-                falls.append(bool(branch[-1] < previous))
-                g_low.append(branch[-1])
-            if c == 1:  # the first cycle's branches, each from the read before its first pulse
-                first_branches[name] = [float(previous), *map(float, branch)]
-            previous = branch[-1]
+    figures = train_figures(reads)
+    g_pristine = figures["G_pristine_S"]
     summary.update({
         "failure": failure_main,
         "failures_other_amplitudes": failures_other,
         "reads_completed": int((reads.pulse_number.values > 0).sum()),
         "reads_planned": 2 * pulses * cycles,
         "cells": main_chain.mesh.n_cells,
-        "G_pristine_S": g_pristine,
-        "G_end_first_LTP_S": float(g_high[0]) if g_high else float("nan"),
-        "G_end_first_LTD_S": float(g_low[0]) if g_low else float("nan"),
-        "G_max_per_cycle_S": [float(x) for x in g_high],
-        "G_min_per_cycle_S": [float(x) for x in g_low],
-        "G_LTP_first_cycle_S": first_branches.get("LTP", []),
-        "G_LTD_first_cycle_S": first_branches.get("LTD", []),
-        "G_max_S": float(g.max()),
-        "G_min_S": float(g.min()),
-        "G_max_over_G_min": window(g) if g.size > 1 else float("nan"),  # the pristine read alone is no window
-        "G_raw_pristine_S": float(reads.G_raw.values[0]),
-        "G_raw_max_over_G_min": window(reads.G_raw.values),
-        "ltp_rises": bool(rises) and all(rises),
-        "ltd_falls": bool(falls) and all(falls),
-        "nonlinearity_A_LTP": _nan_mean(ltp_a),
-        "nonlinearity_A_LTD": _nan_mean(ltd_a),
-        "nonlinearity_label_LTP": _nan_mean(ltp_label),
-        "nonlinearity_label_LTD": _nan_mean(ltd_label),
-        "nonlinearity_A_LTP_per_cycle": ltp_a,
-        "nonlinearity_A_LTD_per_cycle": ltd_a,
-        "nonlinearity_rms_residual_LTP": _nan_max(ltp_rms),
-        "nonlinearity_rms_residual_LTD": _nan_max(ltd_rms),
-        "c2c_variation_G_max": cycle_to_cycle_variation(np.array(g_high)) if len(g_high) > 1 else float("nan"),
-        "c2c_variation_G_min": cycle_to_cycle_variation(np.array(g_low)) if len(g_low) > 1 else float("nan"),
-        "open_circuit_voltage_first_read_V": float(reads.open_circuit_voltage.values[0]),
-        "open_circuit_voltage_last_read_V": float(reads.open_circuit_voltage.values[-1]),
-        "open_circuit_voltage_min_V": float(reads.open_circuit_voltage.values.min()),
-        "open_circuit_voltage_max_V": float(reads.open_circuit_voltage.values.max()),
+        **figures,
         "G_max_over_G_min_per_amplitude": {f"{a:g} V": window(ds.G.values) for a, ds in per_amplitude.items()},
         "read_times_s": list(read_times),
         "paper": PAPER,
@@ -351,7 +207,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     varied = {}
     if sensitivity_pulses > 0:
-        varied = sensitivity(device, settings, amplitude, width, rest, read_voltage, read_width, sensitivity_pulses, outdir / "sensitivity")
+        varied = sensitivity(device, settings, train, sensitivity_pulses, outdir / "sensitivity")
     baseline = window(varied["baseline"]["G"]) if varied else float("nan")
     table = {}
     for label, result in varied.items():

@@ -20,8 +20,11 @@ Method: least squares on the residual vector
 (s = ``label_scale``) over the knobs in log10 space: a logarithmic grid of
 ``grid_points`` per knob, then ``refine_evaluations`` Nelder–Mead evaluations
 from the best grid point, inside the ranges (scipy.optimize.minimize). Every
-trial runs the analog_pulses study itself (one cycle at the main amplitude,
-``pulses_per_phase`` pulses per branch) on a device whose materials are
+trial runs the pulse train of ``studies/analog_pulses`` (:func:`femion.analog.run_train`
+with the ``[train]`` table of ``config.toml``, the same pulses and reads as
+that study's ``config.toml``; one cycle at the main amplitude,
+``pulses_per_phase`` pulses per branch) and its figures
+(:func:`femion.analog.train_figures`) on a device whose materials are
 copies of the database files with the knob values replaced
 (:func:`femion.materials.material_variant`); a branch that is not monotonic
 in the expected sense has no label and counts as a failed trial (cost ∞).
@@ -34,8 +37,8 @@ the database only by a deliberate edit that cites this study's outputs.
 Outputs: ``trials.nc`` (per trial: knob values, G ratio, labels, residuals,
 cost, ``stage`` grid/refine), ``fit.json`` (targets, knobs, best values,
 residuals, cost), ``<material>_calibrated.toml``, ``trials/<n>/`` (each
-trial's analog_pulses outputs), ``summary.json``, ``findings.md`` and the run
-provenance.
+trial's material files, ``pulses.nc`` with its reads and ``summary.json`` with
+its train figures), ``summary.json``, ``findings.md`` and the run provenance.
 """
 
 from __future__ import annotations
@@ -48,8 +51,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 from tqdm import tqdm
+import xarray as xr
 
-from femion.config import StudyConfigError, load_study, load_study_config
+from femion.analog import READ_UNITS, TRAIN_SETTINGS, PulseTrain, run_train, train_figures
+from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, material_variant
 from femion.units import to_integer, to_si
@@ -58,6 +63,7 @@ HERE = Path(__file__).resolve().parent
 STUDY = "studies/calibration_analog"
 CONFIG_KEYS = {"target_ratio", "target_label_LTP", "target_label_LTD", "label_scale", "knobs", "train", "search"}
 METRICS = ("G_max_over_G_min", "nonlinearity_label_LTP", "nonlinearity_label_LTD")
+TRAIN_KEYS = {"amplitude", "pulse_width", "pulse_rest", "read_voltage", "read_width", "pulses_per_phase", "quick_pulses_per_phase"}
 
 
 @dataclass(frozen=True)
@@ -120,12 +126,11 @@ def cost(residual: np.ndarray) -> float:
 
 
 class Trials:
-    """Runs and records the analog_pulses trials of the fit (cached by knob values)."""
+    """Runs and records the pulse-train trials of the fit (cached by knob values)."""
 
-    def __init__(self, outdir: Path, device, device_file: str, knobs: list[Knob], pulses: int, targets: dict, label_scale: float):
-        _, self.pulses_study = load_study(HERE.parent / "analog_pulses")
-        self.outdir, self.device, self.device_file, self.knobs = outdir, device, device_file, knobs
-        self.pulses, self.targets, self.label_scale = pulses, targets, label_scale
+    def __init__(self, outdir: Path, device, knobs: list[Knob], train: PulseTrain, targets: dict, label_scale: float):
+        self.outdir, self.device, self.knobs = outdir, device, knobs
+        self.train, self.targets, self.label_scale = train, targets, label_scale
         self.rows: list[dict] = []
         self._cache: dict[tuple, float] = {}
 
@@ -144,18 +149,22 @@ class Trials:
         values = 10.0 ** np.asarray(log_values, dtype=float)
         folder = self.outdir / "trials" / f"{len(self.rows):03d}"
         paths = self.materials(values, folder, "assumed")
-        overrides = {"config.pulses_per_phase": self.pulses, "config.cycles": 1, "config.other_amplitudes": [],
-                     "config.read_time_sweep": [], "config.sensitivity_pulses_per_phase": 0}  # the main train only
-        if self.device_file:
-            overrides["config.device"] = self.device_file
+        overrides = {}
         for layer in self.device.layers:
             name = self.device.material(layer.name).name
             if name in paths:
-                overrides[f"device.layers.{layer.name}.material"] = str(paths[name])
+                overrides[f"device.layers.{layer.name}.material"] = str(Path(paths[name]).resolve())
         try:
-            summary = self.pulses_study.run(folder, quick=False, overrides=overrides)
-            metrics = {name: float(summary[name]) for name in METRICS}
-            failure = summary["failure"] or ""
+            device = override_device(self.device, overrides, origin=str(folder))
+            outcome = run_train(device, TRAIN_SETTINGS, self.train, self.train.amplitude, 1)
+            reads = xr.concat(outcome.chain.reads, dim="read")
+            for name, unit in READ_UNITS.items():
+                reads[name].attrs["units"] = unit
+            write_dataset(folder / "pulses.nc", reads)
+            figures = {"failure": outcome.failure, **train_figures(reads)}
+            (folder / "summary.json").write_text(json.dumps(figures, indent=2, default=float))
+            metrics = {name: float(figures[name]) for name in METRICS}
+            failure = outcome.failure or ""
         except Exception as error:  # noqa: BLE001 - a trial that cannot run is a failed point of the fit, recorded
             metrics, failure = {name: float("nan") for name in METRICS}, f"{type(error).__name__}: {error}"
         residual = residuals(metrics, self.targets, self.label_scale)
@@ -167,8 +176,6 @@ class Trials:
 
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Fit the knobs to the paper's analog targets; write trials, fit and calibrated materials; return the summary."""
-    import xarray as xr
-
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     knobs = parse_knobs(config["knobs"], device, origin)
@@ -176,19 +183,22 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     if not isinstance(train, dict) or not isinstance(search, dict):
         raise StudyConfigError(f"{origin}: 'train' and 'search' must be tables")
     prefix = "quick_" if quick else ""
-    count = lambda table, key, minimum: to_integer(  # noqa: E731
-        table.get(prefix + key), name=f"{'train' if table is train else 'search'}.{prefix}{key}", origin=origin, minimum=minimum)
-    pulses = count(train, "pulses_per_phase", 3)  # 3: the nonlinearity fit of studies/analog_pulses
-    points = count(search, "grid_points", 1)
-    refine = count(search, "refine_evaluations", 0)
+    count = lambda key, minimum: to_integer(  # noqa: E731
+        search.get(prefix + key), name=f"search.{prefix}{key}", origin=origin, minimum=minimum)
+    if set(train) != TRAIN_KEYS:
+        raise StudyConfigError(f"{origin}: [train] needs exactly the keys {sorted(TRAIN_KEYS)}, got {sorted(train)}")
+    train = PulseTrain.from_config(train, prefix + "pulses_per_phase", f"{origin} [train]")  # at least 3 pulses: the nonlinearity fit
+    pulses = train.pulses
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
+    points = count("grid_points", 1)
+    refine = count("refine_evaluations", 0)
     label_scale = to_si(config["label_scale"], "", name="label_scale", origin=origin, positive=True)
     targets = {"G_max_over_G_min": to_si(config["target_ratio"], "", name="target_ratio", origin=origin, positive=True),
                "nonlinearity_label_LTP": to_si(config["target_label_LTP"], "", name="target_label_LTP", origin=origin),
                "nonlinearity_label_LTD": to_si(config["target_label_LTD"], "", name="target_label_LTD", origin=origin)}
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    device_file = str((HERE / config["device"]).resolve()) if config["device"] else ""
-    trials = Trials(outdir, device, device_file, knobs, pulses, targets, label_scale)
+    trials = Trials(outdir, device, knobs, train, targets, label_scale)
 
     bounds = [(np.log10(k.low), np.log10(k.high)) for k in knobs]
     grid = [np.linspace(low, high, points) if points > 1 else np.array([0.5 * (low + high)]) for low, high in bounds]

@@ -6,7 +6,9 @@ The pristine device (uniform background V_O density; by default the weakest
 site of its threshold-field disorder on the axis, see below) is ramped
 0 → ``stop_voltage`` at ``ramp_rate`` with a current compliance I_cc, once
 with a small (< 100 µA, volatile mode in the paper) and once with a large
-(≥ 500 µA, non-volatile) I_cc. Physics (:mod:`femion.switching`): V_O
+(≥ 500 µA, non-volatile) I_cc (:func:`femion.switching.form`, with the
+settings of :func:`femion.switching.settings_for`; shared with the switching,
+retention and variability studies). Physics (:mod:`femion.switching`): V_O
 field-accelerated hopping with the density-dependent barrier, thermochemical
 generation above the threshold field, activated σ(N, T) in the films, steady
 Joule heating (substrate as sink, top contact through h_c:
@@ -61,15 +63,12 @@ import numpy as np
 from scipy.special import jn_zeros
 
 from femion.config import load_study_config, require_layers
-from femion.geometry import MeshSettings
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
 from femion.constants import BOLTZMANN, ELEMENTARY_CHARGE, EV
 from femion.physics.seed import DefectSeed
 from femion.physics.thermal import ThermalSolver, filamentation_gain, lateral_mode_response
-from femion.protocols import forming_ramp
-from femion.simulation import SimulationSettings
-from femion.switching import filament_profile, forming_voltage, radial_excess_profile, run_vacancy
+from femion.switching import compliance_label, filament_profile, form, forming_voltage, radial_excess_profile, settings_for
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
@@ -78,35 +77,6 @@ CONFIG_KEYS = {
     "quick_mesh_refinement", "compliance_tolerance", "error_tolerance",
     "axis_cell", "axis_core", "weak_site", "weak_site_draw", "weak_site_correlation_length", "weak_site_films",
 }
-
-
-def label(compliance: float) -> str:
-    """File label of a compliance current [A], e.g. ``50uA``."""
-    return f"{compliance * 1e6:g}uA"
-
-
-def settings_for(config: dict, quick: bool, origin: str = "config.toml") -> SimulationSettings:
-    """Simulation settings of a V_O study: mesh refinement, nano axis and local-error tolerance from ``config``; 40 coupling iterations under compliance.
-
-    ``axis_cell`` (empty: off) and ``axis_core`` are those of
-    :class:`femion.geometry.MeshSettings` (the nano-resolved axis); configs
-    without these keys get the plain mesh.
-
-    Raises
-    ------
-    ValueError
-        A non-positive mesh refinement or error tolerance, or bad nano-axis settings (the message names the key
-        and ``origin``, the config file).
-    """
-    key = "quick_mesh_refinement" if quick else "mesh_refinement"
-    refinement = to_si(config[key], "", name=key, origin=origin, positive=True)
-    tolerance = to_si(config["error_tolerance"], "", name="error_tolerance", origin=origin, positive=True)
-    axis = {}
-    if config.get("axis_cell", ""):
-        axis = {"axis_cell": to_si(config["axis_cell"], "m", name="axis_cell", origin=origin, positive=True),
-                "axis_core": to_si(config["axis_core"], "m", name="axis_core", origin=origin, positive=True)}
-    return SimulationSettings(mesh=MeshSettings(refinement=refinement, **axis), max_iterations=40, min_step_fraction=1e-7,
-                              error_tolerance=tolerance)
 
 
 def weak_site_for(config: dict, origin: str = "config.toml") -> DefectSeed | None:
@@ -132,12 +102,6 @@ def weak_site_for(config: dict, origin: str = "config.toml") -> DefectSeed | Non
                                                    name="weak_site_correlation_length", origin=origin))
     except ValueError as error:
         raise ValueError(f"{origin}: {error}") from error
-
-
-def form(device, mesh, settings, compliance: float, rate: float, stop: float, **disorder):
-    """Run the forming ramp 0 → ``stop`` [V] at ``rate`` [V/s] under ``compliance`` [A]; return the run."""
-    return run_vacancy(device, forming_ramp(0.0, stop, rate, compliance), settings, mesh, stage=f"forming at I_cc = {label(compliance)}",
-                       **disorder)
 
 
 def describe(run, compliance: float) -> dict:
@@ -299,7 +263,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                      "weak_site": None, "electrode_radius_m": device.electrode_radius,
                      "top_contact_conductance_W_m2K": None}
     for compliance in compliances:
-        tag = label(compliance)
+        tag = compliance_label(compliance)
         result = form(device, mesh, settings, compliance, rate, stop, weak_site=weak_site)
         summary["top_contact_conductance_W_m2K"] = result.simulation.thermal.top_contact_conductance
         draw = result.simulation.vacancy.seed_draw
@@ -318,11 +282,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         summary[tag] = entry
         print(f"  I_cc = {tag}: V_f = {entry['forming_voltage_V']:.3g} V, peak N = {entry['peak_vo_density_m3']:.3g} m^-3, "
               f"LiPON V_O excess max at r = {entry['filament_r_max_m'] * 1e6:.3g} um (FWHM {entry['filament_fwhm_m'] * 1e6:.3g} um)")
-    small, large = label(compliances[0]), label(compliances[-1])
+    small, large = compliance_label(compliances[0]), compliance_label(compliances[-1])
     summary["forming_voltage_small_V"] = summary[small]["forming_voltage_V"]
     summary["forming_voltage_large_V"] = summary[large]["forming_voltage_V"]
     summary["vo_inventory_ratio_large_small"] = summary[large]["vo_inventory"] / summary[small]["vo_inventory"]
-    summary["max_compliance_excess"] = max(summary[label(c)]["max_current_over_compliance_minus_1"] for c in compliances)
+    summary["max_compliance_excess"] = max(summary[compliance_label(c)]["max_current_over_compliance_minus_1"] for c in compliances)
     (outdir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (outdir / "findings.md").write_text(findings(summary, compliances))
     write_run_metadata(outdir, device, {"study": "forming", "summary": summary})
@@ -373,7 +337,7 @@ def findings(summary: dict, compliances: list[float]) -> str:
                   f"({seed['inventory_fraction_of_filament']:.2g} of a {seed['filament_reference_radius_m'] * 1e9:g} nm "
                   "filament at N_c): a seed, not a filament.", ""]
     for compliance in compliances:
-        e = summary[label(compliance)]
+        e = summary[compliance_label(compliance)]
         lines.append(
             f"- I_cc = {compliance * 1e6:g} µA: forming voltage {e['forming_voltage_V']:.3g} V (source voltage at 0.99 I_cc); "
             f"max |I|/I_cc − 1 = {e['max_current_over_compliance_minus_1']:.2g} on the accepted steps; peak T "

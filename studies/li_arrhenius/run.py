@@ -32,7 +32,7 @@ too, since the double layers are still charging during a ms read.
 
 What sets the stack's E_A: the measurement is repeated on device variants
 with one series element made fast in both hosts (:data:`VARIANTS`, material
-copies by ``host_variant`` of studies/analog_pulses): the interfacial charge
+copies by :func:`femion.analog.host_variant`): the interfacial charge
 transfer (i0 ×1000), and that together with the hosts' electronic conduction
 (×100). When only LiPON is left to limit, the stack's E_A must approach the
 LiPON input.
@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from femion.analog import host_variant, read_time_key
 from femion.config import load_study_config, override_device, require_layers
 from femion.constants import BOLTZMANN, EV
 from femion.io import write_dataset, write_run_metadata
@@ -101,11 +102,6 @@ def is_arrhenius(local: np.ndarray, fitted: float, tolerance: float = LINEARITY_
     return bool(np.all(np.isfinite(local)) and fitted > 0.0 and np.all(np.abs(local - fitted) <= tolerance * fitted))
 
 
-def read_time_key(duration: float) -> str:
-    """Summary-key tag of a read time [s], in ms: 1e-4 -> "0.1ms"."""
-    return f"{duration * 1e3:g}ms"
-
-
 def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Measure G(T) of the stack for each read time, fit Arrhenius, write the outputs; return the summary."""
     import xarray as xr
@@ -149,12 +145,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         summary[f"G{tag}_S"] = g.tolist()
         print(f"  read {t_read * 1e3:g} ms: stack E_A {fit.activation_energy:.4g} eV, local {np.round(local, 3).tolist()} eV, "
               f"Arrhenius: {summary[f'arrhenius_linear{tag}']}")
-    from femion.config import load_study
-
-    _, pulses_study = load_study(HERE.parent / "analog_pulses")
     summary["variants"] = {}
     for index, (label, factors) in enumerate(VARIANTS.items()):
-        variant = pulses_study.host_variant(device, factors, outdir / "variants" / f"variant_{index}")
+        variant = host_variant(device, factors, outdir / "variants" / f"variant_{index}")
         row = {}
         for t_read in read_times:
             g = np.array([stack_conductance(override_device(variant, {"device.temperature": f"{float(t)!r} K"}, origin=origin),

@@ -89,7 +89,8 @@ import xarray as xr
 
 import femion
 from femion.claims import POWER_WINDOW, RELATIVE_TOLERANCE
-from femion.config import StudyConfigError, load_study, load_study_config, override_device, require_layers
+from femion.analog import window as conductance_window
+from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, load_material, material_variant
@@ -485,7 +486,7 @@ def run_gcd(device, mesh, settings, reduction: float, current: float, window: fl
     }, curves
 
 
-def run_state(device, pulses, settings, reduction: float, protocol: dict, area: float):
+def run_state(device, settings, reduction: float, protocol: dict, area: float):
     """CV, GCD and one LTP/LTD cycle from the state with the hosts' Li reduced by ``reduction``; returns (row, datasets)."""
     from femion.simulation import Simulation
 
@@ -513,7 +514,7 @@ def run_state(device, pulses, settings, reduction: float, protocol: dict, area: 
         failure = str(error)
     reads = xr.concat(chain.reads, dim="read") if chain.reads else None
     g = reads.G.values if reads is not None else np.array([])
-    window = pulses.window(g) if g.size > 1 else float("nan")
+    window = conductance_window(g) if g.size > 1 else float("nan")
     n = p["pulses"]
     inventory = {name.removeprefix("li_inventory_"): float(cv[name].values[0]) for name in cv.data_vars if name.startswith("li_inventory_")}
     row = {
@@ -528,7 +529,7 @@ def run_state(device, pulses, settings, reduction: float, protocol: dict, area: 
         "G_end_LTP_S": float(g[n]) if g.size > n else float("nan"),
         "G_end_LTD_S": float(g[-1]) if g.size > 2 * n else float("nan"),
         "G_max_over_G_min": window,
-        "G_raw_max_over_G_min": pulses.window(reads.G_raw.values) if reads is not None else float("nan"),
+        "G_raw_max_over_G_min": conductance_window(reads.G_raw.values) if reads is not None else float("nan"),
         "open_circuit_voltage_first_read_V": float(reads.open_circuit_voltage.values[0]) if reads is not None else float("nan"),
         "mode": mode(window),
         "pulse_failure": failure,
@@ -598,12 +599,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings())
-    _, pulses = load_study(HERE.parent / "analog_pulses")
 
     # 1. the scan over X
     rows = []
     for reduction in reductions:
-        row, data = run_state(device, pulses, settings, reduction, protocol, area)
+        row, data = run_state(device, settings, reduction, protocol, area)
         rows.append(row)
         tag = f"{reduction:g}"
         for name, dataset in data.items():

@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study, load_study_config
+from femion.config import load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
 from femion.observables import cycle_to_cycle_variation
 from femion.protocols import voltage_sweep
-from femion.switching import bipolar_cycle, run_vacancy
+from femion.switching import bipolar_cycle, form, forming_voltage, run_vacancy, settings_for
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -94,7 +94,6 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    _, forming = load_study(HERE.parent / "forming")
     si = {key: to_si(config[key], unit, name=key, origin=origin, positive=True) for key, unit in (
         ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_stop", "V"), ("set_max", "V"), ("reset_max", "V"),
         ("sweep_rate", "V/s"), ("set_compliance", "A"), ("reset_compliance", "A"), ("read_voltage", "V"),
@@ -106,11 +105,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     drop = to_si(config["reset_drop"], "", name="reset_drop", origin=origin, positive=True)
     if not 0 <= discard < cycles or not (0.0 < si["read_voltage"] < min(si["set_max"], si["reset_max"])):
         raise ValueError(f"{origin}: need 0 <= discard_cycles < cycles and 0 < read_voltage < min(set_max, reset_max) (both positive magnitudes)")
-    settings = forming.settings_for(config, quick, origin)
+    settings = settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     mesh = build_mesh(device, settings=settings.mesh)
-    formed = forming.form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
+    formed = form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
     cycle = (voltage_sweep(0.0, [si["set_max"], 0.0], si["sweep_rate"], compliance=si["set_compliance"])
              + voltage_sweep(0.0, [-si["reset_max"], 0.0], si["sweep_rate"], compliance=si["reset_compliance"]))
     sweeps = run_vacancy(device, cycle * cycles, settings, mesh, start=formed.state)
@@ -135,7 +134,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "quick": quick, "cells": mesh.n_cells, "cycles": cycles, "physics": ["electrostatics", "vacancy", "thermal"],
         "read_voltage_V": si["read_voltage"], "set_max_V": si["set_max"], "reset_max_V": si["reset_max"],
         "sweep_rate_V_per_s": si["sweep_rate"],
-        "forming_voltage_V": forming.forming_voltage(formed.source, formed.current, si["forming_compliance"]),
+        "forming_voltage_V": forming_voltage(formed.source, formed.current, si["forming_compliance"]),
         "formed_electrode_voltage_V": float(formed.voltage[-1]),
         "per_cycle": [row.__dict__ for row in rows],
         "discarded_cycles": discard, "hysteresis_voltage_V": si["hysteresis_voltage"],

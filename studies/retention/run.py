@@ -48,13 +48,13 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study, load_study_config, override_device
+from femion.config import load_study_config, override_device
 from femion.constants import BOLTZMANN, EV
 from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh
 from femion.protocols import Protocol, Step, hold, voltage_sweep
 from femion.simulation import SimulationSettings
-from femion.switching import VacancySimulation, run_vacancy
+from femion.switching import VacancySimulation, form, forming_voltage, run_vacancy, settings_for
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -169,7 +169,6 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    _, forming = load_study(HERE.parent / "forming")
     si = {key: to_si(config[key], unit, name=key, origin=origin, positive=key not in ("reset_voltage", "read_voltage")) for key, unit in (
         ("large_compliance", "A"), ("small_compliance", "A"), ("forming_rate", "V/s"), ("reset_voltage", "V"), ("reset_rate", "V/s"),
         ("read_voltage", "V"), ("read_duration", "s"), ("first_read", "s"), ("retention_time", "s"))}
@@ -185,16 +184,16 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     counts = {key: to_integer(config[key], name=key, origin=origin) for key in (
         ("quick_reads_per_decade", "quick_steps_per_rest") if quick else ("reads_per_decade", "steps_per_rest"))}
     reads_per_decade, steps_per_rest = counts.values()
-    settings = forming.settings_for(config, quick, origin)
+    settings = settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     times = read_times(si["first_read"], si["retention_time"], reads_per_decade)
     protocol = retention_protocol(times, si["read_voltage"], si["read_duration"], steps_per_rest)
     mesh = build_mesh(device, settings=settings.mesh)
-    lrs = forming.form(device, mesh, settings, si["large_compliance"], si["forming_rate"], stop_large)
+    lrs = form(device, mesh, settings, si["large_compliance"], si["forming_rate"], stop_large)
     reset = run_vacancy(device, voltage_sweep(0.0, [si["reset_voltage"], 0.0], si["reset_rate"], compliance=si["large_compliance"]),
                         settings, mesh, start=lrs.state)
-    volatile = forming.form(device, mesh, settings, si["small_compliance"], si["forming_rate"], stop_small)
+    volatile = form(device, mesh, settings, si["small_compliance"], si["forming_rate"], stop_small)
     starts = {"lrs": lrs.state, "hrs": reset.state, "volatile": volatile.state}
     for name, curve in (("lrs_forming", lrs), ("hrs_reset", reset), ("volatile_forming", volatile)):
         write_dataset(outdir / f"{name}.nc", curve.dataset())
@@ -235,8 +234,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "retention_hrs_300K_extrapolated_s": arrhenius["hrs"]["retention_300K_extrapolated_s"],
         "vo_dilute_barrier_range_eV": [float(np.min(barriers.dilute_barrier)), float(np.max(barriers.dilute_barrier))],
         "vo_bound_barrier_range_eV": [float(np.min(barriers.bound_barrier)), float(np.max(barriers.bound_barrier))],
-        "forming_voltage_large_V": forming.forming_voltage(lrs.source, lrs.current, si["large_compliance"]),
-        "forming_voltage_small_V": forming.forming_voltage(volatile.source, volatile.current, si["small_compliance"]),
+        "forming_voltage_large_V": forming_voltage(lrs.source, lrs.current, si["large_compliance"]),
+        "forming_voltage_small_V": forming_voltage(volatile.source, volatile.current, si["small_compliance"]),
     }
     (outdir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (outdir / "findings.md").write_text(findings(summary))

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study, load_study_config, require_layers
+from femion.config import load_study_config, require_layers
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh
@@ -63,7 +63,7 @@ from femion.observables import cycle_to_cycle_variation
 from femion.physics.mechanics import LithiumHistoryRecorder, MechanicsModule, MechanicsSettings, run_mechanics_on_history
 from femion.protocols import voltage_sweep
 from femion.simulation import Simulation
-from femion.switching import backward_resistance, run_vacancy, switching_sweep
+from femion.switching import backward_resistance, form, forming_voltage, run_vacancy, settings_for, switching_sweep
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -131,13 +131,13 @@ def programmed_profile(device, vertices: list[float], rate: float, increment: fl
     return profile, float(profile(np.array([0.0]))[0]), float(profile(np.array([0.9 * device.electrode_radius]))[0])
 
 
-def cycle_history(device, mesh, settings, forming, si: dict, disorder: dict, protocol, cycles: int, duration: float,
+def cycle_history(device, mesh, settings, si: dict, disorder: dict, protocol, cycles: int, duration: float,
                   level: float, discard: int):
     """Form the seeded device on ``mesh``, run the bipolar cycles; return (set polarity, rows of the kept cycles, forming run, sweep run).
 
     The first ``discard`` cycles after forming are run but left out of the rows (conditioning cycles).
     """
-    formed = forming.form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"], **disorder)
+    formed = form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"], **disorder)
     sweeps = run_vacancy(device, protocol, settings, mesh, start=formed.state, **disorder)
     rows = [analyse_cycle(source, current, si["sweep_compliance"], level, si["read_voltage"])
             for source, current in sweeps.cycles(duration, cycles)][discard:]
@@ -152,7 +152,6 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
     require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
-    _, forming = load_study(HERE.parent / "forming")
     pick = (lambda key: config[f"quick_{key}"] if quick else config[key])
     si = {key: to_si(value, unit, name=key, origin=origin, nonnegative=key == "barrier_disorder",
                      positive=key != "barrier_disorder") for key, value, unit in (
@@ -171,7 +170,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         raise ValueError(f"{origin}: read_voltage must lie in (0, sweep_max), got {si['read_voltage']} V and {si['sweep_max']} V")
     disorder = {"seed": to_integer(config["seed"], name="seed", origin=origin, minimum=0), "barrier_disorder": si["barrier_disorder"],
                 "density_fluctuation": to_si(config["density_fluctuation"], "", name="density_fluctuation", origin=origin, nonnegative=True)}
-    settings = forming.settings_for(config, quick, origin)
+    settings = settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     vmax, rate = si["sweep_max"], si["sweep_rate"]
@@ -182,12 +181,12 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
               "flat": build_mesh(device, settings=settings.mesh)}
     table, means, forming_voltages, data, polarity = {}, {}, {}, {}, {}
     for history in HISTORIES:
-        polarity[history], rows, formed, sweeps = cycle_history(device, meshes[history], settings, forming, si, disorder, protocol,
+        polarity[history], rows, formed, sweeps = cycle_history(device, meshes[history], settings, si, disorder, protocol,
                                                                 cycles, duration, level, discard)
         table[history] = {key: variation([row[key] for row in rows]) for key in QUANTITIES}
         values = {key: np.array([row[key] for row in rows]) for key in QUANTITIES}
         means[history] = {key: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for key, v in values.items()}
-        forming_voltages[history] = forming.forming_voltage(formed.source, formed.current, si["forming_compliance"])
+        forming_voltages[history] = forming_voltage(formed.source, formed.current, si["forming_compliance"])
         data[history] = xr.Dataset({key: ("cycle", values[key], {"units": "Ohm" if key in ("lrs", "hrs") else "V"}) for key in QUANTITIES},
                                    coords={"cycle": ("cycle", np.arange(discard + 1, cycles + 1), {"units": "1"})})
         write_dataset(outdir / f"sweeps_{history}.nc", sweeps.dataset())

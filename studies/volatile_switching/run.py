@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.config import load_study, load_study_config
+from femion.config import load_study_config
 from femion.io import write_dataset, write_fields, write_run_metadata
 from femion.mesh import build_mesh
 from femion.protocols import hold, voltage_sweep
 from femion.simulation import SimulationSettings
-from femion.switching import run_vacancy, switching_sweep
+from femion.switching import form, run_vacancy, settings_for, switching_sweep
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +75,6 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     origin = str(HERE / "config.toml")
-    _, forming = load_study(HERE.parent / "forming")
     si = {key: to_si(config[key], unit, name=key, origin=origin, positive=key != "relax_voltage") for key, unit in (
         ("forming_compliance", "A"), ("forming_rate", "V/s"), ("forming_stop", "V"), ("sweep_max", "V"),
         ("sweep_rate", "V/s"), ("sweep_compliance", "A"), ("relax_voltage", "V"))}
@@ -88,11 +87,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         raise ValueError(f"{origin}: 'switch_level' must lie in (0, 1], got {config['switch_level']!r}")
     if si["relax_voltage"] == 0.0:
         raise ValueError(f"{origin}: 'relax_voltage' must not be 0 V (G = I/V)")
-    settings = forming.settings_for(config, quick, origin)
+    settings = settings_for(config, quick, origin)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     mesh = build_mesh(device, settings=settings.mesh)
-    formed = forming.form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
+    formed = form(device, mesh, settings, si["forming_compliance"], si["forming_rate"], si["forming_stop"])
     protocol = voltage_sweep(0.0, [si["sweep_max"], 0.0], si["sweep_rate"], cycles, compliance=si["sweep_compliance"])
     sweeps = run_vacancy(device, protocol, settings, mesh, start=formed.state)
     cycle_duration = 2.0 * si["sweep_max"] / si["sweep_rate"]

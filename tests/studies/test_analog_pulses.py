@@ -3,7 +3,6 @@ a regression snapshot of the model's own output (slow: minutes)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -15,43 +14,12 @@ from femion.config import load_study
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "analog_pulses"
 
 
-def test_branch_metrics_recovers_neurosim_constant():
-    _, module = load_study(STUDY)
-    p = np.linspace(0.0, 1.0, 12)
-    a = 0.3
-    g = 1e-6 + 5e-6 * (1 - np.exp(-p / a)) / (1 - np.exp(-1 / a))
-    assert module.branch_metrics(g, "LTP")["a"] == pytest.approx(a, rel=1e-6)
-    # a branch going the wrong way is not fitted as the expected direction
-    assert math.isnan(module.branch_metrics(g[::-1], "LTP")["a"])
-    assert math.isnan(module.branch_metrics(g[:2], "LTP")["a"])
-
-
 def test_read_step_is_a_single_read():
     _, module = load_study(STUDY)
     from femion.protocols import read_step
 
     protocol = read_step(0.1, 1e-3)
     assert len(protocol) == 1 and protocol[0].kind == "read" and protocol[0].end_value == 0.1
-
-
-def test_read_time_key_and_window():
-    _, module = load_study(STUDY)
-    assert module.read_time_key(1e-4) == "0.1ms" and module.read_time_key(1e-2) == "10ms"
-    assert module.window(np.array([1e-6, 4e-6])) == pytest.approx(4.0)
-    assert math.isnan(module.window(np.array([1e-6, -1e-7])))  # a read current against V_read - V_oc: no ratio
-
-
-def test_host_variant_scales_both_hosts(tmp_path):
-    _, module = load_study(STUDY)
-    from femion.config import load_device
-
-    device = load_device()
-    variant = module.host_variant(device, {"double_layer_capacitance": 0.1, "polaron_conductivity": 0.0}, tmp_path)
-    for host in module.HOSTS:
-        before, after = device.material(host), variant.material(host)
-        assert after.value("double_layer_capacitance") == pytest.approx(0.1 * before.value("double_layer_capacitance"), rel=1e-12)
-        assert after.value("polaron_conductivity") == 0.0
-        assert after.value("exchange_current_density") == before.value("exchange_current_density")
 
 
 @pytest.mark.slow

@@ -42,6 +42,27 @@ def test_bad_knobs_are_named(entry, message):
         module.parse_knobs([entry], femion.load_device(), "config.toml")
 
 
+def test_trials_run_the_analog_pulses_train():
+    """The calibrated train is the one studies/analog_pulses runs: same pulses, rest and read (both config.toml files)."""
+    from femion.analog import PulseTrain
+    from femion.config import load_study_config
+
+    _, pulses_module = load_study(STUDY.parent / "analog_pulses")
+    _, module = load_study(STUDY)
+    pulses_config, _ = load_study_config(STUDY.parent / "analog_pulses" / "config.toml", pulses_module.CONFIG_KEYS)
+    config, _ = load_study_config(STUDY / "config.toml", module.CONFIG_KEYS)
+    for key in ("pulses_per_phase", "quick_pulses_per_phase"):
+        own = PulseTrain.from_config(config["train"], key)
+        reference = PulseTrain.from_config({**pulses_config, key: config["train"][key]}, key)
+        assert own == reference
+
+
+def test_train_table_is_checked(tmp_path):
+    _, module = load_study(STUDY)
+    with pytest.raises(StudyConfigError, match=r"\[train\] needs exactly the keys"):
+        module.run(tmp_path, quick=True, overrides={"config.train": {"pulses_per_phase": 10, "quick_pulses_per_phase": 4}})
+
+
 @pytest.mark.slow
 def test_quick_run(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
