@@ -50,6 +50,8 @@ __all__ = [
     "STATUSES",
     "Assessment",
     "Claim",
+    "PAPER_NUMBERS",
+    "PaperNumber",
     "Verdict",
     "assess",
     "claim",
@@ -731,6 +733,60 @@ CLAIMS: tuple[Claim, ...] = (
 """Every claim, in the paper's order (analog, power, digital, scaling)."""
 
 _BY_ID = {c.id: c for c in CLAIMS}
+
+
+@dataclass(frozen=True)
+class PaperNumber:
+    """One number the paper states, as its claim writes it.
+
+    Attributes
+    ----------
+    claim : str
+        Id of the claim (:data:`CLAIMS`) whose ``paper_value`` or ``statement`` text holds it.
+    text : str
+        The number as the claim's text writes it (``"57.5"``, ``"10⁻⁷"``).
+    value : float
+        Its value in ``unit``.
+    unit : str
+        Its unit as a pint expression (``""``: dimensionless).
+    si_unit : str
+        The SI unit of :meth:`si` (``""``: dimensionless).
+    bound : {"value", "lower"}
+        ``"lower"``: the paper states a lower bound (``> 10⁵ s``).
+    """
+
+    claim: str
+    text: str
+    value: float
+    unit: str
+    si_unit: str
+    bound: str = "value"
+
+    def si(self) -> float:
+        """The number in :attr:`si_unit`."""
+        from femion.units import value_unit_to_si
+
+        return value_unit_to_si(self.value, self.unit, self.si_unit, name=self.text, origin=f"claim {self.claim}")
+
+
+PAPER_NUMBERS: Mapping[str, PaperNumber] = {
+    "G_max_over_G_min": PaperNumber("analog_window", "57.5", 57.5, "", ""),
+    "nonlinearity_label_LTP": PaperNumber("analog_nonlinearity", "0.6", 0.6, "", ""),
+    "nonlinearity_label_LTD": PaperNumber("analog_nonlinearity", "−7.7", -7.7, "", ""),
+    "c2c_variation": PaperNumber("analog_c2c", "1 %", 1.0, "percent", ""),
+    "li_activation_energy": PaperNumber("li_activation_energy", "0.5 eV", 0.5, "eV", "eV"),
+    "areal_capacitance": PaperNumber("capacitance", "4.1 mF/cm²", 4.1, "mF/cm^2", "F/m^2"),
+    "energy": PaperNumber("ragone", "7.0 µWh/cm²", 7.0, "uW*h/cm^2", "J/m^2"),
+    "power": PaperNumber("ragone", "27.9 µW/cm²", 27.9, "uW/cm^2", "W/m^2"),
+    "selectivity": PaperNumber("volatile_threshold", "10²", 1e2, "", ""),
+    "off_current": PaperNumber("volatile_threshold", "10⁻⁷ A", 1e-7, "A", "A"),
+    "variation_v_th": PaperNumber("variability_deformation", "V_th/V_hold 4/2 %", 4.0, "percent", ""),
+    "variation_v_hold": PaperNumber("variability_deformation", "V_th/V_hold 4/2 %", 2.0, "percent", ""),
+    "variation_lrs": PaperNumber("variability_deformation", "LRS/HRS 3/7 %", 3.0, "percent", ""),
+    "variation_hrs": PaperNumber("variability_deformation", "LRS/HRS 3/7 %", 7.0, "percent", ""),
+    "retention_time": PaperNumber("retention", "10⁵ s", 1e5, "s", "s", bound="lower"),
+}
+"""The paper's quantitative targets by name, each tied to the claim text that states it (the calibration's targets)."""
 
 
 def claim(claim_id: str) -> Claim:
