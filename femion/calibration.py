@@ -57,6 +57,7 @@ __all__ = [
     "SweepEvaluator",
     "Target",
     "cost",
+    "file_value",
     "forward_jacobian",
     "identifiability",
     "morris_screening",
@@ -666,6 +667,35 @@ def _toml_value(value: Any) -> str:
 # Write-back
 
 
+def file_value(material: str | Path, prop: str, value: float) -> tuple[float, str]:
+    """An SI value of ``prop`` in the unit the material's file states for it.
+
+    Parameters
+    ----------
+    material : str or Path
+        Built-in material name or material ``.toml`` path.
+    prop : str
+        Property the file defines.
+    value : float
+        Value in SI (:data:`femion.materials.PROPERTY_UNITS`).
+
+    Returns
+    -------
+    (float, str)
+        The value in the file's unit, and that unit.
+
+    Raises
+    ------
+    femion.materials.MaterialError
+        If the material lacks ``prop``.
+    """
+    loaded = load_material(material)
+    loaded[prop]  # raises MaterialError when the file lacks it
+    path = Path(loaded.path)
+    unit = tomllib.loads(path.read_text(encoding="utf-8"))[prop]["unit"]
+    return value / value_unit_to_si(1.0, unit, PROPERTY_UNITS[prop], name=prop, origin=str(path)), unit
+
+
 def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note: str, *,
                start_cost: float, best_cost: float, folder: Path | None = None, date: str | None = None) -> dict[str, Any]:
     """Write fitted values into the material files, with ``source = "calibrated: <study>"`` and a dated note.
@@ -724,13 +754,11 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
         file_values = {}
         for material in knob.materials:
             path = folder / f"{material}.toml"
-            text = path.read_text(encoding="utf-8")
-            unit = tomllib.loads(text)[knob.property]["unit"]
-            file_value = value / value_unit_to_si(1.0, unit, knob.unit, name=knob.property, origin=str(path))
-            text = _replace_entry(text, knob.property, path, value=repr(float(file_value)),
+            in_file, unit = file_value(path, knob.property, value)
+            text = _replace_entry(path.read_text(encoding="utf-8"), knob.property, path, value=repr(float(in_file)),
                                   source=json.dumps(f"{CALIBRATED}{study}"), note=json.dumps(f"calibrated {date}: {note}"))
             path.write_text(text, encoding="utf-8")
-            file_values[material] = (file_value, unit)
+            file_values[material] = (in_file, unit)
         _load_material_file.cache_clear()
         for material in knob.materials:
             load_material(folder / f"{material}.toml")  # the rewritten file loads
