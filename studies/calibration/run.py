@@ -312,8 +312,8 @@ def residual_table(targets, start: dict, best: dict, held: dict) -> list[dict]:
 def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
     """For each fitted target outside ±25 % at the optimum: the knob that reaches the band with the least linearised step.
 
-    The residual r_i is moved to the band edge r_i* (the residual at paper·(1 ± 0.25), or at 0.75·paper for a lower
-    bound) along one knob: Δu_j = (r_i* − r_i)/J_ij. The knob with the smallest |Δu_j| is named with the value it
+    The residual r_i is moved to the nearer band edge r_i* (the residual at paper·(1 ± 0.25), or at 0.75·paper for a
+    lower bound) along one knob: Δu_j = (r_i* − r_i)/J_ij. The knob with the smallest |Δu_j| is named with the value it
     would need (extrapolated on its scale) and how far that lies outside its range. Linearised: an estimate.
     """
     out = []
@@ -321,7 +321,7 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
         value = best["metrics"].get(t.name, float("nan"))
         if t.within(value) or not math.isfinite(value):
             continue
-        edge = t.paper * (0.75 if (value < t.paper or t.kind == "lower") else 1.25)
+        edge = 0.75 * t.paper if t.kind == "lower" else min((0.75 * t.paper, 1.25 * t.paper), key=lambda e: abs(e - value))
         goal, now = t.residual(edge), t.residual(value)
         options = []
         for j, k in enumerate(knobs):
