@@ -262,7 +262,7 @@ def _analog_gradual(out):
 def _analog_window(out):
     window = _number(out, "analog_pulses", "G_max_over_G_min")
     value = f"G_max/G_min = {_g(window)} (emf-corrected read)"
-    if _within(window, 57.5):
+    if _within(window, PAPER_NUMBERS["G_max_over_G_min"].value):
         return Verdict(True, value)
     driver = out["analog_pulses"].get("window_most_sensitive_to")
     return Verdict(False, value, f"analog window: the read conductance changes {_g(window)}× against 57.5×"
@@ -277,7 +277,7 @@ def _analog_nonlinearity(out):
     def close(x, paper):
         return math.isfinite(x) and abs(x - paper) <= max(RELATIVE_TOLERANCE * abs(paper), 0.5)
 
-    if close(ltp, 0.6) and close(ltd, -7.7):
+    if close(ltp, PAPER_NUMBERS["nonlinearity_label_LTP"].value) and close(ltd, PAPER_NUMBERS["nonlinearity_label_LTD"].value):
         return Verdict(True, value)
     return Verdict(False, value, f"pulse response shape: labels {ltp:.2g} / {ltd:.2g} against 0.6 / −7.7")
 
@@ -309,7 +309,7 @@ def _li_activation_energy(out):
     local = [float(x) for x in _get(out, "li_arrhenius", "local_activation_energy_eV")]
     linear = bool(_get(out, "li_arrhenius", "arrhenius_linear"))
     value = f"E_A = {energy:.3f} eV on the stack (local slopes {local[0]:.2f} → {local[-1]:.2f} eV)"
-    if abs(energy - 0.5) <= 0.05 and linear:
+    if abs(energy - PAPER_NUMBERS["li_activation_energy"].value) <= 0.05 and linear:
         return Verdict(True, value)
     reason = "the stack is not Arrhenius (local slopes differ by > 20 %)" if not linear else f"{energy:.3f} eV against 0.5 ± 0.05 eV"
     variants = out["li_arrhenius"].get("variants") or {}
@@ -520,7 +520,7 @@ def _inventory_evidence(out) -> str:
 def _capacitance(out):
     c = _number(out, "power_cv_gcd", "areal_capacitance_mF_cm2")
     value = f"{_g(c)} mF/cm²"
-    if _within(c, 4.1):
+    if _within(c, PAPER_NUMBERS["areal_capacitance"].value):
         return Verdict(True, value, studies=("power_cv_gcd",))
     consumed = out["power_cv_gcd"].get("li_consumed_air_mol")
     link = (f"power state: {_g(c)} mF/cm² against 4.1; Li consumed by air in programming: {consumed} mol "
@@ -538,7 +538,7 @@ def _ragone(out):
     energy = _number(out, "power_cv_gcd", "energy_uWh_cm2")
     power = _number(out, "power_cv_gcd", "power_uW_cm2")
     value = f"{_g(energy)} µWh/cm² at {_g(power)} µW/cm²"
-    if _within(energy, 7.0) and _within(power, 27.9):
+    if _within(energy, PAPER_NUMBERS["energy"].value) and _within(power, PAPER_NUMBERS["power"].value):
         return Verdict(True, value, studies=("power_cv_gcd",))
     link = f"stored charge of the power state: {_g(energy)} µWh/cm² against 7.0"
     inv = out.get("li_inventory")
