@@ -47,13 +47,14 @@ Write-back is a separate, explicit step (``write_back = true`` in the config
 or :func:`femion.calibration.write_back`): fitted values inside their ranges
 that the fit moved, and only if the cost fell, go into the material files
 with ``source = "calibrated: studies/calibration"`` and the residuals and date
-in the note.
+in the note. Every run writes the same into copies of the knobs' material
+files in ``calibrated/`` (the proposal); the database changes only with the flag.
 
 Outputs: ``batches/<hash>.toml`` and ``batches/<hash>/`` (each batch's sweep
 file, per-point runs and ``results.nc``), ``trials.nc`` (every fitted knob
 point: values, targets, residuals, cost, stage), ``fit.json`` (knobs, targets,
 the residual table before/after, the held-out errors, batch wall times,
-least-squares status, write-back), ``sensitivity.json`` (Jacobian,
+least-squares status, write-back), ``calibrated/<Material>.toml`` (the proposal), ``sensitivity.json`` (Jacobian,
 identifiability, Morris), ``summary.json``, ``findings.md``,
 ``calibration.png`` (plot.py) and the provenance.
 """
@@ -62,6 +63,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -82,6 +84,7 @@ from femion.calibration import (
 )
 from femion.config import StudyConfigError, load_study, load_study_config
 from femion.io import write_dataset, write_run_metadata
+from femion.materials import load_material
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
@@ -227,11 +230,17 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     table = residual_table(targets, start, best, held_metrics)
     reach = out_of_reach(fitted, knobs, best, jac)
     trials_dataset(fit, knobs, fitted, outdir / "trials.nc")
-    wrote = None
-    if settings["write_back"]:
-        note = "fit residuals " + ", ".join(f"{row['target']} {row['residual_after']:+.3g}" for row in table if row["fitted"]) \
-            + f"; cost {start['cost']:.4g} -> {best['cost']:.4g}"
-        wrote = write_back(knobs, best["values"], STUDY, note, start_cost=start["cost"], best_cost=best["cost"])
+    # Write-back: always as a proposal (copies of the knobs' material files in outdir/calibrated), into the
+    # database itself only when the config says so.
+    note = "fit residuals " + ", ".join(f"{row['target']} {row['residual_after']:+.3g}" for row in table if row["fitted"]) \
+        + f"; cost {start['cost']:.4g} -> {best['cost']:.4g}"
+    proposal = outdir / "calibrated"
+    proposal.mkdir(exist_ok=True)
+    for material in {m for k in knobs for m in k.materials}:
+        shutil.copy(load_material(material).path, proposal / f"{material}.toml")
+    proposed = write_back(knobs, best["values"], STUDY, note, start_cost=start["cost"], best_cost=best["cost"], folder=proposal)
+    wrote = write_back(knobs, best["values"], STUDY, note, start_cost=start["cost"], best_cost=best["cost"]) \
+        if settings["write_back"] else None
     result = {
         "knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": k.unit, "scale": "log" if k.log else "linear",
                    "start": k.start, "source": k.source} for k in knobs],
@@ -253,6 +262,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "out_of_reach": reach,
         "batches": evaluator.batches,
         "points_computed": evaluator.computed,
+        "write_back_proposal": {**proposed, "folder": str(proposal)},
         "write_back": wrote,
         "wall_time_s": time.perf_counter() - began,
     }
@@ -419,8 +429,13 @@ def findings(result: dict, sensitivity: dict) -> str:
             o = row["options"][0]
             lines.append(f"- {row['target']} ({_fmt(row['value'])} vs {row['paper']:.3g}): cheapest knob {o['knob']}, needs "
                          f"{o['value_needed']:.3g} ({o['beyond_range']}).")
+    proposal = result["write_back_proposal"]
+    lines += ["", f"- Write-back proposal ({proposal['folder']}, source \"calibrated: {STUDY}\"): would write "
+              f"{list(proposal['written']) or 'nothing'}; skipped: {proposal['skipped'] or 'none'}."]
     if result["write_back"] is not None:
-        lines += ["", f"- Write-back: written {list(result['write_back']['written'])}; skipped {result['write_back']['skipped']}."]
+        lines += [f"- Written into the materials database: {list(result['write_back']['written'])}."]
+    else:
+        lines += ["- Nothing written into the materials database (config fit.write_back = false)."]
     lines += ["", "## Batches (sweeps of ./evaluate)", ""]
     for b in result["batches"]:
         lines.append(f"- {b['label']}: {b['points']} points, {b['computed']} computed, {b['failed']} failed, {b['wall_time_s']:.0f} s")
