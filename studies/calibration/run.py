@@ -82,6 +82,7 @@ from femion.calibration import (
     residual_vector,
     write_back,
 )
+from femion.claims import PAPER_NUMBERS
 from femion.config import StudyConfigError, load_study, load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import load_material
@@ -224,8 +225,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     if held_parts:
         for label, values in (("start", fit.values(u0)), ("best", best["values"])):
             records = evaluator.evaluate([(part, values) for part in held_parts], label=f"held-out parts at the {label}")
-            for record in records:
-                held_metrics[label].update(evaluator.metrics(record))
+            for part, record in zip(held_parts, records):
+                metrics = evaluator.metrics(record)
+                held_metrics[label].update({name: metrics[name] for name in evaluate.PARTS[part]})
 
     table = residual_table(targets, start, best, held_metrics)
     reach = out_of_reach(fitted, knobs, best, jac)
@@ -323,8 +325,9 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
     """For each fitted target outside ±25 % at the optimum: the knob that reaches the band with the least linearised step.
 
     The residual r_i is moved to the nearer band edge r_i* (the residual at paper·(1 ± 0.25), or at 0.75·paper for a
-    lower bound) along one knob: Δu_j = (r_i* − r_i)/J_ij. The knob with the smallest |Δu_j| is named with the value it
-    would need (extrapolated on its scale) and how far that lies outside its range. Linearised: an estimate.
+    lower bound) along one knob: Δu_j = (r_i* − r_i)/J_ij. The knobs that stay in their ranges come first, then by |Δu_j|;
+    each with the value it would need (extrapolated on its scale) and how far that lies outside its range.
+    Linearised: an estimate.
     """
     out = []
     for i, t in enumerate(targets):
@@ -346,7 +349,7 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
                             "inside_range": bool(0.0 <= u <= 1.0), "beyond_range_in_ranges": float(beyond),
                             "beyond_range": (f"x{(needed / (k.high if u > 1 else k.low)):.3g} of the range end" if k.log and beyond > 0
                                              else f"{needed - (k.high if u > 1 else k.low):+.3g} {k.unit} past the range end" if beyond > 0 else "inside")})
-        options.sort(key=lambda o: abs(o["delta_u"]))
+        options.sort(key=lambda o: (not o["inside_range"], abs(o["delta_u"])))
         out.append({"target": t.name, "value": value, "paper": t.paper, "options": options[:3]})
     return out
 
@@ -360,13 +363,14 @@ def trials_dataset(fit: Fit, knobs, targets, path: Path) -> None:
         {
             **{k.name: ("trial", [r["values"][j] for r in rows], {"units": k.unit or "1"}) for j, k in enumerate(knobs)},
             "u": (("trial", "knob"), np.array([r["u"] for r in rows]), {"units": "1", "long_name": "scaled knob value"}),
-            **{f"value_{t.name}": ("trial", [r["metrics"].get(t.name, np.nan) for r in rows]) for t in targets},
+            **{f"value_{t.name}": ("trial", [r["metrics"].get(t.name, np.nan) for r in rows],
+                                   {"units": PAPER_NUMBERS[t.name].si_unit or "1"}) for t in targets},
             "residual": (("trial", "target"), np.array([r["residual"] for r in rows]), {"units": "1"}),
             "cost": ("trial", [r["cost"] for r in rows], {"units": "1"}),
             "stage": ("trial", [r["stage"] for r in rows]),
             "failure": ("trial", [r["failure"] for r in rows]),
         },
-        coords={"trial": ("trial", np.arange(len(rows))), "knob": [k.name for k in knobs], "target": [t.name for t in targets]},
+        coords={"trial": ("trial", np.arange(len(rows)), {"units": "1"}), "knob": [k.name for k in knobs], "target": [t.name for t in targets]},
         attrs={"cost": "0.5 * sum(residual**2), failed residual = ln 10", "targets_si": json.dumps({t.name: t.paper for t in targets})},
     )
     write_dataset(path, data)
