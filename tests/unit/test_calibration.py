@@ -245,7 +245,7 @@ def test_write_back_provenance_and_what_it_refuses(tmp_path):
     assert "not moved" in result["skipped"]["LiPON.li_activation_energy"]
     assert "outside its range" in result["skipped"]["WO3.li_initial_occupancy"]
     parameter = load_material(tmp_path / "WO3.toml")["exchange_current_density"]
-    assert parameter.value == pytest.approx(25.0) and parameter.source == "calibrated: studies/calibration"
+    assert parameter.value == pytest.approx(25.0) and parameter.source == "calibrated: studies/calibration" and parameter.calibrated
     assert parameter.note == "calibrated 2026-12-04: G ratio -0.1" and parameter.range == (0.1, 100.0)
     assert load_material(tmp_path / "WO3.toml").value("li_initial_occupancy") == 0.01
     none = write_back([moved], [30.0], "studies/calibration", "n", start_cost=1.0, best_cost=1.0, folder=tmp_path)
