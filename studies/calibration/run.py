@@ -221,13 +221,15 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     local = identifiability(jac, [k.name for k in knobs], [t.name for t in fitted])
 
     # 3. The held-out parts at the optimum.
-    held_metrics = {"start": {}, "best": {}}
+    held_metrics, held_failures = {"start": {}, "best": {}}, {}
     if held_parts:
         for label, values in (("start", fit.values(u0)), ("best", best["values"])):
             records = evaluator.evaluate([(part, values) for part in held_parts], label=f"held-out parts at the {label}")
             for part, record in zip(held_parts, records):
                 metrics = evaluator.metrics(record)
                 held_metrics[label].update({name: metrics[name] for name in evaluate.PARTS[part]})
+                if record["status"] != "done":
+                    held_failures[f"{part} at the {label}"] = " ".join(str(record.get("error")).split())[:300]
 
     table = residual_table(targets, start, best, held_metrics)
     reach = out_of_reach(fitted, knobs, best, jac)
@@ -264,6 +266,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "out_of_reach": reach,
         "batches": evaluator.batches,
         "points_computed": evaluator.computed,
+        "held_out_failures": held_failures,
         "write_back_proposal": {**proposed, "folder": str(proposal)},
         "write_back": wrote,
         "wall_time_s": time.perf_counter() - began,
@@ -281,6 +284,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         trials_dataset(fit, knobs, fitted, outdir / "trials.nc")
         result["batches"], result["points_computed"] = evaluator.batches, evaluator.computed
     result["wall_time_s"] = time.perf_counter() - began
+    result["batch_log"] = batch_log(outdir)
     (outdir / "fit.json").write_text(json.dumps(result, indent=2, default=float))
 
     within = {row["target"]: row["within_after"] for row in table}
@@ -391,6 +395,28 @@ def trials_dataset(fit: Fit, knobs, targets, path: Path) -> None:
     write_dataset(path, data)
 
 
+def batch_log(outdir: Path) -> list[dict]:
+    """Every batch sweep in ``outdir/batches`` from its point records (this run's and earlier ones'), in time order.
+
+    Per batch: the parts it ran, points, failed points, the span from the first point's start to the last one's end [s] (wall time of the batch
+    as run, whatever run of the study ran it) and the summed point wall times [s].
+    """
+    import datetime as dt
+
+    rows = []
+    for folder in sorted(p for p in (outdir / "batches").glob("*") if p.is_dir()):
+        records = [json.loads(f.read_text()) for f in folder.glob("points/*/result.json")]
+        if not records:
+            continue
+        starts = [dt.datetime.fromisoformat(r["started"]) for r in records]
+        ends = [dt.datetime.fromisoformat(r["finished"]) for r in records]
+        rows.append({"batch": folder.name, "parts": sorted({r["parameters"]["config.part"] for r in records}),
+                     "points": len(records), "failed": sum(r["status"] != "done" for r in records),
+                     "first_start": min(starts).isoformat(), "span_s": (max(ends) - min(starts)).total_seconds(),
+                     "point_time_sum_s": sum(r["wall_time_s"] for r in records)})
+    return sorted(rows, key=lambda row: row["first_start"])
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
 
@@ -425,7 +451,8 @@ def findings(result: dict, sensitivity: dict) -> str:
     lines.append("- Ranking (RMS change of the weighted residuals per full range, linearised): " + ", ".join(
         f"{name} {sensitivity['importance'][name]:.3g}" for name in sensitivity["ranking"]))
     lines.append(f"- Singular values: {', '.join(f'{s:.3g}' for s in sensitivity['singular_values'])}; collinearity index "
-                 f"{sensitivity['collinearity']:.3g} (> 10-15: the knobs cannot all be told apart by these targets).")
+                 f"{sensitivity['collinearity']:.3g} (Brun et al. 2001: above 10-15 the knobs cannot all be told apart by "
+                 "these targets).")
     names = sensitivity["knobs"]
     corr = np.array(sensitivity["correlation"], dtype=float)
     pairs = [(abs(corr[i, j]), names[i], names[j], corr[i, j]) for i in range(len(names)) for j in range(i + 1, len(names))
@@ -457,7 +484,10 @@ def findings(result: dict, sensitivity: dict) -> str:
         lines += [f"- Written into the materials database: {list(result['write_back']['written'])}."]
     else:
         lines += ["- Nothing written into the materials database (config fit.write_back = false)."]
-    lines += ["", "## Batches (sweeps of ./evaluate)", ""]
-    for b in result["batches"]:
-        lines.append(f"- {b['label']}: {b['points']} points, {b['computed']} computed, {b['failed']} failed, {b['wall_time_s']:.0f} s")
+    for what, reason in result.get("held_out_failures", {}).items():
+        lines.append(f"- Held-out part {what} FAILED: {reason}")
+    lines += ["", "## Batches (sweeps of ./evaluate, from their point records; span = first start to last end)", ""]
+    for b in result.get("batch_log", []):
+        lines.append(f"- {b['batch']} ({', '.join(b['parts'])}): {b['points']} points, {b['failed']} failed, span "
+                     f"{b['span_s']:.0f} s, point times summed {b['point_time_sum_s']:.0f} s, started {b['first_start'][:19]}")
     return "\n".join(lines) + "\n"
