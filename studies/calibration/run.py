@@ -231,7 +231,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                 if record["status"] != "done":
                     held_failures[f"{part} at the {label}"] = " ".join(str(record.get("error")).split())[:300]
 
-    table = residual_table(targets, start, best, held_metrics)
+    table = residual_table([t for t in targets if t.fit or held_parts], start, best, held_metrics)  # held out: if run
     reach = out_of_reach(fitted, knobs, best, jac)
     trials_dataset(fit, knobs, fitted, outdir / "trials.nc")
     # Write-back: always as a proposal (copies of the knobs' material files in outdir/calibrated), into the
@@ -285,6 +285,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         result["batches"], result["points_computed"] = evaluator.batches, evaluator.computed
     result["wall_time_s"] = time.perf_counter() - began
     result["batch_log"] = batch_log(outdir)
+    lowest = fit.best()
+    result["lowest_cost_point"] = {"cost": lowest["cost"], "stage": lowest["stage"], "order": lowest["order"],
+                                   "values": {k.name: float(v) for k, v in zip(knobs, lowest["values"])}}
     (outdir / "fit.json").write_text(json.dumps(result, indent=2, default=float))
 
     within = {row["target"]: row["within_after"] for row in table}
@@ -426,6 +429,12 @@ def findings(result: dict, sensitivity: dict) -> str:
     lines = ["# Calibration against the paper's numbers (studies/calibration)", ""]
     lines.append(f"- {result['evaluations']} fitted knob points (budget {result['budget']}); least squares: "
                  f"{result['least_squares_message']}. Cost {result['start_cost']:.4g} (database values) -> {result['best_cost']:.4g}.")
+    low = result.get("lowest_cost_point")
+    if low and low["cost"] < result["best_cost"]:
+        lines.append(f"- The optimum above is the best point the least-squares iterations reached; a later probe "
+                     f"({low['stage']} point {low['order']}) costs {low['cost']:.4g}: " + ", ".join(
+                         f"{k} = {v:.4g}" for k, v in low["values"].items() if not math.isclose(v, result["best_values"][k], rel_tol=1e-6))
+                     + ". The fit stopped at its budget, not converged.")
     lines.append("- Knobs (range, scale, source of the database value) -> fitted value:")
     for k in result["knobs"]:
         edge = " (at a range end)" if result["at_range_edge"][k["name"]] else ""
