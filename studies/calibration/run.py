@@ -431,7 +431,7 @@ def findings(result: dict, sensitivity: dict) -> str:
                  f"{result['least_squares_message']}. Cost {result['start_cost']:.4g} (database values) -> {result['best_cost']:.4g}.")
     low = result.get("lowest_cost_point")
     if low and low["cost"] < result["best_cost"]:
-        lines.append(f"- The optimum above is the best point the least-squares iterations reached; a later probe "
+        lines.append(f"- The fitted values below are the best point the least-squares iterations reached; a later probe "
                      f"({low['stage']} point {low['order']}) costs {low['cost']:.4g}: " + ", ".join(
                          f"{k} = {v:.4g}" for k, v in low["values"].items() if not math.isclose(v, result["best_values"][k], rel_tol=1e-6))
                      + ". The fit stopped at its budget, not converged.")
