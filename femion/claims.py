@@ -50,6 +50,8 @@ __all__ = [
     "STATUSES",
     "Assessment",
     "Claim",
+    "PAPER_NUMBERS",
+    "PaperNumber",
     "Verdict",
     "assess",
     "claim",
@@ -263,7 +265,7 @@ def _analog_gradual(out):
 def _analog_window(out):
     window = _number(out, "analog_pulses", "G_max_over_G_min")
     value = f"G_max/G_min = {_g(window)} (emf-corrected read)"
-    if _within(window, 57.5):
+    if _within(window, PAPER_NUMBERS["G_max_over_G_min"].value):
         return Verdict(True, value)
     driver = out["analog_pulses"].get("window_most_sensitive_to")
     return Verdict(False, value, f"analog window: the read conductance changes {_g(window)}× against 57.5×"
@@ -278,7 +280,7 @@ def _analog_nonlinearity(out):
     def close(x, paper):
         return math.isfinite(x) and abs(x - paper) <= max(RELATIVE_TOLERANCE * abs(paper), 0.5)
 
-    if close(ltp, 0.6) and close(ltd, -7.7):
+    if close(ltp, PAPER_NUMBERS["nonlinearity_label_LTP"].value) and close(ltd, PAPER_NUMBERS["nonlinearity_label_LTD"].value):
         return Verdict(True, value)
     return Verdict(False, value, f"pulse response shape: labels {ltp:.2g} / {ltd:.2g} against 0.6 / −7.7")
 
@@ -310,7 +312,7 @@ def _li_activation_energy(out):
     local = [float(x) for x in _get(out, "li_arrhenius", "local_activation_energy_eV")]
     linear = bool(_get(out, "li_arrhenius", "arrhenius_linear"))
     value = f"E_A = {energy:.3f} eV on the stack (local slopes {local[0]:.2f} → {local[-1]:.2f} eV)"
-    if abs(energy - 0.5) <= 0.05 and linear:
+    if abs(energy - PAPER_NUMBERS["li_activation_energy"].value) <= 0.05 and linear:
         return Verdict(True, value)
     reason = "the stack is not Arrhenius (local slopes differ by > 20 %)" if not linear else f"{energy:.3f} eV against 0.5 ± 0.05 eV"
     variants = out["li_arrhenius"].get("variants") or {}
@@ -521,7 +523,7 @@ def _inventory_evidence(out) -> str:
 def _capacitance(out):
     c = _number(out, "power_cv_gcd", "areal_capacitance_mF_cm2")
     value = f"{_g(c)} mF/cm²"
-    if _within(c, 4.1):
+    if _within(c, PAPER_NUMBERS["areal_capacitance"].value):
         return Verdict(True, value, studies=("power_cv_gcd",))
     consumed = out["power_cv_gcd"].get("li_consumed_air_mol")
     link = (f"power state: {_g(c)} mF/cm² against 4.1; Li consumed by air in programming: {consumed} mol "
@@ -539,7 +541,7 @@ def _ragone(out):
     energy = _number(out, "power_cv_gcd", "energy_uWh_cm2")
     power = _number(out, "power_cv_gcd", "power_uW_cm2")
     value = f"{_g(energy)} µWh/cm² at {_g(power)} µW/cm²"
-    if _within(energy, 7.0) and _within(power, 27.9):
+    if _within(energy, PAPER_NUMBERS["energy"].value) and _within(power, PAPER_NUMBERS["power"].value):
         return Verdict(True, value, studies=("power_cv_gcd",))
     link = f"stored charge of the power state: {_g(energy)} µWh/cm² against 7.0"
     inv = out.get("li_inventory")
@@ -743,6 +745,60 @@ CLAIMS: tuple[Claim, ...] = (
 """Every claim, in the paper's order (analog, power, digital, scaling)."""
 
 _BY_ID = {c.id: c for c in CLAIMS}
+
+
+@dataclass(frozen=True)
+class PaperNumber:
+    """One number the paper states, as its claim writes it.
+
+    Attributes
+    ----------
+    claim : str
+        Id of the claim (:data:`CLAIMS`) whose ``paper_value`` or ``statement`` text holds it.
+    text : str
+        The number as the claim's text writes it (``"57.5"``, ``"10⁻⁷"``).
+    value : float
+        Its value in ``unit``.
+    unit : str
+        Its unit as a pint expression (``""``: dimensionless).
+    si_unit : str
+        The SI unit of :meth:`si` (``""``: dimensionless).
+    bound : {"value", "lower"}
+        ``"lower"``: the paper states a lower bound (``> 10⁵ s``).
+    """
+
+    claim: str
+    text: str
+    value: float
+    unit: str
+    si_unit: str
+    bound: str = "value"
+
+    def si(self) -> float:
+        """The number in :attr:`si_unit`."""
+        from femion.units import value_unit_to_si
+
+        return value_unit_to_si(self.value, self.unit, self.si_unit, name=self.text, origin=f"claim {self.claim}")
+
+
+PAPER_NUMBERS: Mapping[str, PaperNumber] = {
+    "G_max_over_G_min": PaperNumber("analog_window", "57.5", 57.5, "", ""),
+    "nonlinearity_label_LTP": PaperNumber("analog_nonlinearity", "0.6", 0.6, "", ""),
+    "nonlinearity_label_LTD": PaperNumber("analog_nonlinearity", "−7.7", -7.7, "", ""),
+    "c2c_variation": PaperNumber("analog_c2c", "1 %", 1.0, "percent", ""),
+    "li_activation_energy": PaperNumber("li_activation_energy", "0.5 eV", 0.5, "eV", "eV"),
+    "areal_capacitance": PaperNumber("capacitance", "4.1 mF/cm²", 4.1, "mF/cm^2", "F/m^2"),
+    "energy": PaperNumber("ragone", "7.0 µWh/cm²", 7.0, "uW*h/cm^2", "J/m^2"),
+    "power": PaperNumber("ragone", "27.9 µW/cm²", 27.9, "uW/cm^2", "W/m^2"),
+    "selectivity": PaperNumber("volatile_threshold", "10²", 1e2, "", ""),
+    "off_current": PaperNumber("volatile_threshold", "10⁻⁷ A", 1e-7, "A", "A"),
+    "variation_v_th": PaperNumber("variability_deformation", "V_th/V_hold 4/2 %", 4.0, "percent", ""),
+    "variation_v_hold": PaperNumber("variability_deformation", "V_th/V_hold 4/2 %", 2.0, "percent", ""),
+    "variation_lrs": PaperNumber("variability_deformation", "LRS/HRS 3/7 %", 3.0, "percent", ""),
+    "variation_hrs": PaperNumber("variability_deformation", "LRS/HRS 3/7 %", 7.0, "percent", ""),
+    "retention_time": PaperNumber("retention", "10⁵ s", 1e5, "s", "s", bound="lower"),
+}
+"""The paper's quantitative targets by name, each tied to the claim text that states it (the calibration's targets)."""
 
 
 def claim(claim_id: str) -> Claim:

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import importlib.util
 import json
+import math
+import os
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,8 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, Mapping
 
-from femion.materials import Material, MaterialError, load_material
-from femion.units import UnitError, to_si
+from femion.materials import PROPERTY_UNITS, Material, MaterialError, load_material, material_variant
+from femion.units import UnitError, to_si, value_unit_to_si
 
 __all__ = [
     "AMBIENTS",
@@ -42,6 +46,7 @@ __all__ = [
     "load_device",
     "load_study_config",
     "override_device",
+    "override_materials",
     "parse_device",
     "require_layers",
 ]
@@ -56,6 +61,8 @@ MAX_TEMPERATURE = 2000.0
 ELECTRODE_KINDS = ("metal", "transparent_conductor")
 FILM_KINDS = ("host", "electrolyte")
 SUBSTRATE_REGION = "substrate"
+MATERIAL_VARIANTS = Path(tempfile.gettempdir()) / "femion-material-variants"
+"""Where :func:`override_materials` writes its material copies (one folder per distinct set of changes)."""
 _DEVICE_KEYS = {"name", "ambient", "temperature", "electrode_radius", "film_radius", "substrate", "layers"}
 _LAYER_KEYS = {"name", "material", "thickness"}
 _SUBSTRATE_KEYS = {"material", "thickness"}
@@ -477,6 +484,93 @@ def override_device(
     return dataclasses.replace(changed, text=_device_toml(changed, header))
 
 
+def override_materials(device: Device, overrides: Mapping[str, Any], origin: str = "") -> Device:
+    """Return ``device`` with some material values replaced (``material.<Material>.<property>`` keys).
+
+    Each changed material is written once as a copy of its file with the new
+    values (:func:`femion.materials.material_variant`, ``source = "assumed"``:
+    an override is no literature value) into :data:`MATERIAL_VARIANTS`, in a
+    folder named by a hash of the original file and the changes, and every
+    layer (and the substrate) of that material then uses the copy. The
+    device's ``text`` lists the overrides.
+
+    Parameters
+    ----------
+    device
+        The base device.
+    overrides
+        ``"material.<Material>.<property>"`` -> value: ``"<number> <unit>"``
+        (any unit convertible to the property's SI unit,
+        :data:`femion.materials.PROPERTY_UNITS`) or a bare number for a
+        dimensionless property. ``<Material>`` is the ``name`` of a material of
+        the device's layers or substrate.
+
+    Returns
+    -------
+    Device
+        A new device; ``device`` itself is unchanged.
+
+    Raises
+    ------
+    StudyConfigError
+        One line naming ``origin`` and the key: a key not of the form
+        ``material.<Material>.<property>``, a material the device does not use,
+        a property its file does not define, a value of the wrong unit or not finite.
+    """
+    where = origin or device.source or "<overrides>"
+    regions = [*device.layers, device.substrate]
+    used: dict[str, list[Layer]] = {}
+    for layer in regions:
+        used.setdefault(load_material(layer.material).name, []).append(layer)
+    changes: dict[str, dict[str, float]] = {}
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        if len(parts) != 3 or parts[0] != "material" or not parts[1] or not parts[2]:
+            raise StudyConfigError(f"{where}: override {key!r}: a material override is 'material.<Material>.<property>'")
+        _, name, prop = parts
+        if name not in used:
+            raise StudyConfigError(f"{where}: override {key!r}: the device uses no material {name!r} (its materials: "
+                                   f"{', '.join(used)})")
+        material = load_material(used[name][0].material)
+        if prop not in material:
+            raise StudyConfigError(f"{where}: override {key!r}: material {name!r} ({material.path}) has no property {prop!r}")
+        try:
+            si = to_si(value, PROPERTY_UNITS[prop], name=str(key), origin=where)
+        except UnitError as error:
+            raise StudyConfigError(str(error)) from None
+        if not math.isfinite(si):
+            raise StudyConfigError(f"{where}: override {key!r} = {value!r} is not finite")
+        changes.setdefault(name, {})[prop] = si
+    replaced: dict[str, str] = {}
+    for name, values in changes.items():
+        material = load_material(used[name][0].material)
+        text = Path(material.path).read_text(encoding="utf-8")
+        file_values = {}
+        for prop, si in values.items():
+            unit = tomllib.loads(text)[prop]["unit"]
+            scale = value_unit_to_si(1.0, unit, PROPERTY_UNITS[prop], name=prop, origin=material.path)
+            file_values[prop] = (si / scale, "assumed")
+        digest = hashlib.sha1(json.dumps([text, sorted(values.items())]).encode()).hexdigest()[:16]
+        target = MATERIAL_VARIANTS / digest / f"{name}.toml"
+        if not target.is_file():  # written under a private name, then renamed: parallel sweep workers share the folder
+            private = target.with_name(f".{name}.{os.getpid()}.toml")
+            try:
+                material_variant(material.path, file_values, private)
+            except MaterialError as error:
+                raise StudyConfigError(f"{where}: overrides of material {name!r}: {error}") from None
+            os.replace(private, target)
+        replaced[name] = str(target)
+    layers = tuple(dataclasses.replace(layer, material=replaced.get(load_material(layer.material).name, layer.material))
+                   for layer in device.layers)
+    substrate = device.substrate
+    if load_material(substrate.material).name in replaced:
+        substrate = dataclasses.replace(substrate, material=replaced[load_material(substrate.material).name])
+    changed = dataclasses.replace(device, layers=layers, substrate=substrate)
+    header = [f"# device {changed.name!r}: {device.source or 'built in code'} with material overrides (values in SI)"]
+    header += [f"#   {key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in overrides.items()]
+    return dataclasses.replace(changed, text=_device_toml(changed, header))
+
+
 def _device_toml(device: Device, header: list[str]) -> str:
     """Device TOML text (SI quantities) that :func:`parse_device` reads back to an equal device."""
 
@@ -540,6 +634,9 @@ def load_study_config(
           the value it replaces. ``config.device`` selects another device file.
         * ``device.<field>``: changes the device through :func:`override_device`
           (``device.temperature``, ``device.layers.LiPON.thickness``, ...).
+        * ``material.<Material>.<property>``: a value of a material of the device
+          (after the ``device.*`` overrides), through :func:`override_materials`
+          (``"material.WO3.exchange_current_density" = "20 A/m^2"``).
 
     Returns
     -------
@@ -574,11 +671,13 @@ def load_study_config(
             f"{path}: " + (f"unknown key(s) {unknown}" if unknown else "") + ("; " if unknown and missing else "")
             + (f"missing key(s) {missing}" if missing else "") + f" (keys: {sorted(allowed)})"
         )
-    device_overrides = {}
+    device_overrides, material_overrides = {}, {}
     for key, value in (overrides or {}).items():
         prefix, _, name = str(key).partition(".")
         if prefix == "device" and name:
             device_overrides[key] = value
+        elif prefix == "material" and name:
+            material_overrides[key] = value
         elif prefix == "config" and name in allowed:
             if _toml_kind(value) != _toml_kind(data[name]):
                 raise StudyConfigError(
@@ -592,8 +691,9 @@ def load_study_config(
             raise StudyConfigError(f"unknown override {key!r}{hint}: {path} has keys {sorted(allowed)}")
         else:
             raise StudyConfigError(
-                f"override {key!r} for {path}: a dotted key must start with 'config.' (a key of the file) "
-                "or 'device.' (a device field, e.g. 'device.layers.LiPON.thickness')"
+                f"override {key!r} for {path}: a dotted key must start with 'config.' (a key of the file), "
+                "'device.' (a device field, e.g. 'device.layers.LiPON.thickness') or 'material.' "
+                "(a material value, e.g. 'material.WO3.exchange_current_density')"
             )
     for key, value in data.items():  # both variants are checked, whichever runs: a quick key has its full key's type
         full = key.removeprefix("quick_")
@@ -608,6 +708,8 @@ def load_study_config(
     device = load_device(path.parent / device_path if device_path else None)
     if device_overrides:
         device = override_device(device, device_overrides, origin=f"overrides of {path}", base=path.parent)
+    if material_overrides:
+        device = override_materials(device, material_overrides, origin=f"overrides of {path}")
     return data, device
 
 

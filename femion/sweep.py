@@ -32,7 +32,10 @@ defines the points. Parameters are dotted keys: ``config.<key>`` replaces a
 key of the study's ``config.toml`` (the value written as that TOML holds it),
 ``device.<field>`` changes the study's device (``device.temperature``,
 ``device.electrode_radius``, ``device.layers.<LayerName>.thickness``, ...; see
-:func:`femion.config.device_override_keys`). Observables are keys of the
+:func:`femion.config.device_override_keys`), ``material.<Material>.<property>``
+a value of one of the device's materials (``"20 A/m^2"``; a copy of the
+material file with that value, :func:`femion.config.override_materials`).
+Observables are keys of the
 study's summary (``a.b`` reaches into a nested table): numbers, strings or
 1-D lists of numbers; an observable whose values are of other or differing
 kinds across points (e.g. ``None`` at some points and a string at others) is
@@ -471,10 +474,11 @@ def _dotted(table: Mapping[str, Any], prefix: str, fail) -> dict[str, Any]:
 
     def walk(key: str, value: Any) -> None:
         head = key.split(".", 1)[0]
-        if head not in ("config", "device"):
-            raise fail(f"'{prefix}.{key}': a parameter is 'config.<key of the study's config.toml>' or 'device.<field>'")
+        if head not in ("config", "device", "material"):
+            raise fail(f"'{prefix}.{key}': a parameter is 'config.<key of the study's config.toml>', 'device.<field>' "
+                       "or 'material.<Material>.<property>'")
         depth = key.count(".") + 1
-        if isinstance(value, dict) and (head == "device" or depth < 2):
+        if isinstance(value, dict) and (head == "device" or depth < 2 or (head == "material" and depth < 3)):
             for sub, inner in value.items():
                 walk(f"{key}.{sub}", inner)
         else:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +53,7 @@ from tqdm import tqdm
 import xarray as xr
 
 from femion.analog import READ_UNITS, TRAIN_SETTINGS, PulseTrain, run_train, train_figures
+from femion.calibration import Knob, file_value
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, material_variant
@@ -66,23 +66,10 @@ METRICS = ("G_max_over_G_min", "nonlinearity_label_LTP", "nonlinearity_label_LTD
 TRAIN_KEYS = {"amplitude", "pulse_width", "pulse_rest", "read_voltage", "read_width", "pulses_per_phase", "quick_pulses_per_phase"}
 
 
-@dataclass(frozen=True)
-class Knob:
-    """One fitted material value: ``material``.``property`` searched in [``low``, ``high``] (file units), logarithmically."""
-
-    material: str
-    property: str
-    low: float
-    high: float
-
-    @property
-    def name(self) -> str:
-        """``material.property``."""
-        return f"{self.material}.{self.property}"
-
-
 def parse_knobs(entries: list, device, origin: str) -> list[Knob]:
-    """Validate the ``[[knobs]]`` tables against ``device``.
+    """Validate the ``[[knobs]]`` tables against ``device``; knobs of :mod:`femion.calibration` (SI range, log scale).
+
+    ``low`` and ``high`` are in the unit of the material file; the knobs hold them in SI.
 
     Raises
     ------
@@ -106,7 +93,11 @@ def parse_knobs(entries: list, device, origin: str) -> list[Knob]:
         low, high = (to_si(entry[key], "", name=f"knobs[{index}].{key}", origin=origin, positive=True) for key in ("low", "high"))
         if not (np.isfinite(low) and np.isfinite(high) and 0.0 < low < high):
             raise StudyConfigError(f"{where}: need 0 < low < high, got {low!r}, {high!r}")
-        knobs.append(Knob(entry["material"], entry["property"], low, high))
+        material = materials[entry["material"]]
+        si_per_file = 1.0 / file_value(material.path, entry["property"], 1.0)[0]
+        parameter = material[entry["property"]]
+        knobs.append(Knob((entry["material"],), entry["property"], low * si_per_file, high * si_per_file, log=True,
+                          start=parameter.value, source=parameter.source))
     return knobs
 
 
@@ -135,10 +126,11 @@ class Trials:
         self._cache: dict[tuple, float] = {}
 
     def materials(self, values: np.ndarray, folder: Path, source: str) -> dict[str, Path]:
-        """Write one material variant per knob material with ``values`` (file units); material -> path."""
+        """Write one material variant per knob material with ``values`` (SI); material -> path."""
         changes: dict[str, dict] = {}
         for knob, value in zip(self.knobs, values):
-            changes.setdefault(knob.material, {})[knob.property] = (float(value), source)
+            material = knob.materials[0]
+            changes.setdefault(material, {})[knob.property] = (file_value(material, knob.property, float(value))[0], source)
         return {material: material_variant(material, change, folder / f"{material}.toml") for material, change in changes.items()}
 
     def __call__(self, log_values: np.ndarray, stage: str) -> float:
@@ -277,10 +269,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
 
 def load_unit(knob: Knob) -> str:
-    """SI unit of a knob's property (the database's unit; the knob ranges are in the file's unit)."""
-    from femion.materials import PROPERTY_UNITS
-
-    return PROPERTY_UNITS[knob.property]
+    """SI unit of a knob's value (its range and the trials' values are in SI)."""
+    return knob.unit
 
 
 def findings(fit: dict) -> str:

@@ -80,7 +80,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,12 +87,14 @@ import numpy as np
 import xarray as xr
 
 import femion
+from femion import calibration
+from femion.calibration import BudgetSpent, file_value
 from femion.claims import POWER_WINDOW, RELATIVE_TOLERANCE
 from femion.analog import window as conductance_window
 from femion.config import StudyConfigError, load_study_config, override_device, require_layers
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
-from femion.materials import CALIBRATED, load_material, material_variant
+from femion.materials import CALIBRATED, material_variant
 from femion.observables import discharge_metrics
 from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, read_step, rest
 from femion.simulation import ProtocolChain, SimulationError
@@ -320,27 +321,19 @@ def hand_estimate(device, window: float, targets: dict, knob_ranges: dict, reduc
 
 
 @dataclass(frozen=True)
-class Knob:
-    """One fitted value: ``property`` set to one value in every material of ``materials``, searched in [low, high] (SI)."""
+class Knob(calibration.Knob):
+    """A knob of :mod:`femion.calibration` (one value in every material of ``materials``, range in SI) that also names
+    the end of its range the hand estimate says raises the stored energy (``favourable``: "low" or "high")."""
 
-    materials: tuple[str, ...]
-    property: str
-    low: float
-    high: float
-    file_scale: float  # SI value / file value
-    favourable: str  # "low" or "high": the end of the range that the hand estimate says raises the stored energy
-
-    @property
-    def name(self) -> str:
-        """``WO3+MoO3.property``."""
-        return f"{'+'.join(self.materials)}.{self.property}"
+    favourable: str = "high"
 
 
 def parse_knobs(entries, device, origin: str) -> list[Knob]:
     """Validate the ``[[knobs]]`` tables; the bounds are the materials' database ranges (their intersection).
 
-    The regular-solution interaction is searched above −1.9 RT/F per Li [eV]: below −2RT
-    the host is spinodal and :mod:`femion.physics.lithium` rejects it.
+    The ranges come from :func:`femion.calibration.parse_knobs` (linear scale). The regular-solution interaction
+    is searched above −1.9 RT/F per Li [eV]: below −2RT the host is spinodal and :mod:`femion.physics.lithium`
+    rejects it.
 
     Raises
     ------
@@ -350,7 +343,6 @@ def parse_knobs(entries, device, origin: str) -> list[Knob]:
     """
     if not isinstance(entries, list) or not 1 <= len(entries) <= 4:
         raise StudyConfigError(f"{origin}: give 1 to 4 [[knobs]] tables")
-    names = {device.material(layer.name).name: layer.name for layer in device.layers}
     knobs = []
     for index, entry in enumerate(entries):
         where = f"{origin}: knobs[{index}]"
@@ -358,35 +350,19 @@ def parse_knobs(entries, device, origin: str) -> list[Knob]:
             raise StudyConfigError(f"{where}: needs exactly 'materials' (a list), 'property' and 'favourable'")
         if entry["favourable"] not in ("low", "high"):
             raise StudyConfigError(f"{where}: favourable must be 'low' or 'high', got {entry['favourable']!r}")
-        lows, highs, scales = [], [], []
-        for name in entry["materials"]:
-            if name not in names:
-                raise StudyConfigError(f"{where}: material {name!r} is not a layer material ({', '.join(names)})")
-            material = device.material(names[name])
-            if entry["property"] not in material or material[entry["property"]].range is None:
-                raise StudyConfigError(f"{where}: {name} has no property {entry['property']!r} with a database range")
-            table = tomllib.loads(Path(load_material(material.name).path).read_text(encoding="utf-8"))[entry["property"]]
-            low, high = material[entry["property"]].range
-            lows.append(low)
-            highs.append(high)
-            scales.append(material.value(entry["property"]) / table["value"] if table["value"] != 0 else _unit_scale(material, entry["property"], table))
-        low, high = max(lows), min(highs)
+        try:
+            (knob,) = calibration.parse_knobs([{"materials": entry["materials"], "property": entry["property"],
+                                                "scale": "linear"}], device, where, max_knobs=1)
+        except StudyConfigError as error:
+            raise StudyConfigError(str(error).replace(f"{where}: knobs[0]", where)) from None
+        low = knob.low
         if entry["property"] == "li_interaction_energy":
             low = max(low, -1.9 * GAS_CONSTANT * device.temperature / FARADAY)  # eV per Li
-        if not low < high:
+        if not low < knob.high:
             raise StudyConfigError(f"{where}: the database ranges of {entry['materials']} do not overlap")
-        knobs.append(Knob(tuple(entry["materials"]), entry["property"], low, high, scales[0], entry["favourable"]))
+        knobs.append(Knob(knob.materials, knob.property, low, knob.high, start=knob.start, source=knob.source,
+                          favourable=entry["favourable"]))
     return knobs
-
-
-def _unit_scale(material, name: str, table: dict) -> float:
-    """SI per file unit of a property whose database value is 0 (from its range)."""
-    low_si = material[name].range[0]
-    return low_si / table["range"][0]
-
-
-class BudgetSpent(Exception):
-    """Raised by :class:`Trials` when the fit has used its evaluations (least_squares does not count its Jacobian's)."""
 
 
 class Trials:
@@ -404,7 +380,7 @@ class Trials:
         changes: dict[str, dict] = {}
         for knob, value in zip(self.knobs, values):
             for material in knob.materials:
-                changes.setdefault(material, {})[knob.property] = (float(value) / knob.file_scale, source)
+                changes.setdefault(material, {})[knob.property] = (file_value(material, knob.property, float(value))[0], source)
         overrides = {}
         for layer in self.device.layers:
             name = self.device.material(layer.name).name
@@ -750,9 +726,7 @@ def _layer(device, material: str) -> str:
 
 
 def _knob_unit(knob: Knob) -> str:
-    from femion.materials import PROPERTY_UNITS
-
-    return PROPERTY_UNITS[knob.property] or "1"
+    return knob.unit or "1"
 
 
 def _unit(key: str) -> str:
