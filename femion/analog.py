@@ -27,6 +27,12 @@ Figures (:func:`train_figures`)
   branch (:func:`femion.observables.cycle_to_cycle_variation`, paper ≈ 1 %);
 * whether G rises under the LTP and falls under the LTD pulses (computed,
   not assumed), and the open-circuit voltage before the reads.
+
+The small-signal read (:func:`stack_conductance`)
+--------------------------------------------------
+G = [I(+δV) − I(−δV)]/(2 δV) of two holds from the same state: the emf-free
+conductance of the stack at a small step, used for its Arrhenius plot
+(``studies/li_arrhenius``, paper Fig. S1a) and by the calibration evaluator.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from femion.observables import conductance_ratio, cycle_to_cycle_variation, fit_nonlinearity, nonlinearity_label
-from femion.protocols import Protocol, pulse_train, read_step
-from femion.simulation import ProtocolChain, SimulationError, SimulationSettings
+from femion.protocols import Protocol, hold, pulse_train, read_step
+from femion.simulation import ProtocolChain, Simulation, SimulationError, SimulationSettings
 from femion.units import to_integer, to_si
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "host_variant",
     "read_time_key",
     "run_train",
+    "stack_conductance",
     "train_figures",
     "window",
 ]
@@ -392,3 +399,49 @@ def train_figures(reads) -> dict:
         "open_circuit_voltage_min_V": float(reads.open_circuit_voltage.values.min()),
         "open_circuit_voltage_max_V": float(reads.open_circuit_voltage.values.max()),
     }
+
+
+def stack_conductance(device, step_voltage: float, read_time: float, settings: SimulationSettings, mesh=None) -> float:
+    """Small-signal conductance of the stack from ±``step_voltage`` holds of ``read_time`` from the as-fabricated state.
+
+    G = [I(+δV) − I(−δV)] / (2 δV), with I the device current at the end of each
+    hold (:func:`femion.protocols.hold`, full Li physics of
+    :class:`femion.simulation.Simulation`: LiPON in series with the two
+    host/LiPON interfaces, Butler–Volmer and double layers, and the hosts'
+    electronic conduction). For δV below RT/F (26 mV at 300 K) Butler–Volmer is
+    linear over ±δV and the ± difference removes the cell's emf and its
+    relaxation current (the same at +δV and −δV), so for a linear cell G equals
+    the emf-corrected read conductance I/(V − V_oc)
+    (:func:`femion.observables.read_conductance`). The Arrhenius plot of G(T) is
+    paper Fig. S1a (Sec. 2.2, E_A = 0.5 eV).
+
+    Parameters
+    ----------
+    device : femion.config.Device
+        The device (its ``temperature`` sets T).
+    step_voltage : float
+        δV [V], positive (10 mV in ``studies/li_arrhenius``).
+    read_time : float
+        Hold duration [s], positive; the current is taken at its end.
+    settings : SimulationSettings
+        Time-loop settings.
+    mesh : femion.mesh.AxisymmetricMesh, optional
+        A mesh of ``device`` to reuse; None builds one.
+
+    Returns
+    -------
+    float
+        G [S].
+
+    Raises
+    ------
+    femion.protocols.ProtocolError
+        On a non-finite step or a non-positive read time.
+    femion.simulation.SimulationError
+        If a hold fails to integrate.
+    """
+    currents = []
+    for sign in (1.0, -1.0):
+        simulation = Simulation(device, hold(sign * step_voltage, read_time, max_step=read_time), settings, mesh=mesh)
+        currents.append(simulation.run(None, progress=False).state.current)
+    return (currents[0] - currents[1]) / (2.0 * step_voltage)

@@ -23,7 +23,10 @@ module holds what every calibration study shares:
   Jacobian: singular values, parameter correlation) and global (Morris
   elementary effects with SALib) view of which knobs the targets pin down;
 * :func:`write_back`: the explicit step that writes fitted values into the
-  material files with ``source = "calibrated: studies/<name>"``.
+  material files with ``source = "calibrated: studies/<name>"``;
+* :data:`PARTS` and :data:`OBSERVABLES`: the parts of the paper's targets the
+  evaluator of ``studies/calibration`` (``studies/calibration/evaluate``)
+  computes, and the summary keys every one of its points reports.
 
 References: the trust-region reflective least squares of
 :func:`scipy.optimize.least_squares` (Branch, Coleman & Li, SIAM J. Sci.
@@ -54,6 +57,8 @@ from femion.units import UnitError, to_si, value_unit_to_si
 __all__ = [
     "BudgetSpent",
     "Knob",
+    "OBSERVABLES",
+    "PARTS",
     "SweepEvaluator",
     "Target",
     "cost",
@@ -70,6 +75,23 @@ __all__ = [
 
 KINDS = ("log", "relative", "linear", "lower")
 """Residual kinds of a :class:`Target` (see :meth:`Target.residual`)."""
+
+PARTS: dict[str, tuple[str, ...]] = {
+    "analog": ("G_max_over_G_min", "nonlinearity_label_LTP", "nonlinearity_label_LTD", "c2c_variation"),
+    "arrhenius": ("li_activation_energy",),
+    "power": ("areal_capacitance", "energy", "power"),
+    "volatile": ("selectivity", "off_current"),
+    "variability": ("variation_v_th", "variation_v_hold", "variation_lrs", "variation_hrs"),
+    "retention": ("retention_time",),
+}
+"""Parts of the calibration evaluator (``studies/calibration/evaluate``, its ``config.part``) -> the summary keys each
+computes: names of :data:`femion.claims.PAPER_NUMBERS`, values in their ``si_unit`` (``nonlinearity_label_*``, ``c2c_variation``
+and ``variation_*`` [1], ``li_activation_energy`` [eV], ``areal_capacitance`` [F/m²], ``energy`` [J/m²], ``power``
+[W/m²], ``off_current`` [A], ``retention_time`` [s]). A :class:`Target`'s ``part`` names one of them."""
+
+OBSERVABLES: tuple[str, ...] = tuple(name for names in PARTS.values() for name in names)
+"""Every summary key of the calibration evaluator, in :data:`PARTS` order: each point reports all of them (NaN outside
+its part), as the results store of a :class:`SweepEvaluator` needs."""
 
 
 class BudgetSpent(Exception):

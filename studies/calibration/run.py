@@ -70,6 +70,8 @@ from pathlib import Path
 import numpy as np
 
 from femion.calibration import (
+    OBSERVABLES,
+    PARTS,
     BudgetSpent,
     SweepEvaluator,
     cost,
@@ -83,7 +85,7 @@ from femion.calibration import (
     write_back,
 )
 from femion.claims import PAPER_NUMBERS
-from femion.config import StudyConfigError, load_study, load_study_config
+from femion.config import StudyConfigError, load_study_config
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import load_material
 from femion.units import to_integer, to_si
@@ -176,17 +178,16 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     if settings["knobs"] is not None:
         knobs = knobs[: settings["knobs"]]
     targets = parse_targets(config["targets"], origin)
-    _, evaluate = load_study(HERE / "evaluate")
-    unknown = sorted({t.part for t in targets} - set(evaluate.PARTS))
+    unknown = sorted({t.part for t in targets} - set(PARTS))
     if unknown:
-        raise StudyConfigError(f"{origin}: targets name parts {unknown}; the evaluator has {list(evaluate.PARTS)}")
+        raise StudyConfigError(f"{origin}: targets name parts {unknown}; the evaluator has {list(PARTS)}")
     if not isinstance(config["cluster"], dict):
         raise StudyConfigError(f"{origin}: [cluster] must be a table (femion.sweep's)")
     fitted = [t for t in targets if t.fit]
     held = [t for t in targets if not t.fit]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    evaluator = SweepEvaluator(HERE / "evaluate", outdir, knobs, list(evaluate.OBSERVABLES), quick=False, cluster=config["cluster"])
+    evaluator = SweepEvaluator(HERE / "evaluate", outdir, knobs, list(OBSERVABLES), quick=False, cluster=config["cluster"])
     fit = Fit(evaluator, knobs, fitted, settings["budget"])
     u0 = np.array([k.to_scaled(k.start) for k in knobs])
     held_parts = list(dict.fromkeys(t.part for t in held)) if settings["held_out"] else []
@@ -227,7 +228,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
             records = evaluator.evaluate([(part, values) for part in held_parts], label=f"held-out parts at the {label}")
             for part, record in zip(held_parts, records):
                 metrics = evaluator.metrics(record)
-                held_metrics[label].update({name: metrics[name] for name in evaluate.PARTS[part]})
+                held_metrics[label].update({name: metrics[name] for name in PARTS[part]})
                 if record["status"] != "done":
                     held_failures[f"{part} at the {label}"] = " ".join(str(record.get("error")).split())[:300]
 

@@ -14,7 +14,8 @@ materials database.
 At each temperature T (``device.temperature`` overridden) the pristine device
 is held at +δV and at −δV for the read time t_read from the same as-fabricated
 state (electric potential + Li electrochemistry through
-:class:`femion.Simulation`), and the small-signal conductance is
+:class:`femion.Simulation`), and the small-signal conductance
+(:func:`femion.analog.stack_conductance`) is
 
     G(T) = [I(+δV) − I(−δV)] / (2 δV)
 
@@ -48,14 +49,13 @@ from pathlib import Path
 
 import numpy as np
 
-from femion.analog import host_variant, read_time_key
+from femion.analog import host_variant, read_time_key, stack_conductance
 from femion.config import load_study_config, override_device, require_layers
 from femion.constants import BOLTZMANN, EV
 from femion.io import write_dataset, write_run_metadata
 from femion.mesh import build_mesh
 from femion.observables import arrhenius_fit
-from femion.protocols import hold
-from femion.simulation import Simulation, SimulationSettings
+from femion.simulation import SimulationSettings
 from femion.units import to_si
 
 HERE = Path(__file__).resolve().parent
@@ -69,15 +69,6 @@ VARIANTS: dict[str, dict[str, float]] = {
 """Device variants of the decomposition: host material property -> factor (both hosts)."""
 LINEARITY_TOLERANCE = 0.2
 """Largest relative deviation of a local slope from the fitted E_A for ``arrhenius_linear``."""
-
-
-def stack_conductance(device, step_voltage: float, read_time: float, settings: SimulationSettings, mesh=None) -> float:
-    """Small-signal conductance G [S] of ``device`` from ±``step_voltage`` holds of ``read_time`` (module docstring)."""
-    currents = []
-    for sign in (1.0, -1.0):
-        simulation = Simulation(device, hold(sign * step_voltage, read_time, max_step=read_time), settings, mesh=mesh)
-        currents.append(simulation.run(None, progress=False).state.current)
-    return (currents[0] - currents[1]) / (2.0 * step_voltage)
 
 
 def local_activation_energies(temperature: np.ndarray, conductance: np.ndarray) -> np.ndarray:

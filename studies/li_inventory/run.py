@@ -95,8 +95,8 @@ from femion.config import StudyConfigError, load_study_config, override_device, 
 from femion.constants import FARADAY, GAS_CONSTANT
 from femion.io import write_dataset, write_run_metadata
 from femion.materials import CALIBRATED, material_variant
-from femion.observables import discharge_metrics
-from femion.protocols import Protocol, Step, VoltageLimits, cyclic_voltammetry, pulse_train, read_step, rest
+from femion.power import WH, reduced_state, run_gcd
+from femion.protocols import cyclic_voltammetry, pulse_train, read_step
 from femion.simulation import ProtocolChain, SimulationError
 from femion.units import to_integer, to_si
 
@@ -109,7 +109,6 @@ CONFIG_KEYS = {
 }
 SCENARIO_KEYS = {"hypothesis", "inventory_reduction", "quick_inventory_reduction", "fit_inventory_reduction"}
 PAPER = {"areal_capacitance_mF_cm2": 4.1, "energy_uWh_cm2": 7.0, "power_uW_cm2": 27.9}
-WH = 3600.0  # J per Wh
 TARGETS = ("areal_capacitance_mF_cm2", "energy_uWh_cm2", "power_uW_cm2")
 CV_RESOLUTION = 0.01
 """Largest voltage step of the CV records [V] (the peak potentials are read at the recorded points)."""
@@ -146,98 +145,6 @@ def paper_gcd(capacitance: float, energy: float, power: float) -> dict[str, floa
     window = math.sqrt(2.0 * energy / capacitance)
     duration = energy / power
     return {"window_V": window, "duration_s": duration, "current_density_A_m2": capacitance * window / duration}
-
-
-def host_mask(mesh, device) -> np.ndarray:
-    """Boolean mask (n_cells,) of the host cells (materials of kind "host": WO3, MoO3)."""
-    mask = np.zeros(mesh.n_cells, dtype=bool)
-    for layer in device.films:
-        if device.material(layer.name).kind == "host":
-            mask |= mesh.region_mask(layer.name)
-    return mask
-
-
-def reduced_state(device, mesh, settings, reduction: float):
-    """The as-fabricated state with the hosts' Li scaled by (1 − ``reduction``): the scenario's start state.
-
-    Parameters
-    ----------
-    device : femion.config.Device
-    mesh : femion.mesh.AxisymmetricMesh
-        The mesh every run of the state uses (n_cells cells).
-    settings : femion.simulation.SimulationSettings
-    reduction : float
-        Fraction X of the hosts' Li removed [1], in [0, 1).
-
-    Returns
-    -------
-    femion.simulation.State
-        ``c_li`` [mol/m³] scaled in the host cells; LiPON keeps c₀; double layers uncharged.
-
-    Raises
-    ------
-    ValueError
-        If ``reduction`` is outside [0, 1).
-    """
-    from femion.simulation import Simulation
-
-    if not 0.0 <= reduction < 1.0:
-        raise ValueError(f"the Li inventory reduction must be in [0, 1), got {reduction!r}")
-    state = Simulation(device, rest(1.0), settings, mesh=mesh).initial_state()
-    c = np.asarray(state.fields["c_li"], dtype=float)
-    state.fields["c_li"] = np.where(host_mask(mesh, device), (1.0 - reduction) * c, c)
-    return state
-
-
-def gcd_protocol(current: float, window: float) -> Protocol:
-    """One GCD cycle that stores Li in WO3: charge at −|current| to V = −|window|, discharge at +|current| to 0 V.
-
-    Parameters
-    ----------
-    current : float
-        Current magnitude [A], non-zero.
-    window : float
-        Voltage window magnitude [V], non-zero.
-
-    Raises
-    ------
-    femion.protocols.ProtocolError
-        On a zero current or window.
-    """
-    magnitude, depth = abs(current), abs(window)
-    return Protocol((
-        Step.constant("current", -magnitude, math.inf, kind="charge", limits=VoltageLimits(lower=-depth), label="charge (Li into WO3)"),
-        Step.constant("current", magnitude, math.inf, kind="discharge", limits=VoltageLimits(upper=0.0), label="discharge"),
-    ))
-
-
-def discharge_shape(time: np.ndarray, voltage: np.ndarray) -> dict[str, float]:
-    """Linearity of a discharge V(t): R² of a least-squares line, and std/mean of dV/dt.
-
-    A capacitor discharges linearly at constant current (R² = 1, spread 0); a
-    Li-storage plateau bends the curve (R² < 1, a large spread).
-
-    Parameters
-    ----------
-    time, voltage : ndarray, shape (n,)
-        The discharge [s], [V], n ≥ 3, time strictly increasing.
-
-    Raises
-    ------
-    ValueError
-        On fewer than three points or non-increasing time.
-    """
-    t, v = np.asarray(time, dtype=float), np.asarray(voltage, dtype=float)
-    if t.size < 3 or np.any(np.diff(t) <= 0.0):
-        raise ValueError("a discharge shape needs at least three points at increasing times")
-    slope, intercept = np.polyfit(t, v, 1)
-    residual = v - (slope * t + intercept)
-    total = np.sum((v - v.mean()) ** 2)
-    rate = np.diff(v) / np.diff(t)
-    weights = np.diff(t)
-    mean = np.sum(rate * weights) / np.sum(weights)
-    spread = math.sqrt(np.sum(weights * (rate - mean) ** 2) / np.sum(weights)) / abs(mean) if mean != 0 else float("inf")
-    return {"r_squared": float(1.0 - np.sum(residual**2) / total) if total > 0 else float("nan"), "dvdt_spread": float(spread)}
 
 
 def cv_peaks(time: np.ndarray, voltage: np.ndarray, current: np.ndarray) -> dict[str, float]:
@@ -420,46 +327,6 @@ class Trials:
               + " -> " + ", ".join(f"{k} {metrics[k]:.4g}" for k in TARGETS) + (f" FAILED {failure}" if failure else ""))
         self._cache[key] = np.where(np.isfinite(residual), residual, math.log(10.0))
         return self._cache[key]
-
-
-def run_gcd(device, mesh, settings, reduction: float, current: float, window: float, area: float):
-    """One GCD cycle (:func:`gcd_protocol`) from the reduced start state; returns (metrics, curves).
-
-    Metrics: ``areal_capacitance_mF_cm2``, ``energy_uWh_cm2``, ``power_uW_cm2`` of the discharge
-    (:func:`femion.observables.discharge_metrics` on −V, −I: the discharge moves V from −window to 0),
-    charge and discharge charge per electrode area [C/m²], the discharge shape (:func:`discharge_shape`).
-
-    Raises
-    ------
-    ValueError
-        If the run has no discharge.
-    """
-    from femion.simulation import Simulation
-
-    start = reduced_state(device, mesh, settings, reduction)
-    result = Simulation(device, gcd_protocol(current, window), settings, mesh=mesh, start=start).run(progress=None)
-    curves = result.curves
-    t, v, i = curves.time.values, curves.voltage.values, curves.current.values
-    scale = abs(current)
-    charge = np.flatnonzero(np.isclose(i, -scale, rtol=1e-3, atol=0.0))
-    discharge = np.flatnonzero(np.isclose(i, scale, rtol=1e-3, atol=0.0))
-    if discharge.size < 3:
-        raise ValueError("the GCD run has no discharge")
-    # The imposed current: the recorded one follows it to ~1e-6 relative, above discharge_metrics' constancy check.
-    metrics = discharge_metrics(t[discharge], -v[discharge], np.full(discharge.size, -abs(current)), area)
-    shape = discharge_shape(t[discharge], v[discharge])
-    return {
-        "areal_capacitance_mF_cm2": metrics["capacitance_F_m2"] * 0.1,
-        "energy_uWh_cm2": metrics["energy_J_m2"] / WH * 1e2,
-        "power_uW_cm2": metrics["power_W_m2"] * 1e2,
-        "discharge_time_s": metrics["duration_s"],
-        "charge_time_s": float(t[charge[-1]] - t[charge[0]]) if charge.size > 1 else float("nan"),
-        "charge_C_m2": float(scale / area * (t[charge[-1]] - t[charge[0]])) if charge.size > 1 else float("nan"),
-        "discharge_C_m2": float(scale / area * metrics["duration_s"]),
-        "mean_discharge_voltage_V": metrics["energy_J_m2"] / (scale / area * metrics["duration_s"]),
-        "discharge_r_squared": shape["r_squared"],
-        "discharge_dvdt_spread": shape["dvdt_spread"],
-    }, curves
 
 
 def run_state(device, settings, reduction: float, protocol: dict, area: float):

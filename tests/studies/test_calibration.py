@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from femion.calibration import parse_knobs, parse_targets
+from femion.calibration import OBSERVABLES, PARTS, parse_knobs, parse_targets
 from femion.claims import PAPER_NUMBERS
 from femion.config import StudyConfigError, load_study, load_study_config
 
@@ -31,11 +32,26 @@ def test_config_knobs_are_inside_their_database_ranges_and_targets_come_from_the
     targets = parse_targets(config["targets"], "config")
     assert {t.name for t in targets} == set(PAPER_NUMBERS)
     assert all(t.paper == PAPER_NUMBERS[t.name].si() for t in targets)
+    assert {t.part for t in targets} <= set(PARTS)
+    assert all(t.name in PARTS[t.part] for t in targets)
+    assert set(OBSERVABLES) <= set(PAPER_NUMBERS) and len(set(OBSERVABLES)) == len(OBSERVABLES)
     _, evaluate = load_study(STUDY / "evaluate")
-    assert {t.part for t in targets} <= set(evaluate.PARTS)
-    assert all(t.name in evaluate.PARTS[t.part] for t in targets)
     with pytest.raises(StudyConfigError, match="part must be one of"):
         evaluate.run(Path("unused"), overrides={"config.part": "nothing"})
+
+
+def test_evaluator_runs_the_protocols_of_analog_pulses_and_li_inventory():
+    """The evaluator's [train] and [power] tables are the pulses of studies/analog_pulses and the GCD and scenario state
+    of studies/li_inventory (its fit state), read from their config files."""
+    read = lambda path: tomllib.loads(path.read_text(encoding="utf-8"))  # noqa: E731
+    evaluator, pulses, inventory = (read(STUDY / "evaluate" / "config.toml"), read(STUDY.parent / "analog_pulses" / "config.toml"),
+                                    read(STUDY.parent / "li_inventory" / "config.toml"))
+    assert evaluator["train"] == {key: pulses[key] for key in evaluator["train"]}
+    assert evaluator["device"] == pulses["device"] == inventory["device"]
+    power = evaluator["power"]
+    assert (power["gcd_window"], power["gcd_current_density"]) == (inventory["gcd_window"], inventory["gcd_current_density"])
+    assert power["inventory_reduction"] == inventory["scenario"]["fit_inventory_reduction"]
+    assert power["hypothesis"] == inventory["scenario"]["hypothesis"]
 
 
 @pytest.mark.slow

@@ -10,15 +10,11 @@ import math
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import femion
 from femion.claims import POWER_WINDOW
 from femion.config import load_study
 from femion.config import StudyConfigError, load_study_config
-from femion.mesh import build_mesh
-from femion.simulation import SimulationSettings
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "li_inventory"
 
@@ -40,36 +36,12 @@ def test_paper_gcd_inverts_the_capacitor_discharge(module):
         module.paper_gcd(0.0, 1.0, 1.0)
 
 
-def test_discharge_shape_of_a_line_and_of_a_plateau(module):
-    t = np.linspace(0.0, 10.0, 50)
-    line = module.discharge_shape(t, 3.0 - 0.2 * t)
-    assert line["r_squared"] == pytest.approx(1.0, abs=1e-12) and line["dvdt_spread"] == pytest.approx(0.0, abs=1e-12)
-    bent = module.discharge_shape(t, np.where(t < 5.0, 3.0 - 0.5 * t, 0.5 - 0.01 * (t - 5.0)))
-    assert bent["r_squared"] < 0.95 and bent["dvdt_spread"] > 0.5
-    with pytest.raises(ValueError):
-        module.discharge_shape(t[:2], t[:2])
-
-
 def test_mode_rule_and_where_it_changes(module):
     assert module.mode(POWER_WINDOW) == "storage" and module.mode(POWER_WINDOW * 1.01) == "doping"
     assert module.mode(float("nan")) == "undecided"
     rows = [{"reduction": 0.5, "mode": "storage"}, {"reduction": 0.0, "mode": "doping"}, {"reduction": 0.9, "mode": "storage"}]
     assert module.mode_change(rows) == {"changes": True, "from": "doping", "to": "storage", "between_X": [0.0, 0.5]}
     assert module.mode_change([{"reduction": 0.0, "mode": "doping"}])["changes"] is False
-
-
-def test_reduced_state_scales_exactly_the_host_li(module):
-    device = femion.load_device()
-    settings = SimulationSettings(mesh=femion.QUICK_MESH)
-    mesh = build_mesh(device, settings=settings.mesh)
-    full = module.reduced_state(device, mesh, settings, 0.0).fields["c_li"]
-    cut = module.reduced_state(device, mesh, settings, 0.75).fields["c_li"]
-    hosts = module.host_mask(mesh, device)
-    assert np.array_equal(hosts, mesh.region_mask("WO3") | mesh.region_mask("MoO3"))
-    assert np.allclose(cut[hosts], 0.25 * full[hosts], rtol=1e-15, atol=0.0)
-    assert np.array_equal(cut[~hosts], full[~hosts])  # LiPON keeps c0
-    with pytest.raises(ValueError, match="reduction"):
-        module.reduced_state(device, mesh, settings, 1.0)
 
 
 def test_knob_bounds_are_the_database_ranges(module):

@@ -1,5 +1,6 @@
 """Studies are thin: shared logic lives in the package, so no study imports another study's run.py
-(except studies/validation, whose job is to run every study)."""
+(except studies/validation, whose job is to run every study). Every .py under studies/ is scanned, nested studies
+(e.g. studies/calibration/evaluate) included; run outputs (``output/`` folders) are not."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 def test_no_study_loads_another_study():
     offenders = []
-    for script in sorted(STUDIES.glob("*/*.py")):
-        if script.parent.name == "validation":
+    for script in sorted(STUDIES.rglob("*.py")):
+        parts = script.relative_to(STUDIES).parts
+        if parts[0] == "validation" or "output" in parts[:-1]:
             continue
         for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load_study":

@@ -12,20 +12,23 @@ of targets the point computes. Every part runs on the quick mesh
 about a minute:
 
 ``analog``
-    studies/analog_pulses (its ``run``), main amplitude only, ``analog_cycles``
-    cycles of ``analog_pulses_per_phase`` pulses, no read-time or sensitivity
-    runs: ``G_max_over_G_min``, ``nonlinearity_label_LTP``/``LTD`` and
+    the LTP/LTD train of studies/analog_pulses (:func:`femion.analog.run_train`
+    with the pulses and reads of the ``[train]`` table, :data:`femion.analog.TRAIN_SETTINGS`),
+    main amplitude only, ``analog_cycles`` cycles of ``analog_pulses_per_phase``
+    pulses; its figures (:func:`femion.analog.train_figures`):
+    ``G_max_over_G_min``, ``nonlinearity_label_LTP``/``LTD`` and
     ``c2c_variation``, the larger of the cycle-to-cycle variations of G_max and
     G_min over the cycles after the first (as the rule of claim
     ``analog_c2c``, :func:`femion.observables.cycle_to_cycle_variation`);
 ``arrhenius``
-    the stack's small-signal conductance G(T) of studies/li_arrhenius (its
-    ``stack_conductance``) at ``temperatures``, one read time:
+    the stack's small-signal conductance G(T) of studies/li_arrhenius
+    (:func:`femion.analog.stack_conductance`) at ``temperatures``, one read time:
     ``li_activation_energy`` [eV] from :func:`femion.observables.arrhenius_fit`;
 ``power``
-    one GCD cycle of studies/li_inventory (its ``run_gcd``: the window and
-    current the paper's C, E and P imply, on its labelled scenario state with
-    the hosts' Li reduced by its ``fit_inventory_reduction``):
+    one GCD cycle of studies/li_inventory (:func:`femion.power.run_gcd`, the
+    ``[power]`` table: the window and current the paper's C, E and P imply, on
+    li_inventory's labelled scenario state with the hosts' Li reduced by its
+    ``fit_inventory_reduction``):
     ``areal_capacitance`` [F/m²], ``energy`` [J/m²], ``power`` [W/m²];
 ``volatile``, ``variability``, ``retention``
     the quick variants of those studies (held-out targets): ``selectivity``,
@@ -33,11 +36,14 @@ about a minute:
     ``variation_lrs``, ``variation_hrs`` (deformed electrode); ``retention_time``
     [s] (extrapolated LRS retention at 300 K).
 
-Every key of :data:`OBSERVABLES` is in every summary (NaN outside the point's
+The parts and their keys are :data:`femion.calibration.PARTS`; every key of
+:data:`femion.calibration.OBSERVABLES` is in every summary (NaN outside the point's
 part), as a sweep's store needs. A part whose study reports a failure passes
 it on as ``failure``.
 
-Outputs: the part's own study outputs, ``summary.json`` and the run provenance.
+Outputs: per part, ``pulses.nc`` (the train's reads, as studies/analog_pulses)
+and ``analog.json`` (its figures); ``arrhenius.json``; ``gcd.json``; the
+held-out study's own outputs; and ``summary.json`` and the run provenance.
 """
 
 from __future__ import annotations
@@ -49,23 +55,25 @@ from pathlib import Path
 import numpy as np
 
 import femion
-from femion.config import StudyConfigError, load_study, load_study_config, override_device
-from femion.io import write_run_metadata
+from femion.analog import READ_UNITS, TRAIN_SETTINGS, PulseTrain, run_train, stack_conductance, train_figures
+from femion.calibration import OBSERVABLES, PARTS
+from femion.config import StudyConfigError, load_study, load_study_config, override_device, require_layers
+from femion.io import write_dataset, write_run_metadata
 from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 STUDIES = HERE.parent.parent
-CONFIG_KEYS = {"part", "analog_pulses_per_phase", "analog_cycles", "temperatures", "read_time", "step_voltage"}
-PARTS = {
-    "analog": ("G_max_over_G_min", "nonlinearity_label_LTP", "nonlinearity_label_LTD", "c2c_variation"),
-    "arrhenius": ("li_activation_energy",),
-    "power": ("areal_capacitance", "energy", "power"),
-    "volatile": ("selectivity", "off_current"),
-    "variability": ("variation_v_th", "variation_v_hold", "variation_lrs", "variation_hrs"),
-    "retention": ("retention_time",),
-}
-"""Part -> the summary keys (names of :data:`femion.claims.PAPER_NUMBERS`, SI values) it computes."""
-OBSERVABLES = tuple(name for names in PARTS.values() for name in names)
+CONFIG_KEYS = {"part", "analog_pulses_per_phase", "analog_cycles", "temperatures", "read_time", "step_voltage", "train", "power"}
+TRAIN_KEYS = {"amplitude", "pulse_width", "pulse_rest", "read_voltage", "read_width"}
+POWER_KEYS = {"gcd_window", "gcd_current_density", "inventory_reduction", "hypothesis"}
+
+
+def _table(config: dict, key: str, keys: set[str], origin: str) -> dict:
+    """The ``[key]`` table of the config, with exactly ``keys``."""
+    table = config[key]
+    if not isinstance(table, dict) or set(table) != keys:
+        raise StudyConfigError(f"{origin}: [{key}] must be a table with exactly {sorted(keys)}")
+    return table
 
 
 def _materials(overrides: dict | None) -> dict:
@@ -73,21 +81,28 @@ def _materials(overrides: dict | None) -> dict:
     return {key: value for key, value in (overrides or {}).items() if str(key).startswith("material.")}
 
 
-def analog(outdir: Path, config: dict, origin: str, materials: dict) -> tuple[dict, str | None]:
-    """The reduced analog_pulses train; its window, labels and C2C."""
+def analog(outdir: Path, config: dict, origin: str, device) -> tuple[dict, str | None]:
+    """The reduced LTP/LTD train at the main amplitude; its window, labels and C2C (module docstring)."""
+    import xarray as xr
+
     from femion.observables import cycle_to_cycle_variation
 
-    pulses = to_integer(config["analog_pulses_per_phase"], name="analog_pulses_per_phase", origin=origin, minimum=3)
+    require_layers(device, ("LiPON",), origin)  # the electrolyte of the Li model
     cycles = to_integer(config["analog_cycles"], name="analog_cycles", origin=origin, minimum=3)
-    _, study = load_study(STUDIES / "analog_pulses")
-    summary = study.run(outdir / "analog_pulses", quick=True, overrides={
-        "config.quick_pulses_per_phase": pulses, "config.quick_cycles": cycles, "config.quick_read_time_sweep": [],
-        "config.sensitivity_pulses_per_phase": 0, "config.quick_other_amplitudes": [], **materials})
-    high = np.array(summary["G_max_per_cycle_S"][1:], dtype=float)
-    low = np.array(summary["G_min_per_cycle_S"][1:], dtype=float)
+    train = PulseTrain.from_config({**_table(config, "train", TRAIN_KEYS, origin),
+                                    "analog_pulses_per_phase": config["analog_pulses_per_phase"]}, "analog_pulses_per_phase", origin)
+    outcome = run_train(device, TRAIN_SETTINGS, train, train.amplitude, cycles)
+    reads = xr.concat(outcome.chain.reads, dim="read")
+    for name, unit in READ_UNITS.items():
+        reads[name].attrs["units"] = unit
+    write_dataset(outdir / "pulses.nc", reads)
+    figures = train_figures(reads)
+    (outdir / "analog.json").write_text(json.dumps({"failure": outcome.failure, **figures}, indent=2, default=float))
+    high = np.array(figures["G_max_per_cycle_S"][1:], dtype=float)
+    low = np.array(figures["G_min_per_cycle_S"][1:], dtype=float)
     c2c = max(cycle_to_cycle_variation(high), cycle_to_cycle_variation(low)) if high.size > 1 and low.size > 1 else float("nan")
-    return {"G_max_over_G_min": summary["G_max_over_G_min"], "nonlinearity_label_LTP": summary["nonlinearity_label_LTP"],
-            "nonlinearity_label_LTD": summary["nonlinearity_label_LTD"], "c2c_variation": c2c}, summary.get("failure")
+    return {"G_max_over_G_min": figures["G_max_over_G_min"], "nonlinearity_label_LTP": figures["nonlinearity_label_LTP"],
+            "nonlinearity_label_LTD": figures["nonlinearity_label_LTD"], "c2c_variation": c2c}, outcome.failure
 
 
 def arrhenius(outdir: Path, config: dict, origin: str, device) -> tuple[dict, str | None]:
@@ -101,36 +116,34 @@ def arrhenius(outdir: Path, config: dict, origin: str, device) -> tuple[dict, st
         raise StudyConfigError(f"{origin}: 'temperatures' needs at least two values")
     read_time = to_si(config["read_time"], "s", name="read_time", origin=origin, positive=True)
     step = to_si(config["step_voltage"], "V", name="step_voltage", origin=origin, positive=True)
-    _, study = load_study(STUDIES / "li_arrhenius")
     settings = SimulationSettings(mesh=femion.QUICK_MESH)
     mesh = build_mesh(device, settings=settings.mesh)
-    g = np.array([study.stack_conductance(override_device(device, {"device.temperature": f"{float(t)!r} K"}, origin=origin),
-                                          step, read_time, settings, mesh) for t in temperatures])
+    g = np.array([stack_conductance(override_device(device, {"device.temperature": f"{float(t)!r} K"}, origin=origin),
+                                    step, read_time, settings, mesh) for t in temperatures])
     energy = arrhenius_fit(temperatures, g).activation_energy
     (outdir / "arrhenius.json").write_text(json.dumps({"temperatures_K": temperatures.tolist(), "G_S": g.tolist(),
                                                        "activation_energy_eV": energy}, indent=2))
     return {"li_activation_energy": float(energy)}, None
 
 
-def power(outdir: Path, materials: dict) -> tuple[dict, str | None]:
-    """One GCD cycle of li_inventory on its scenario state: C, E, P of the discharge in SI."""
+def power(outdir: Path, config: dict, origin: str, device) -> tuple[dict, str | None]:
+    """One GCD cycle on li_inventory's scenario state (the ``[power]`` table): C, E, P of the discharge in SI."""
     from femion.mesh import build_mesh
+    from femion.power import WH, run_gcd
     from femion.simulation import SimulationSettings
 
-    _, study = load_study(STUDIES / "li_inventory")
-    config, device = load_study_config(STUDIES / "li_inventory" / "config.toml", study.CONFIG_KEYS, materials)
-    origin = str(STUDIES / "li_inventory" / "config.toml")
+    table = _table(config, "power", POWER_KEYS, origin)
     area = math.pi * device.electrode_radius**2
-    window = to_si(config["gcd_window"], "V", name="gcd_window", origin=origin, positive=True)
-    current = to_si(config["gcd_current_density"], "A/m^2", name="gcd_current_density", origin=origin, positive=True) * area
-    reduction = to_si(config["scenario"]["fit_inventory_reduction"], "", name="scenario.fit_inventory_reduction", origin=origin)
+    window = to_si(table["gcd_window"], "V", name="power.gcd_window", origin=origin, positive=True)
+    current = to_si(table["gcd_current_density"], "A/m^2", name="power.gcd_current_density", origin=origin, positive=True) * area
+    reduction = to_si(table["inventory_reduction"], "", name="power.inventory_reduction", origin=origin)
     settings = SimulationSettings(mesh=femion.QUICK_MESH)
     mesh = build_mesh(device, settings=settings.mesh)
-    metrics, _ = study.run_gcd(device, mesh, settings, reduction, current, window, area)
-    (outdir / "gcd.json").write_text(json.dumps({**metrics, "inventory_reduction": reduction, "scenario":
-                                                 config["scenario"]["hypothesis"]}, indent=2, default=float))
+    metrics, _ = run_gcd(device, mesh, settings, reduction, current, window, area)
+    (outdir / "gcd.json").write_text(json.dumps({**metrics, "inventory_reduction": reduction, "scenario": table["hypothesis"]},
+                                                indent=2, default=float))
     return {"areal_capacitance": metrics["areal_capacitance_mF_cm2"] * 10.0,  # mF/cm² -> F/m²
-            "energy": metrics["energy_uWh_cm2"] * 1e-6 * 3600.0 / 1e-4,     # µWh/cm² -> J/m²
+            "energy": metrics["energy_uWh_cm2"] * 1e-6 * WH / 1e-4,        # µWh/cm² -> J/m²
             "power": metrics["power_uW_cm2"] * 1e-2}, None                  # µW/cm² -> W/m²
 
 
@@ -167,11 +180,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     outdir.mkdir(parents=True, exist_ok=True)
     materials = _materials(overrides)
     if part == "analog":
-        values, failure = analog(outdir, config, origin, materials)
+        values, failure = analog(outdir, config, origin, device)
     elif part == "arrhenius":
         values, failure = arrhenius(outdir, config, origin, device)
     elif part == "power":
-        values, failure = power(outdir, materials)
+        values, failure = power(outdir, config, origin, device)
     else:
         values, failure = held_out(part, outdir, materials)
     summary = {"part": part, "failure": failure, "materials": materials,
