@@ -77,7 +77,6 @@ from femion.calibration import (
     cost,
     forward_jacobian,
     identifiability,
-    jacobian_points,
     morris_screening,
     parse_knobs,
     parse_targets,

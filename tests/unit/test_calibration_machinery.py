@@ -3,7 +3,6 @@ identifiability, write-back provenance, resume of batched sweep evaluations; fem
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,9 @@ def test_device_without_the_needed_layer_is_refused(tmp_path, capsys):
         require_layers(load_device(device), ("WO3", "LiPON"), "config.toml")
 
 
+_CALIBRATION_FIT = tomllib.loads((STUDIES / "calibration" / "config.toml").read_text(encoding="utf-8"))["fit"]
 BAD_OVERRIDES = {  # study -> (override, key named in the error): one value of each class per study, checked before any computation
+    "calibration": ({"config.fit": {**_CALIBRATION_FIT, "jacobian_step": -0.05}}, "fit.jacobian_step"),
     "analog_iv": ({"config.sweeps_per_polarity": 0}, "sweeps_per_polarity"),
     "analog_pulses": ({"config.pulse_width": "0 ms"}, "pulse_width"),
     "calibration_analog": ({"config.label_scale": -1.0}, "label_scale"),
