@@ -404,10 +404,8 @@ class Result:
     resumed_steps: int = 0
     stages: dict[str, State] = field(default_factory=dict)
 
-    def stage_curves(self, name: str):
-        """The curves of stage ``name``: its own rows, after the end of the previous stage up to its own end.
-
-        The first stage also has the initial row (the state the run starts from).
+    def stage_span(self, name: str) -> tuple[float, float]:
+        """(end of the previous stage, end of stage ``name``) [s]; the first stage starts at −∞ (its rows include the initial one).
 
         Raises
         ------
@@ -418,29 +416,33 @@ class Result:
             raise KeyError(f"no stage {name!r}; stages: {list(self.stages)}")
         names = list(self.stages)
         index = names.index(name)
+        return (self.stages[names[index - 1]].time if index > 0 else -np.inf), self.stages[name].time
+
+    def stage_curves(self, name: str):
+        """The curves of stage ``name``: its own rows, after the end of the previous stage up to its own end (:meth:`stage_span`).
+
+        Raises
+        ------
+        KeyError
+            If the protocol has no stage ``name``.
+        """
+        start, end = self.stage_span(name)
         times = self.curves.time.values
-        if index == 0:
-            return self.curves.isel(time=np.flatnonzero(times <= self.stages[name].time))
-        start = self.stages[names[index - 1]].time
-        return self.curves.isel(time=np.flatnonzero((times > start) & (times <= self.stages[name].time)))
+        return self.curves.isel(time=np.flatnonzero((times > start) & (times <= end)))
 
     def stage_reads(self, name: str):
-        """The reads taken during stage ``name`` (end time within the stage), dimension ``read``.
+        """The reads taken during stage ``name`` (end time within :meth:`stage_span`), dimension ``read``.
 
         Raises
         ------
         KeyError
             If the protocol has no stage ``name``.
         """
-        if name not in self.stages:
-            raise KeyError(f"no stage {name!r}; stages: {list(self.stages)}")
-        names = list(self.stages)
-        index = names.index(name)
-        start = self.stages[names[index - 1]].time if index > 0 else -np.inf
+        start, end = self.stage_span(name)
         if not self.reads.data_vars:
             return self.reads
         times = self.reads.time.values
-        return self.reads.isel(read=np.flatnonzero((times > start) & (times <= self.stages[name].time)))
+        return self.reads.isel(read=np.flatnonzero((times > start) & (times <= end)))
 
 
 def records_to_curves(rows: list[dict], units: dict[str, str]):

@@ -196,9 +196,8 @@ def source_voltage(result, protocol: Protocol, stage: str) -> np.ndarray:
     if not steps.is_voltage_controlled:
         raise ValueError(f"stage {stage!r} is not voltage-controlled")
     curves = result.stage_curves(stage)
-    names = list(result.stages)
-    index = names.index(stage)
-    start = result.stages[names[index - 1]].time if index > 0 else float(result.curves.time.values[0])
+    start = result.stage_span(stage)[0]
+    start = start if np.isfinite(start) else float(result.curves.time.values[0])  # the first stage starts with the run
     local = np.clip(curves.time.values - start, 0.0, steps.duration)
     return np.asarray(steps.voltage(local), dtype=float)
 
