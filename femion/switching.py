@@ -50,12 +50,12 @@ Observables (definitions, paper values in femion.claims)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from femion.config import Device
-from femion.coupling import Drive, RecentHistoryDrive, State
+from femion.coupling import RecentHistoryDrive, State
 from femion.geometry import MeshSettings
 from femion.mesh import AxisymmetricMesh
 from femion.protocols import Protocol, forming_ramp
@@ -103,7 +103,7 @@ class VacancySimulation(Simulation):
         Disorder of :class:`femion.physics.vacancy.VacancyModule` (seeded,
         bit-identical per seed).
     drive_window
-        ``window`` of :class:`RecentHistoryDrive`.
+        ``window`` of :class:`RecentHistoryDrive` (it sets ``settings.circuit_window``).
     weak_site
         Opt-in nucleation seed, :class:`femion.physics.seed.DefectSeed` (the
         weakest site of the electrode area, put on the axis); its draw is
@@ -137,6 +137,7 @@ class VacancySimulation(Simulation):
         from femion.physics.thermal import ThermalModule
         from femion.physics.vacancy import VacancyModule
 
+        settings = replace(settings, circuit_window=int(drive_window))  # the time loop's RecentHistoryDrive
         super().__init__(device, protocol, settings, mesh=mesh, physics=("vacancy", "thermal"), start=start)
         self.vacancy = VacancyModule(
             self.mesh, device, seed=seed, barrier_disorder=barrier_disorder,
@@ -146,12 +147,6 @@ class VacancySimulation(Simulation):
         self.thermal = ThermalModule(self.mesh, device)
         self.modules = [ElectrostaticsModule(self.mesh, device, providers=[self.vacancy]), self.vacancy, self.thermal]
         self.drive_window = int(drive_window)
-
-    def _drive(self, step, local: float) -> Drive:
-        drive = super()._drive(step, local)
-        if drive.control != "voltage":
-            return drive
-        return RecentHistoryDrive(**{f.name: getattr(drive, f.name) for f in fields(Drive)}, window=self.drive_window)
 
 
 def crossing_voltage(source: np.ndarray, current: np.ndarray, level: float, *, last_below: bool = False) -> float:

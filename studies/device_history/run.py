@@ -360,9 +360,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                                        start=main.stages[MODES["power"]])
         branch = branch_simulation.run(outdir / "nonvolatile", stage="non-volatile branch")
     branch_wall = time.perf_counter() - started - main_wall
+    timing = profile.report()
     (outdir / "profile.json").write_text(json.dumps(
         {"note": "wall time by module of the coupled steps computed in this invocation (resumed steps are not timed)",
-         "history_wall_s": main_wall, "branch_wall_s": branch_wall, **profile.report()}, indent=2))
+         "history_wall_s": main_wall, "branch_wall_s": branch_wall, **timing}, indent=2))
     print(f"  history: {len(main.curves.time)} time steps in {main_wall:.0f} s; branch: {len(branch.curves.time)} in {branch_wall:.0f} s")
 
     figures = device_figures(main, branch, main_protocol, branch_protocol, si, area)
@@ -385,7 +386,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "forming_stop_V": si["forming_stop"],
         "wall_time_history_s": main_wall,
         "wall_time_nonvolatile_s": branch_wall,
-        "coupling_iterations_mean": profile.report()["iterations_mean"],
+        "coupling_iterations_mean": timing["iterations_mean"],
         **figures,
         **extras,
         "o_localised_under_centre": bool(readouts["o_localisation_volatile"]["localised_under_centre"]),
