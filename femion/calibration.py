@@ -722,6 +722,9 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
                start_cost: float, best_cost: float, folder: Path | None = None, date: str | None = None) -> dict[str, Any]:
     """Write fitted values into the material files, with ``source = "calibrated: <study>"`` and a dated note.
 
+    The note keeps what it replaces: the value, unit, source and note before
+    calibration follow the fit's residuals.
+
     Only values that are inside their knob's range, that the fit moved (by more
     than 1e-6 relative) and only when the fit lowered the cost are written; the
     others are listed with the reason. The value is written in the unit the
@@ -777,8 +780,11 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
         for material in knob.materials:
             path = folder / f"{material}.toml"
             in_file, unit = file_value(path, knob.property, value)
-            text = _replace_entry(path.read_text(encoding="utf-8"), knob.property, path, value=repr(float(in_file)),
-                                  source=json.dumps(f"{CALIBRATED}{study}"), note=json.dumps(f"calibrated {date}: {note}"))
+            text = path.read_text(encoding="utf-8")
+            before = tomllib.loads(text)[knob.property]
+            previous = f"before calibration: {before['value']!r} {before.get('unit', '')} (source {before['source']}): {before['note']}"
+            text = _replace_entry(text, knob.property, path, value=repr(float(in_file)), source=json.dumps(f"{CALIBRATED}{study}"),
+                                  note=json.dumps(f"calibrated {date}: {note}. {previous}"))
             path.write_text(text, encoding="utf-8")
             file_values[material] = (in_file, unit)
         _load_material_file.cache_clear()

@@ -15,6 +15,13 @@ without a literature source carries ``source = "assumed"`` and is listed by
 ``femion info`` and in every run report. A value fitted to measurements by a
 documented study carries ``source = "calibrated: studies/<name>"`` (the study
 saves the fit's inputs and residuals) and is listed in run reports as well.
+
+A **material set** is a folder of material files, e.g. the calibrated set a
+calibration study writes: with the environment variable ``FEMION_MATERIALS``
+naming such a folder, a material it holds replaces the built-in file of the
+same name wherever the material is loaded by name (every study, sweep worker
+and ``femion info``), and the run's ``materials.json`` records the file used.
+Materials the folder does not hold come from the built-in database.
 :func:`material_variant` writes a copy of a material file with some values
 replaced (sweeps, calibration trials).
 """
@@ -22,6 +29,7 @@ replaced (sweeps, calibration trials).
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -43,6 +51,7 @@ __all__ = [
     "load_material",
     "material_variant",
     "load_references",
+    "material_folders",
 ]
 
 PROPERTY_UNITS: Mapping[str, str] = MappingProxyType(
@@ -119,6 +128,8 @@ CALIBRATED = "calibrated: "
 """Prefix of the source of a calibrated value, followed by the study folder (``studies/<name>``)."""
 _ENTRY_KEYS = {"value", "unit", "source", "note", "range"}
 _MATERIALS_DIR = resources.files(__name__)
+MATERIAL_SET_VARIABLE = "FEMION_MATERIALS"
+"""Environment variable naming a folder of material files that take precedence over the built-ins."""
 
 
 class MaterialError(ValueError):
@@ -210,10 +221,34 @@ class Material:
         return tuple(p for p in self.parameters.values() if p.calibrated)
 
 
+def material_folders() -> tuple[Path, ...]:
+    """The folders materials are loaded from by name, first match wins.
+
+    Returns
+    -------
+    tuple of Path
+        The folder named by ``FEMION_MATERIALS`` (when set and non-empty), then
+        the built-in database ``femion/materials``.
+
+    Raises
+    ------
+    MaterialError
+        If ``FEMION_MATERIALS`` names something that is not a folder.
+    """
+    builtin = Path(str(_MATERIALS_DIR))
+    overlay = os.environ.get(MATERIAL_SET_VARIABLE, "").strip()
+    if not overlay:
+        return (builtin,)
+    folder = Path(overlay).expanduser().resolve()
+    if not folder.is_dir():
+        raise MaterialError(f"{MATERIAL_SET_VARIABLE}={overlay}: not a folder of material .toml files")
+    return (folder, builtin)
+
+
 def available_materials() -> tuple[str, ...]:
-    """Names of the built-in materials (file stems in ``femion/materials``)."""
+    """Names of the materials loadable by name: the built-ins and those of a ``FEMION_MATERIALS`` set."""
     return tuple(
-        sorted(entry.name[: -len(".toml")] for entry in _MATERIALS_DIR.iterdir() if entry.name.endswith(".toml"))
+        sorted({entry.name[: -len(".toml")] for folder in material_folders() for entry in folder.iterdir() if entry.name.endswith(".toml")})
     )
 
 
@@ -246,7 +281,8 @@ def load_material(name_or_path: str | Path) -> Material:
     Parameters
     ----------
     name_or_path
-        Built-in material name, or path to a ``.toml`` file with the same schema.
+        Material name (from the ``FEMION_MATERIALS`` set if it holds one, else
+        built-in), or path to a ``.toml`` file with the same schema.
 
     Returns
     -------
@@ -267,7 +303,8 @@ def load_material(name_or_path: str | Path) -> Material:
             f"unknown material {text_path!r}; built-in materials: {', '.join(available_materials())} "
             "(or give a path to a material .toml)"
         )
-    return _load_material_file(str(_MATERIALS_DIR / f"{text_path}.toml"))
+    path = next(folder / f"{text_path}.toml" for folder in material_folders() if (folder / f"{text_path}.toml").is_file())
+    return _load_material_file(str(path))
 
 
 @lru_cache(maxsize=None)

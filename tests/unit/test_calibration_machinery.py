@@ -28,7 +28,7 @@ from femion.calibration import (
 )
 from femion.claims import PAPER_NUMBERS, claim
 from femion.config import StudyConfigError, load_study_config
-from femion.materials import load_material
+from femion.materials import MaterialError, load_material
 from femion.sweep import ClusterSpec, load_sweep, make_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,6 +232,20 @@ def test_identifiability_finds_the_trade_off_and_the_ranking():
 # Write-back
 
 
+def test_material_set_overrides_the_builtins_by_name(tmp_path, monkeypatch):
+    """FEMION_MATERIALS: a folder's file replaces the built-in of the same name; the others stay built-in."""
+    shutil.copy(Path(load_material("WO3").path), tmp_path / "WO3.toml")
+    knob = Knob(("WO3",), "exchange_current_density", 0.1, 100.0, log=True, start=10.0)
+    write_back([knob], [25.0], "studies/calibration", "G ratio -0.1", start_cost=3.0, best_cost=1.0, folder=tmp_path)
+    monkeypatch.setenv("FEMION_MATERIALS", str(tmp_path))
+    assert load_material("WO3").path == str((tmp_path / "WO3.toml").resolve())
+    assert load_material("WO3")["exchange_current_density"].calibrated
+    assert load_material("LiPON").path.endswith("femion/materials/LiPON.toml")
+    monkeypatch.setenv("FEMION_MATERIALS", str(tmp_path / "missing"))
+    with pytest.raises(MaterialError, match="FEMION_MATERIALS=.*missing: not a folder"):
+        load_material("WO3")
+
+
 def test_write_back_provenance_and_what_it_refuses(tmp_path):
     for name in ("WO3", "LiPON"):
         shutil.copy(Path(load_material(name).path), tmp_path / f"{name}.toml")
@@ -243,9 +257,12 @@ def test_write_back_provenance_and_what_it_refuses(tmp_path):
     assert list(result["written"]) == ["WO3.exchange_current_density"]
     assert "not moved" in result["skipped"]["LiPON.li_activation_energy"]
     assert "outside its range" in result["skipped"]["WO3.li_initial_occupancy"]
+    original = load_material("WO3")["exchange_current_density"]
     parameter = load_material(tmp_path / "WO3.toml")["exchange_current_density"]
     assert parameter.value == pytest.approx(25.0) and parameter.source == "calibrated: studies/calibration" and parameter.calibrated
-    assert parameter.note == "calibrated 2026-12-04: G ratio -0.1" and parameter.range == (0.1, 100.0)
+    assert parameter.note == (f"calibrated 2026-12-04: G ratio -0.1. before calibration: {original.value!r} A/m^2 "
+                              f"(source {original.source}): {original.note}")  # the note keeps what it replaced
+    assert parameter.range == (0.1, 100.0)
     assert load_material(tmp_path / "WO3.toml").value("li_initial_occupancy") == 0.01
     none = write_back([moved], [30.0], "studies/calibration", "n", start_cost=1.0, best_cost=1.0, folder=tmp_path)
     assert not none["written"] and "did not lower the cost" in none["skipped"][moved.name]
