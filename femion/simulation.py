@@ -168,8 +168,9 @@ class Progress:
             if now - self.last >= PROGRESS_INTERVAL:
                 self.last = now
                 share = f" ({100.0 * self.done / self.total:.0f} % of the protocol)" if self.total > 0 else ""
+                prefix = "femion: " if self.stage != "femion" else ""
                 print(
-                    f"femion: {label}: t = {state.time:.4g} s{share}, V = {state.voltage:.4g} V, time step {self.count}, "
+                    f"{prefix}{label}: t = {state.time:.4g} s{share}, V = {state.voltage:.4g} V, time step {self.count}, "
                     f"protocol step {index + 1}/{self.steps}, {now - self.start:.0f} s wall",
                     file=sys.stderr, flush=True,
                 )

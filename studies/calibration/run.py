@@ -91,9 +91,9 @@ from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 STUDY = "studies/calibration"
-CONFIG_KEYS = {"knobs", "targets", "fit", "cluster"}
+CONFIG_KEYS = {"knobs", "screen_knobs", "targets", "fit", "cluster"}
 FIT_KEYS = {"max_evaluations", "quick_max_evaluations", "jacobian_step", "quick_knobs", "morris_trajectories",
-            "quick_morris_trajectories", "held_out", "quick_held_out", "write_back"}
+            "quick_morris_trajectories", "held_out", "quick_held_out", "screen_parts", "quick_screen_parts", "write_back"}
 PENALTY = math.log(10.0)
 """Residual given to the optimiser for a failed evaluation (stated penalty, stored as NaN in the trials)."""
 
@@ -156,7 +156,13 @@ def _settings(config: dict, quick: bool, origin: str) -> dict:
         if not isinstance(value, bool):
             raise StudyConfigError(f"{origin}: fit.{prefix if key == 'held_out' else ''}{key} must be true or false")
         flags[key] = value
+    parts = table[prefix + "screen_parts"]
+    if not isinstance(parts, list) or not set(parts) <= set(PARTS) or len(set(parts)) != len(parts):
+        raise StudyConfigError(f"{origin}: fit.{prefix}screen_parts must be a list of distinct parts of {list(PARTS)}, got {parts!r}")
+    if parts and not flags["held_out"]:
+        raise StudyConfigError(f"{origin}: fit.{prefix}screen_parts needs fit.{prefix}held_out = true (the screen's middle point)")
     return {
+        "screen_parts": parts,
         "budget": to_integer(table[prefix + "max_evaluations"], name=f"fit.{prefix}max_evaluations", origin=origin, minimum=2),
         "step": step,
         "knobs": to_integer(table["quick_knobs"], name="fit.quick_knobs", origin=origin, minimum=1) if quick else None,
@@ -174,6 +180,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     settings = _settings(config, quick, origin)
     knobs = parse_knobs(config["knobs"], device, origin)
+    screen_knobs = parse_knobs(config["screen_knobs"], device, origin, max_knobs=10 - len(knobs))
     if settings["knobs"] is not None:
         knobs = knobs[: settings["knobs"]]
     targets = parse_targets(config["targets"], origin)
@@ -231,6 +238,16 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
                 if record["status"] != "done":
                     held_failures[f"{part} at the {label}"] = " ".join(str(record.get("error")).split())[:300]
 
+    screen, screen_failures = [], {}
+    if settings["screen_parts"]:
+        screen_evaluator = SweepEvaluator(HERE / "evaluate", outdir, [*knobs, *screen_knobs], list(OBSERVABLES), quick=False,
+                                          cluster=config["cluster"])
+        screen, screen_failures = held_out_screen(screen_evaluator, knobs, screen_knobs, best["values"], settings["screen_parts"],
+                                                  held_metrics["best"], [t for t in held if t.part in settings["screen_parts"]])
+        evaluator.batches += screen_evaluator.batches
+        evaluator.computed += screen_evaluator.computed
+        held_failures.update(screen_failures)
+
     table = residual_table([t for t in targets if t.fit or held_parts], start, best, held_metrics)  # held out: if run
     reach = out_of_reach(fitted, knobs, best, jac)
     trials_dataset(fit, knobs, fitted, outdir / "trials.nc")
@@ -264,6 +281,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "at_range_edge": {k.name: bool(x < 1e-6 or x > 1 - 1e-6) for k, x in zip(knobs, best["u"])},
         "residual_table": table,
         "out_of_reach": reach,
+        "screen_knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": k.unit, "scale": "log" if k.log else "linear",
+                          "start": k.start, "source": k.source} for k in screen_knobs] if settings["screen_parts"] else [],
+        "held_out_screen": screen,
         "batches": evaluator.batches,
         "points_computed": evaluator.computed,
         "held_out_failures": held_failures,
@@ -376,6 +396,108 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
     return out
 
 
+def held_out_screen(evaluator: SweepEvaluator, knobs, screen_knobs, best_values, parts: list[str], middle: dict,
+                    targets) -> tuple[list[dict], dict]:
+    """The held-out targets at each end of every screen knob's range, the fitted knobs at the optimum (one sweep batch).
+
+    Parameters
+    ----------
+    evaluator
+        Its knobs are ``knobs`` followed by ``screen_knobs``.
+    knobs, screen_knobs : list of Knob
+    best_values : ndarray
+        Fitted knob values at the optimum (SI).
+    parts : list of str
+        Held-out parts evaluated.
+    middle : dict
+        The held-out metrics at the optimum with every screen knob at its database value (the screen's middle point).
+    targets : list of Target
+        Held-out targets of ``parts``.
+
+    Returns
+    -------
+    (list of dict, dict)
+        Per (target, screen knob): the values at the low end, the database value and the high end, whether an end
+        lies within ±25 % of the paper, and the knob value the target needs (:func:`needed_value`); the failures
+        by point.
+    """
+    starts = [k.start for k in screen_knobs]
+    requests, index = [], []
+    for j, k in enumerate(screen_knobs):
+        for end, value in (("low", k.low), ("high", k.high)):
+            for part in parts:
+                requests.append((part, [*best_values, *starts[:j], value, *starts[j + 1:]]))
+                index.append((j, end, part))
+    records = evaluator.evaluate(requests, label="held-out screen of the V_O knobs")
+    values, failures = {}, {}
+    for (j, end, part), record in zip(index, records):
+        metrics = evaluator.metrics(record)
+        values.setdefault((j, end), {}).update({name: metrics[name] for name in PARTS[part]})
+        if record["status"] != "done":
+            failures[f"{part} at {screen_knobs[j].name} = {end} end"] = " ".join(str(record.get("error")).split())[:300]
+    rows = []
+    for t in targets:
+        for j, k in enumerate(screen_knobs):
+            low, mid, high = values[(j, "low")][t.name], middle.get(t.name, float("nan")), values[(j, "high")][t.name]
+            need = needed_value(t, k, [(0.0, low), (k.to_scaled(k.start), mid), (1.0, high)])
+            rows.append({"target": t.name, "paper": t.paper, "knob": k.name, "at_low": low, "at_database": mid, "at_high": high,
+                         "within_at_an_end": bool(t.within(low) or t.within(high)), **need})
+    return rows, failures
+
+
+def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
+    """The knob value at which ``target`` reaches its ±25 % band, from its values at scaled knob points (piecewise linear).
+
+    The residual (:meth:`femion.calibration.Target.residual`) is interpolated linearly in the scaled knob u between the
+    points. When no segment reaches the edge of the band nearer to the value closest to the paper, the end segment
+    nearer to that edge is extrapolated outwards (an estimate); if moving outwards leads away from the band, the knob
+    does not reach it.
+
+    Parameters
+    ----------
+    target : femion.calibration.Target
+    knob : femion.calibration.Knob
+    points : list of (float, float)
+        (scaled knob value u in [0, 1], target value) pairs; NaN values are left out.
+
+    Returns
+    -------
+    dict
+        ``u_needed`` (NaN when the knob does not reach the band), ``value_needed`` [SI], ``inside_range`` and
+        ``beyond_range`` (text).
+    """
+    data = sorted((u, v, target.residual(v)) for u, v in points if math.isfinite(v))
+    unreached = {"u_needed": float("nan"), "value_needed": float("nan"), "inside_range": False}
+    if len(data) < 2:
+        return {**unreached, "beyond_range": "too few finite values"}
+    inside = [d for d in data if target.within(d[1])]
+    if inside:
+        return {"u_needed": inside[0][0], "value_needed": knob.to_value(inside[0][0]), "inside_range": True, "beyond_range": "inside"}
+    closest = min(data, key=lambda d: abs(d[2]))[1]
+    edge = 0.75 * target.paper if target.kind == "lower" else min((0.75 * target.paper, 1.25 * target.paper), key=lambda e: abs(e - closest))
+    goal = target.residual(edge)
+    u = float("nan")
+    for (u0, _, r0), (u1, _, r1) in zip(data, data[1:]):
+        if r0 != r1 and min(r0, r1) <= goal <= max(r0, r1):
+            u = u0 + (goal - r0) * (u1 - u0) / (r1 - r0)
+            break
+    else:
+        (ue, _, re), (un, _, rn) = min(((data[0], data[1]), (data[-1], data[-2])), key=lambda pair: abs(pair[0][2] - goal))
+        if re != rn:
+            candidate = ue + (goal - re) * (ue - un) / (re - rn)
+            if not 0.0 <= candidate <= 1.0:  # inside would mean the band lies the other way: outwards leads away from it
+                u = candidate
+    if not math.isfinite(u):
+        return {**unreached, "beyond_range": "not reached: the knob moves it away from the band or not at all"}
+    needed = knob.to_value(u) if (not knob.log or abs(u) < 50) else float("inf")
+    if 0.0 <= u <= 1.0:
+        beyond = "inside"
+    elif knob.log:
+        beyond = f"x{needed / (knob.high if u > 1 else knob.low):.3g} of the range end (extrapolated)"
+    else:
+        beyond = f"{needed - (knob.high if u > 1 else knob.low):+.3g} {knob.unit} past the range end (extrapolated)"
+    return {"u_needed": float(u), "value_needed": float(needed), "inside_range": bool(0.0 <= u <= 1.0), "beyond_range": beyond}
+
 def trials_dataset(fit: Fit, knobs, targets, path: Path) -> None:
     """Every fitted knob point in ``trials.nc`` (dimension ``trial``, in evaluation order)."""
     import xarray as xr
@@ -486,6 +608,15 @@ def findings(result: dict, sensitivity: dict) -> str:
             o = row["options"][0]
             lines.append(f"- {row['target']} ({_fmt(row['value'])} vs {row['paper']:.3g}): cheapest knob {o['knob']}, needs "
                          f"{o['value_needed']:.3g} ({o['beyond_range']}).")
+    if result.get("held_out_screen"):
+        lines += ["", "## Held-out targets against the V_O knobs (each knob at its range ends, the fitted knobs at the optimum)", "",
+                  "| target | paper | knob | at low end | at database value | at high end | within ±25 % at an end | value needed |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in result["held_out_screen"]:
+            needed = row["beyond_range"] if not math.isfinite(row["value_needed"]) else \
+                f"{row['value_needed']:.3g} ({row['beyond_range']})"
+            lines.append(f"| {row['target']} | {row['paper']:.3g} | {row['knob']} | {_fmt(row['at_low'])} | {_fmt(row['at_database'])} | "
+                         f"{_fmt(row['at_high'])} | {'yes' if row['within_at_an_end'] else 'no'} | {needed} |")
     proposal = result["write_back_proposal"]
     lines += ["", f"- Write-back proposal ({proposal['folder']}, source \"calibrated: {STUDY}\"): would write "
               f"{list(proposal['written']) or 'nothing'}; skipped: {proposal['skipped'] or 'none'}."]

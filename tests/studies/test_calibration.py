@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from femion.calibration import OBSERVABLES, PARTS, parse_knobs, parse_targets
+from femion.calibration import OBSERVABLES, PARTS, Knob, parse_knobs, parse_targets
 from femion.claims import PAPER_NUMBERS
 from femion.config import StudyConfigError, load_study, load_study_config
 
@@ -23,8 +23,9 @@ def test_config_knobs_are_inside_their_database_ranges_and_targets_come_from_the
     _, module = load_study(STUDY)
     config, device = load_study_config(STUDY / "config.toml", module.CONFIG_KEYS)
     knobs = parse_knobs(config["knobs"], device, "config")
-    assert 1 <= len(knobs) <= 10
-    for knob in knobs:
+    screen = parse_knobs(config["screen_knobs"], device, "config")
+    assert 1 <= len(knobs) and len(knobs) + len(screen) <= 10  # at most 10 named parameters, fitted and screened
+    for knob in [*knobs, *screen]:
         for material in knob.materials:
             low, high = device.material(material)[knob.property].range
             assert low <= knob.low < knob.high <= high, knob.name
@@ -38,6 +39,28 @@ def test_config_knobs_are_inside_their_database_ranges_and_targets_come_from_the
     _, evaluate = load_study(STUDY / "evaluate")
     with pytest.raises(StudyConfigError, match="part must be one of"):
         evaluate.run(Path("unused"), overrides={"config.part": "nothing"})
+
+
+def test_needed_value_interpolates_inside_and_extrapolates_outwards_only():
+    """The screen's knob value for a target's ±25 % band: linear in the scaled knob between points, outwards past an end."""
+    _, module = load_study(STUDY)
+    config, _ = load_study_config(STUDY / "config.toml", module.CONFIG_KEYS)
+    off = {t.name: t for t in parse_targets(config["targets"], "config")}["off_current"]  # log residual, paper 1e-7 A
+    knob = Knob(("LiPON",), "vo_recombination_activation_energy", 0.5, 1.7, start=0.9)  # linear, eV
+    # ln(I/1e-7) falls linearly from ln 1e3 at u = 0 to ln 0.1 at u = 1; the value closest to the paper (1e-8 A) lies
+    # below the band, so the edge sought is 0.75e-7 A: ln 1e3 - u ln 1e4 = ln 0.75
+    u_edge = (math.log(1e3) - math.log(0.75)) / math.log(1e4)
+    inside = module.needed_value(off, knob, [(0.0, 1e-4), (1.0, 1e-8)])
+    assert inside["inside_range"] and inside["u_needed"] == pytest.approx(u_edge) and inside["value_needed"] == pytest.approx(0.5 + 1.2 * u_edge)
+    # 1e-4 A at u = 0 and 1e-5 A at u = 1: ln falls by ln 10 per unit u, the edge 1.25e-7 lies ln(80)/ln(10) past u = 1
+    outside = module.needed_value(off, knob, [(0.0, 1e-4), (1.0, 1e-5)])
+    assert not outside["inside_range"] and outside["u_needed"] == pytest.approx(1.0 + math.log(1e-5 / 1.25e-7) / math.log(10.0))
+    assert "past the range end" in outside["beyond_range"]
+    rising = module.needed_value(off, knob, [(0.0, 1e-5), (0.5, 2e-5), (1.0, 3e-5)])  # falls towards the band below u = 0
+    assert rising["u_needed"] == pytest.approx(-0.5 * math.log(1e-5 / 1.25e-7) / math.log(2.0))
+    valley = module.needed_value(off, knob, [(0.0, 1e-5), (0.5, 1e-6), (1.0, 1e-5)])  # outwards leads away at both ends
+    assert math.isnan(valley["u_needed"]) and valley["beyond_range"].startswith("not reached")
+    assert module.needed_value(off, knob, [(0.0, 1e-4), (1.0, 1.1e-7)])["u_needed"] == 1.0  # an end in the band
 
 
 def test_evaluator_runs_the_protocols_of_analog_pulses_and_li_inventory():
