@@ -727,6 +727,8 @@ class VacancyModule:
         self.mesh, self.device = mesh, device
         self.films = mesh.submesh(vacancy_regions(device))
         self._cells = self.films.parent_cells
+        self._layers = {layer: self.films.region_mask(layer) for layer in self.films.region_names}
+        self.units = {**type(self).units, **{f"field_max_{layer}": "V/m" for layer in self._layers}}
         rng = np.random.default_rng(seed)
         offset = rng.normal(0.0, barrier_disorder, self.films.n_cells) if barrier_disorder > 0.0 else None
         self.properties = vacancy_properties(self.films, device, offset)
@@ -846,9 +848,18 @@ class VacancyModule:
         return ModuleReport(converged=report.converged, iterations=report.iterations, residual=report.change)
 
     def observables(self, state) -> dict[str, float]:
-        """V_O inventory [1] and peak density [1/m³] of ``state`` (and the O inventory when tracked)."""
+        """V_O inventory [1] and peak density [1/m³] of ``state`` (and the O inventory when tracked).
+
+        With the potential solved, also ``field_max_<layer>``: the largest bulk |E| [V/m] in each film
+        (:meth:`field_magnitude`, the field the thermochemical generation reads), to set against
+        ``vo_generation_threshold_field``.
+        """
         n = state.fields["n_vo"][self._cells]
         result = {"vo_inventory": 2 * np.pi * fvm.r_integral(self.films, n), "vo_peak": float(np.max(n))}
         if self.track_oxygen:
             result["o_inventory"] = 2 * np.pi * fvm.r_integral(self.films, state.fields["n_o"][self._cells])
+        if "phi" in state.fields:
+            field = self.field_magnitude(state.fields["phi"][self._cells], state.voltage)
+            for layer, mask in self._layers.items():
+                result[f"field_max_{layer}"] = float(np.max(field[mask]))
         return result

@@ -251,7 +251,8 @@ def device_figures(main, branch, main_protocol: Protocol, branch_protocol: Proto
 
 
 def stage_table(result, protocol: Protocol) -> list[dict]:
-    """Per stage: its time span [s], time steps, largest |I| [A], peak T [K], V_O inventory, Li consumed by air [mol] (end of stage)."""
+    """Per stage: time span [s], time steps, largest |I| [A], peak T [K], V_O inventory and Li consumed by air [mol] at its end,
+    largest bulk field in the LiPON [V/m] (the field V_O generation reads)."""
     rows, start = [], float(result.curves.time.values[0])
     for index, name in enumerate(result.stages):
         curves = result.stage_curves(name)
@@ -264,6 +265,7 @@ def stage_table(result, protocol: Protocol) -> list[dict]:
             "peak_temperature_K": float(np.max(curves.T_max.values)) if "T_max" in curves else float("nan"),
             "vo_inventory_end": float(curves.vo_inventory.values[-1]) if "vo_inventory" in curves else float("nan"),
             "li_consumed_air_end_mol": float(curves.li_consumed_air.values[-1]) if "li_consumed_air" in curves else float("nan"),
+            "max_lipon_bulk_field_V_per_m": float(np.max(curves.field_max_LiPON.values)) if "field_max_LiPON" in curves else float("nan"),
             "steps": sum(1 for step in protocol if step.stage == name),
         })
         start = rows[-1]["t_end_s"]
@@ -412,14 +414,16 @@ def findings(summary: dict, readouts: dict, stages: dict) -> str:
         f"Physics on in every stage: {', '.join(summary['physics'])}; mesh {summary['cells']} cells; "
         f"{summary['time_steps_history']} + {summary['time_steps_nonvolatile']} time steps.", "",
         "## Stages", "",
-        "| run | stage | t [s] | steps | max abs(I) [A] | peak T [K] | V_O inventory | Li consumed by air [mol] |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | stage | t [s] | steps | max abs(I) [A] | peak T [K] | V_O inventory | Li consumed by air [mol] | max LiPON bulk field [V/m] |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run_name, rows in stages.items():
         for row in rows:
             lines.append(f"| {run_name} | {row['stage']} | {row['t_start_s']:.4g}–{row['t_end_s']:.4g} | {row['time_steps']} | "
                          f"{row['max_abs_current_A']:.3g} | {row['peak_temperature_K']:.5g} | {row['vo_inventory_end']:.4g} | "
-                         f"{row['li_consumed_air_end_mol']:.3g} |")
+                         f"{row['li_consumed_air_end_mol']:.3g} | {fmt(row.get('max_lipon_bulk_field_V_per_m'))} |")
+    lines += ["", f"The V_O generation threshold field of the LiPON is {summary['vo_generation_threshold_field_V_per_m']:.3g} V/m "
+                  "(femion.physics.vacancy reads the bulk field of each film, the double-layer drops at its interfaces left out)."]
     lines += ["", "## Fig. 3 device figures beside the paper", "",
               "| figure | paper | this run |", "|---|---|---|",
               f"| analog G_max/G_min over one LTP/LTD cycle | {paper.get('analog_window', '57.5')} | {fmt(summary['G_max_over_G_min_analog'])} |",
