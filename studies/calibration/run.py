@@ -94,6 +94,8 @@ STUDY = "studies/calibration"
 CONFIG_KEYS = {"knobs", "screen_knobs", "targets", "fit", "cluster"}
 FIT_KEYS = {"max_evaluations", "quick_max_evaluations", "jacobian_step", "quick_knobs", "morris_trajectories",
             "quick_morris_trajectories", "held_out", "quick_held_out", "screen_parts", "quick_screen_parts", "write_back"}
+FAR = 10.0
+"""Extrapolations of :func:`needed_value` further than this many range widths past a range end are reported as not reached."""
 PENALTY = math.log(10.0)
 """Residual given to the optimiser for a failed evaluation (stated penalty, stored as NaN in the trials)."""
 
@@ -450,8 +452,8 @@ def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
 
     The residual (:meth:`femion.calibration.Target.residual`) is interpolated linearly in the scaled knob u between the
     points. When no segment reaches the edge of the band nearer to the value closest to the paper, the end segment
-    nearer to that edge is extrapolated outwards (an estimate); if moving outwards leads away from the band, the knob
-    does not reach it.
+    nearer to that edge is extrapolated outwards (an estimate); if moving outwards leads away from the band, or the
+    band lies more than :data:`FAR` range widths out, the knob does not reach it.
 
     Parameters
     ----------
@@ -489,7 +491,9 @@ def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
                 u = candidate
     if not math.isfinite(u):
         return {**unreached, "beyond_range": "not reached: the knob moves it away from the band or not at all"}
-    needed = knob.to_value(u) if (not knob.log or abs(u) < 50) else float("inf")
+    if not -FAR <= u <= 1.0 + FAR:
+        return {**unreached, "u_needed": float(u), "beyond_range": f"not reached within {FAR:g} range widths past an end (the knob barely moves it)"}
+    needed = knob.to_value(u)
     if 0.0 <= u <= 1.0:
         beyond = "inside"
     elif knob.log:

@@ -61,6 +61,8 @@ def test_needed_value_interpolates_inside_and_extrapolates_outwards_only():
     valley = module.needed_value(off, knob, [(0.0, 1e-5), (0.5, 1e-6), (1.0, 1e-5)])  # outwards leads away at both ends
     assert math.isnan(valley["u_needed"]) and valley["beyond_range"].startswith("not reached")
     assert module.needed_value(off, knob, [(0.0, 1e-4), (1.0, 1.1e-7)])["u_needed"] == 1.0  # an end in the band
+    flat = module.needed_value(off, knob, [(0.0, 1.8e-5), (1.0, 1.7e-5)])  # 1 % a range: the band lies ~90 range widths out
+    assert math.isnan(flat["value_needed"]) and flat["beyond_range"].startswith("not reached within 10 range widths")
 
 
 def test_evaluator_runs_the_protocols_of_analog_pulses_and_li_inventory():
