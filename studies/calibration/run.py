@@ -242,12 +242,12 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     screen, screen_failures = [], {}
     if settings["screen_parts"]:
-        screen_evaluator = SweepEvaluator(HERE / "evaluate", outdir, [*knobs, *screen_knobs], list(OBSERVABLES), quick=False,
-                                          cluster=config["cluster"])
-        screen, screen_failures = held_out_screen(screen_evaluator, knobs, screen_knobs, best["values"], settings["screen_parts"],
-                                                  held_metrics["best"], [t for t in held if t.part in settings["screen_parts"]])
-        evaluator.batches += screen_evaluator.batches
-        evaluator.computed += screen_evaluator.computed
+        screen, screen_failures, screen_batches = held_out_screen(
+            lambda moved: SweepEvaluator(HERE / "evaluate", outdir, [*knobs, moved], list(OBSERVABLES), quick=False, cluster=config["cluster"]),
+            screen_knobs, best["values"], settings["screen_parts"], held_metrics["best"],
+            [t for t in held if t.part in settings["screen_parts"]])
+        evaluator.batches += screen_batches
+        evaluator.computed += sum(b["computed"] for b in screen_batches)
         held_failures.update(screen_failures)
 
     table = residual_table([t for t in targets if t.fit or held_parts], start, best, held_metrics)  # held out: if run
@@ -398,15 +398,19 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
     return out
 
 
-def held_out_screen(evaluator: SweepEvaluator, knobs, screen_knobs, best_values, parts: list[str], middle: dict,
-                    targets) -> tuple[list[dict], dict]:
-    """The held-out targets at each end of every screen knob's range, the fitted knobs at the optimum (one sweep batch).
+def held_out_screen(evaluator_for, screen_knobs, best_values, parts: list[str], middle: dict,
+                    targets) -> tuple[list[dict], dict, list[dict]]:
+    """The held-out targets at each end of every screen knob's range, the fitted knobs at the optimum.
+
+    Each screen knob is moved alone (the others keep their database values and are not overridden), so a point's
+    identity holds only the fitted knobs and the knob it moves: editing the screen list recomputes only new knobs.
 
     Parameters
     ----------
-    evaluator
-        Its knobs are ``knobs`` followed by ``screen_knobs``.
-    knobs, screen_knobs : list of Knob
+    evaluator_for : callable
+        ``evaluator_for(knob)`` -> :class:`femion.calibration.SweepEvaluator` whose knobs are the fitted knobs
+        followed by ``knob``.
+    screen_knobs : list of Knob
     best_values : ndarray
         Fitted knob values at the optimum (SI).
     parts : list of str
@@ -418,33 +422,31 @@ def held_out_screen(evaluator: SweepEvaluator, knobs, screen_knobs, best_values,
 
     Returns
     -------
-    (list of dict, dict)
+    (list of dict, dict, list of dict)
         Per (target, screen knob): the values at the low end, the database value and the high end, whether an end
         lies within ±25 % of the paper, and the knob value the target needs (:func:`needed_value`); the failures
-        by point.
+        by point; the batches run (:attr:`femion.calibration.SweepEvaluator.batches`).
     """
-    starts = [k.start for k in screen_knobs]
-    requests, index = [], []
-    for j, k in enumerate(screen_knobs):
-        for end, value in (("low", k.low), ("high", k.high)):
-            for part in parts:
-                requests.append((part, [*best_values, *starts[:j], value, *starts[j + 1:]]))
-                index.append((j, end, part))
-    records = evaluator.evaluate(requests, label="held-out screen of the V_O knobs")
-    values, failures = {}, {}
-    for (j, end, part), record in zip(index, records):
-        metrics = evaluator.metrics(record)
-        values.setdefault((j, end), {}).update({name: metrics[name] for name in PARTS[part]})
-        if record["status"] != "done":
-            failures[f"{part} at {screen_knobs[j].name} = {end} end"] = " ".join(str(record.get("error")).split())[:300]
+    values, failures, batches = {}, {}, []
+    for k in screen_knobs:
+        evaluator = evaluator_for(k)
+        requests = [(part, [*best_values, value]) for value in (k.low, k.high) for part in parts]
+        records = evaluator.evaluate(requests, label=f"held-out screen: {k.name} at its range ends")
+        batches += evaluator.batches
+        for (part, point), record in zip(requests, records):
+            end = "low" if point[-1] == k.low else "high"
+            metrics = evaluator.metrics(record)
+            values.setdefault((k.name, end), {}).update({name: metrics[name] for name in PARTS[part]})
+            if record["status"] != "done":
+                failures[f"{part} at {k.name} = {end} end"] = " ".join(str(record.get("error")).split())[:300]
     rows = []
     for t in targets:
-        for j, k in enumerate(screen_knobs):
-            low, mid, high = values[(j, "low")][t.name], middle.get(t.name, float("nan")), values[(j, "high")][t.name]
+        for k in screen_knobs:
+            low, mid, high = values[(k.name, "low")][t.name], middle.get(t.name, float("nan")), values[(k.name, "high")][t.name]
             need = needed_value(t, k, [(0.0, low), (k.to_scaled(k.start), mid), (1.0, high)])
             rows.append({"target": t.name, "paper": t.paper, "knob": k.name, "at_low": low, "at_database": mid, "at_high": high,
                          "within_at_an_end": bool(t.within(low) or t.within(high)), **need})
-    return rows, failures
+    return rows, failures, batches
 
 
 def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
