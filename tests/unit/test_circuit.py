@@ -128,3 +128,36 @@ def test_electrode_voltage_solves_the_affine_circuit_equation():
     # The loop-level fallback takes the same Newton step when the slope is known, a chord I/V when not.
     assert Drive("current", 5e-6).target_voltage([(1.0, current)], conductance) == (pytest.approx(4.0), False)
     assert Drive("current", 5e-6).target_voltage([(1.0, current)]) == (pytest.approx(2.5), False)
+
+
+class _HiddenDrive:
+    """Wraps the electrostatics module so that it solves at the given V and reports no dI/dV: the loop then takes its
+    secant fallback (Drive.target_voltage), the circuit algorithm used before the circuit moved into the potential solve."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.owns, self.reads = inner, inner.name, inner.owns, inner.reads
+        self.derived, self.field_scales = inner.derived, inner.field_scales
+
+    def initialize(self, state):
+        self.inner.initialize(state)
+
+    def advance(self, state, dt, start):
+        drive, state.drive = state.drive, None
+        try:
+            return self.inner.advance(state, dt, start)
+        finally:
+            state.drive = drive
+
+
+def test_circuit_in_the_potential_solve_agrees_with_the_loop_level_secant(loop):
+    """Same start, same dt, a nonlinear device under compliance and a series resistor: both algorithms meet the
+    circuit and agree within the coupling tolerance (1e-8 here)."""
+    modules, state = loop
+    hidden = [_HiddenDrive(modules[0]), *modules[1:]]
+    for drive in (Drive("voltage", 3.0, compliance=1e-4), Drive("voltage", 4.0, compliance=1e-4),
+                  Drive("voltage", 2.0, series_resistance=1e3), Drive("current", 1e-7)):
+        new, _ = coupled_step(modules, state, 0.1, drive, tolerance=1e-8, max_iterations=60)
+        old, _ = coupled_step(hidden, state, 0.1, drive, tolerance=1e-8, max_iterations=60)
+        assert new.voltage == pytest.approx(old.voltage, rel=1e-6)
+        assert new.current == pytest.approx(old.current, rel=1e-6)
+        assert np.isnan(old.conductance) and new.conductance > 0.0
