@@ -49,6 +49,7 @@ the model prescribes. A deformed electrode enters through the mesh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -174,6 +175,11 @@ class PotentialSolution:
         κ [S/m] and ε [F/m] used (permittivity None for a steady solve).
     electrode, ground : str
         Boundary group names of the contacts.
+    differential_conductance : float or None
+        G_d = dI/dV [S] of the frozen problem (κ, ε/Δt and the interface laws
+        held fixed; :meth:`PotentialSolver.solve` with ``response``), None if
+        not computed. Differs from ``conductance`` = I/V when the interfaces
+        carry an emf or charge is stored from the previous step.
     """
 
     mesh: AxisymmetricMesh
@@ -190,6 +196,7 @@ class PotentialSolution:
     permittivity: np.ndarray | None
     electrode: str
     ground: str
+    differential_conductance: float | None = None
 
     @property
     def conductance(self) -> float:
@@ -330,6 +337,8 @@ class PotentialSolver:
         dt: float | None = None,
         previous: PotentialSolution | None = None,
         interface: InterfaceLaw | None = None,
+        response: bool = False,
+        circuit: Callable[[float, float, float], float] | None = None,
     ) -> PotentialSolution:
         """Solve current continuity with φ = ``voltage`` on ``electrode`` and 0 on ``ground``.
 
@@ -352,17 +361,34 @@ class PotentialSolver:
         interface
             Interface law i = G (φ_0 − φ_1 − e) on interior faces of this mesh
             (:class:`InterfaceLaw`), or None.
+        response
+            Also compute the differential conductance G_d = dI/dV [S] of this
+            (frozen) problem: the current of the unit response φ_1 (φ = 1 V on
+            the electrode, no emf, no stored charge), one more right-hand side
+            of the same factorisation. The problem is affine in V, so
+            φ(V') = φ(V) + (V' − V) φ_1 and I(V') = I(V) + G_d (V' − V)
+            exactly; G_d includes the interface laws in series and, with ``dt``,
+            the displacement term ε/Δt.
+        circuit
+            The external circuit, solved within this solve: called once as
+            ``circuit(voltage, I(voltage), G_d)`` [V, A, S], it returns the
+            electrode voltage V' [V] that meets the circuit equation for the
+            affine I(V) above (:meth:`femion.coupling.Drive.electrode_voltage`);
+            the solution is then the one at V' (``voltage`` is only the point of
+            expansion). Implies ``response``.
 
         Returns
         -------
         PotentialSolution
+            With ``differential_conductance`` set when ``response`` or ``circuit`` is given.
 
         Raises
         ------
         ValueError
             Non-finite voltage; κ or ε of wrong shape, non-finite or not positive;
             ``dt`` without ``permittivity`` or not positive; ``previous`` on another
-            mesh; a contact group with interior faces (solve on the conduction submesh).
+            mesh; a contact group with interior faces (solve on the conduction submesh);
+            a non-finite voltage returned by ``circuit``.
         """
         mesh = self.mesh
         if not np.isfinite(voltage):
@@ -397,15 +423,35 @@ class PotentialSolver:
         # One step of iterative refinement (same factorisation): with the 10¹⁰ conductivity contrast of
         # the stack the residual of the poorly conducting rows would otherwise show as a charge imbalance.
         solve = self._operator.factorized(coefficient)
-        values = solve(rhs)
-        values = values + solve(rhs - self._operator.assemble(coefficient) @ values)
+        conductance = None
+        if not (response or circuit is not None):
+            values = solve(rhs)
+            values = values + solve(rhs - self._operator.assemble(coefficient) @ values)
+        else:
+            # The unit response φ_1 (φ = 1 V on the electrode, no emf, no stored charge) with the same factors:
+            # φ(V') = φ(V) + (V' − V) φ_1 exactly, and G_d = I(φ_1) is dI/dV of the frozen problem.
+            unit_boundary = np.where(self._electrode_faces, 1.0, 0.0)
+            both = np.column_stack([rhs, self._operator.dirichlet_rhs(unit_boundary, coefficient)])
+            first = solve(both)
+            first = first + solve(both - self._operator.assemble(coefficient) @ first)
+            values, unit = first[:, 0], first[:, 1]
+            conductance = _contact_total(mesh, fvm.face_fluxes(mesh, unit, coefficient, dirichlet, unit_boundary), self.ground)
+            if circuit is not None:
+                current = _contact_total(mesh, fvm.face_fluxes(mesh, values, coefficient, dirichlet, boundary_values) + emf_flux - old_flux,
+                                         self.ground)
+                target = float(circuit(float(voltage), current, conductance))
+                if not np.isfinite(target):
+                    raise ValueError(f"the circuit returned a non-finite electrode voltage {target!r}")
+                if target != voltage:
+                    values = values + (target - voltage) * unit
+                    voltage, boundary_values = target, np.where(self._electrode_faces, target, 0.0)
         conduction_flux = fvm.face_fluxes(mesh, values, kappa_face, dirichlet, boundary_values) + emf_flux
         displacement_flux = fvm.face_fluxes(mesh, values, capacitive_face, dirichlet, boundary_values) - old_flux
         field_normal = fvm.face_fluxes(mesh, values, 1.0, dirichlet, boundary_values) / mesh.face_lengths
         field = -fvm.flux_gradient(mesh, values, kappa if dt is None else kappa + eps / dt, dirichlet, boundary_values)
 
         def contact_total(flux: np.ndarray, name: str) -> float:
-            return float(2.0 * np.pi * np.sum((flux * mesh.r_face)[mesh.face_mask(name)]))
+            return _contact_total(mesh, flux, name)
 
         total_flux = conduction_flux + displacement_flux
         return PotentialSolution(
@@ -423,7 +469,13 @@ class PotentialSolver:
             permittivity=eps,
             electrode=self.electrode,
             ground=self.ground,
+            differential_conductance=conductance,
         )
+
+
+def _contact_total(mesh: AxisymmetricMesh, flux: np.ndarray, name: str) -> float:
+    """2π Σ_f flux_f r_f over the faces of boundary group ``name`` [A for a current flux]."""
+    return float(2.0 * np.pi * np.sum((flux * mesh.r_face)[mesh.face_mask(name)]))
 
 
 def solve_potential(
@@ -594,7 +646,9 @@ class ElectrostaticsModule:
     reads the conductivity that the other modules add through their
     ``conductivity(state, kappa)`` hooks on top of the pristine layer values
     (:func:`layer_conductivity`), and the interface laws of modules with an
-    ``interfaces(state, dt, start)`` hook.
+    ``interfaces(state, dt, start)`` hook. When the external circuit leaves
+    the electrode voltage unknown, it also sets the voltage and the frozen
+    differential conductance (:meth:`advance`).
 
     Parameters
     ----------
@@ -683,12 +737,30 @@ class ElectrostaticsModule:
         state.fields["kappa"] = self.conductivity(state)
 
     def advance(self, state, dt: float, start):
-        """Solve the steady potential at ``state.voltage`` with κ and interface laws from ``state``."""
+        """Solve the steady potential with κ and interface laws from ``state``.
+
+        Under a plain voltage source (``state.drive`` None) at ``state.voltage``.
+        When V is an unknown of the external circuit (``state.drive`` a
+        :class:`femion.coupling.Drive` with compliance, series resistor or
+        current control), the circuit equation is solved within the same
+        solve (:meth:`PotentialSolver.solve` with ``circuit``, expanded at
+        ``state.voltage``; :meth:`femion.coupling.Drive.electrode_voltage`):
+        ``state.voltage`` becomes the electrode voltage that meets it for the
+        frozen κ and interface laws, and ``state.conductance`` the
+        differential conductance dI/dV [S] of that frozen problem.
+        """
         from femion.coupling import ModuleReport
 
         kappa = self.conductivity(state)
         law, records = self.interface_law(state, dt, start)
-        solution = self._solver.solve(kappa[self._cells], state.voltage, interface=law)
+        drive = getattr(state, "drive", None)
+        if drive is None or drive.fixed_voltage:
+            solution = self._solver.solve(kappa[self._cells], state.voltage, interface=law)
+        else:
+            solution = self._solver.solve(kappa[self._cells], state.voltage, interface=law,
+                                          circuit=lambda v, i, g: drive.electrode_voltage(v, i, g)[0])
+            state.voltage = solution.voltage
+            state.conductance = solution.differential_conductance
         phi = np.zeros(self.mesh.n_cells)
         phi[self._cells] = solution.phi
         phi[self._electrode_cells] = state.voltage

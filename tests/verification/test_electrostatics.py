@@ -184,3 +184,53 @@ def test_beta_edge_is_mesh_converged(device):
 def test_contacts_must_be_exterior(device, quick_mesh):
     with pytest.raises(ValueError, match="interior faces"):
         solve_potential(quick_mesh, np.ones(quick_mesh.n_cells), 0.1, electrode=electrode_interface(device))
+
+
+def _interface_problem(device, quick_mesh):
+    """The stack with a Butler–Volmer-like law on WO3|LiPON and LiPON|MoO3 (G, emf per face) and stored charge."""
+    from femion.physics.electrostatics import InterfaceLaw, PotentialSolver
+
+    stack = quick_mesh.submesh(conduction_regions(device))
+    faces = np.flatnonzero(stack.face_mask("WO3|LiPON", "LiPON|MoO3"))
+    r = stack.r_face[faces] / device.electrode_radius
+    law = InterfaceLaw(faces, 5.0 + 3.0 * r, np.where(stack.face_mask("WO3|LiPON")[faces], 0.3, -0.2) * (1.0 + r))
+    solver = PotentialSolver(stack, electrode=electrode_interface(device))
+    kappa, eps = layer_conductivity(stack, device), layer_permittivity(stack, device)
+    previous = solver.solve(kappa, 0.4, interface=law)
+    return solver, dict(permittivity=eps, dt=1e-6, previous=previous, interface=law), kappa
+
+
+def test_differential_conductance_equals_a_finite_difference_of_two_solves(device, quick_mesh):
+    """dI/dV of the frozen problem (one more right-hand side of the same factors) against (I(V + h) − I(V − h))/2h.
+
+    The problem is affine in V, so the central difference is exact up to round-off; with an emf and stored
+    charge I/V is not dI/dV, which the check would catch.
+    """
+    solver, options, kappa = _interface_problem(device, quick_mesh)
+    voltage, h = 1.3, 1e-2
+    solution = solver.solve(kappa, voltage, response=True, **options)
+    up, down = (solver.solve(kappa, voltage + s * h, **options) for s in (1.0, -1.0))
+    assert solution.differential_conductance == pytest.approx((up.current - down.current) / (2 * h), rel=1e-8)
+    assert solution.current == pytest.approx(solver.solve(kappa, voltage, **options).current, rel=1e-12)
+    assert abs(solution.conductance / solution.differential_conductance - 1.0) > 1e-3  # emf and stored charge: I/V differs
+    assert solver.solve(kappa, voltage, **options).differential_conductance is None  # not computed unless asked
+
+
+def test_circuit_solved_within_the_solve_equals_the_direct_solve_at_its_voltage(device, quick_mesh):
+    """``circuit`` moves the solution along the unit response: it equals a plain solve at the returned voltage."""
+    solver, options, kappa = _interface_problem(device, quick_mesh)
+    seen = []
+
+    def circuit(voltage, current, conductance):
+        seen.append((voltage, current, conductance))
+        return voltage + (2e-9 - current) / conductance  # current control at 2 nA
+
+    solution = solver.solve(kappa, 0.9, circuit=circuit, **options)
+    direct = solver.solve(kappa, solution.voltage, **options)
+    assert len(seen) == 1 and seen[0][0] == 0.9
+    assert solution.current == pytest.approx(2e-9, rel=1e-9)
+    assert direct.current == pytest.approx(2e-9, rel=1e-9)
+    np.testing.assert_allclose(solution.phi, direct.phi, rtol=0.0, atol=1e-12 * abs(solution.voltage))
+    assert solution.displacement_current == pytest.approx(direct.displacement_current, rel=1e-8)
+    with pytest.raises(ValueError, match="non-finite"):
+        solver.solve(kappa, 0.9, circuit=lambda v, i, g: float("nan"), **options)
