@@ -99,10 +99,11 @@ WOODBURY_MAX_DOFS = 4000
 their dense elastic flexibility (memory 8 n² bytes: 128 MB at the limit) and solves plastic
 tangents by the Woodbury correction; above it every plastic tangent is factorised."""
 
-WOODBURY_MAX_RANK = 1200
+WOODBURY_MAX_RANK = 1000
 """Largest number of dofs touched by yielding points for which a plastic tangent is solved by the
-Woodbury correction (a dense LU of that size; measured ~50 ms at 1200 on one core, about one sparse
-factorisation of the default-mesh tangent); above it the tangent is factorised."""
+Woodbury correction (a dense product and LU of that size: 35–80 ms measured on one core, idle to
+loaded machine, about one sparse factorisation of the default-mesh tangent, 55–110 ms); above it
+the tangent is factorised."""
 
 WOODBURY_CHUNK = 256
 """Columns per elastic multi-right-hand-side solve when the flexibility is built (bounds the
@@ -636,7 +637,7 @@ class AxisymmetricSolid:
             woodbury = (self.reuse_factorisation and self._plastic_dofs.size <= WOODBURY_MAX_DOFS and touched.size <= WOODBURY_MAX_RANK
                         and np.all(self._plastic_position[touched] >= 0))
             if woodbury:
-                inner = correction[touched][:, touched].toarray()  # C_YY
+                inner = correction[touched][:, touched].tocsc()  # C_YY, sparse (dofs of neighbouring cells only)
                 where = self._plastic_position[touched]
                 x = lu.solve(b)
                 try:
