@@ -1,17 +1,19 @@
-"""Plastic Newton of the mechanics in a programming sweep: tangent factorisations, CG iterations, time in mechanics.
+"""Plastic Newton of the mechanics in a programming sweep: tangent factorisations, plastic solves, time in mechanics.
 
 Run: ``python tests/benchmarks/bench_mechanics_newton.py [--direct] [--save run.npz] [--compare other.npz]``.
 
 Segment: a −2 V programming sweep 0 → −2 V → 0 (``--rate``, default 0.5 V/s) with lithium and mechanics
-on (mechanics lagged, once per step, as the main job), mesh ``MeshSettings()`` (default). Reported: the
+on (``--all-physics``: every module of ``femion.simulation.PHYSICS``), mechanics lagged (once per
+step, as the main job), mesh ``MeshSettings()`` (default). Reported: the
 accepted steps, the mechanics' ``advance`` calls and seconds (:func:`femion.coupling.profile_coupling`),
 the sparse LU factorisations inside :mod:`femion.physics.mechanics` and their seconds (the
 elastic one included), the plastic tangent solves (Newton iterations with a yielding point) and
 their seconds, and the run's wall time.
 
 ``--direct`` turns ``AxisymmetricSolid.reuse_factorisation`` off (every plastic Newton iteration
-factorises its tangent, instead of the elastic LU with the Woodbury correction). ``--save`` stores the curves and the mechanics' final fields; ``--compare`` reads such a
-file and prints the largest relative difference of each (max |a − b| / max |b|).
+factorises its tangent, instead of the elastic LU with the Woodbury correction). ``--save`` stores
+the curves and the mechanics' final fields; ``--compare`` reads such a file and prints the largest
+relative difference of each (max |a − b| / max |b|).
 
 A measurement of this machine under its current load, not an assertion.
 """
@@ -33,7 +35,7 @@ from common import machine  # noqa: E402
 COMPARED_FIELDS = ("u_r", "u_z", "sigma_vm", "sigma_rr", "sigma_zz", "sigma_tt", "sigma_rz", "eps_p_eq", "porosity", "c_li")
 
 
-def run(rate: float, direct: bool) -> tuple[dict, dict[str, np.ndarray]]:
+def run(rate: float, direct: bool, physics: tuple[str, ...] = ("lithium", "mechanics")) -> tuple[dict, dict[str, np.ndarray]]:
     """Run the sweep; return the figures and the arrays to compare (curves and final fields)."""
     import scipy.sparse.linalg as sparse_linalg
 
@@ -70,7 +72,7 @@ def run(rate: float, direct: bool) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         device = femion.load_device()
         protocol = voltage_sweep(0.0, [-2.0, 0.0], rate)
-        simulation = Simulation(device, protocol, SimulationSettings(mesh=femion.MeshSettings(), lagged=("mechanics",)), physics=("lithium", "mechanics"))
+        simulation = Simulation(device, protocol, SimulationSettings(mesh=femion.MeshSettings(), lagged=("mechanics",)), physics=physics)
         solid = next(module for module in simulation.modules if module.name == "mechanics").solid
         if hasattr(solid, "reuse_factorisation"):
             solid.reuse_factorisation = not direct
@@ -83,12 +85,14 @@ def run(rate: float, direct: bool) -> tuple[dict, dict[str, np.ndarray]]:
         mechanics.AxisymmetricSolid._solve_linear = solve_linear
     report = profile.report()
     figures = {
-        "machine": machine(), "cells": simulation.mesh.n_cells, "rate_V_per_s": rate, "direct": direct, "run_s": wall,
+        "machine": machine(), "cells": simulation.mesh.n_cells, "physics": list(physics), "rate_V_per_s": rate, "direct": direct, "run_s": wall,
         "accepted_steps": int(result.curves.sizes["time"]) - 1,
         "mechanics_s": report["modules"]["mechanics"]["seconds"], "mechanics_calls": report["modules"]["mechanics"]["calls"],
+        "mechanics_share": report["modules"]["mechanics"]["seconds"] / wall,
         **counts,
     }
-    arrays = {f"curve_{name}": np.asarray(result.curves[name].values, dtype=float) for name in ("current", "mech_sigma_vm_max", "mech_eps_p_max", "mech_porosity_max")}
+    curves = ("current", "mech_sigma_vm_max", "mech_eps_p_max", "mech_porosity_max")
+    arrays = {f"curve_{name}": np.asarray(result.curves[name].values, dtype=float) for name in curves}
     arrays.update({f"field_{name}": np.asarray(result.state.fields[name], dtype=float) for name in COMPARED_FIELDS if name in result.state.fields})
     arrays.update({f"field_{name}": np.asarray(values, dtype=float) for name, values in result.state.fields.items() if name.startswith("eps_p_")})
     return figures, arrays
@@ -98,13 +102,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=0.5, help="sweep rate [V/s]")
     parser.add_argument("--direct", action="store_true", help="factorise every plastic tangent (no reuse)")
+    parser.add_argument("--all-physics", action="store_true", help="every module of femion.simulation.PHYSICS (default: lithium and mechanics)")
     parser.add_argument("--save", help="store the curves and final fields (npz)")
     parser.add_argument("--compare", help="compare with a stored npz")
     arguments = parser.parse_args()
     from femion.simulation import blas_threads
 
     with blas_threads():
-        figures, arrays = run(arguments.rate, arguments.direct)
+        from femion.simulation import PHYSICS
+
+        figures, arrays = run(arguments.rate, arguments.direct, tuple(PHYSICS) if arguments.all_physics else ("lithium", "mechanics"))
     for name, value in figures.items():
         print(f"  {name:<18} {value}")
     if arguments.save:
@@ -120,7 +127,7 @@ def main() -> None:
                     worst = np.inf
                     continue
                 scale = np.max(np.abs(reference), initial=0.0)
-                difference = float(np.max(np.abs(arrays[name] - reference), initial=0.0) / scale) if scale > 0.0 else float(np.max(np.abs(arrays[name]), initial=0.0))
+                difference = float(np.max(np.abs(arrays[name] - reference), initial=0.0) / (scale if scale > 0.0 else 1.0))
                 worst = max(worst, difference)
                 print(f"  {name:<22} {difference:.3e}")
             print(f"  largest relative difference {worst:.3e}")

@@ -294,8 +294,10 @@ def test_woodbury_tangent_solve_equals_the_factorised_tangent(monkeypatch):
         one = _load_steps(solid, (pressure,), history, guess)[0]
         history, guess = reference.history, reference.displacement
         assert one.iterations == reference.iterations and one.residuals[1] == pytest.approx(reference.residuals[1], rel=1e-9)
-        for a, b in ((one.displacement, reference.displacement), (one.stress, reference.stress), (one.history.plastic_strain, reference.history.plastic_strain)):
-            assert np.max(np.abs(a - b)) <= 1e-10 * max(np.max(np.abs(b)), 1e-300)
+        pairs = {"displacement": (one.displacement, reference.displacement), "stress": (one.stress, reference.stress),
+                 "plastic strain": (one.history.plastic_strain, reference.history.plastic_strain)}
+        for name, (a, b) in pairs.items():
+            assert np.max(np.abs(a - b)) <= 1e-10 * max(np.max(np.abs(b)), 1e-300), name
     assert len(factorised) == 1  # the elastic LU only
     assert np.count_nonzero(direct[2].increment) > 10 and not np.any(direct[3].increment)  # a plastic zone grows, then unloads
 
