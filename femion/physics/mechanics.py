@@ -633,7 +633,11 @@ class AxisymmetricSolid:
         depend on the solid only), so a run resumed from a checkpoint repeats
         the running one exactly. Above :data:`WOODBURY_MAX_DOFS` plastic dofs
         or :data:`WOODBURY_MAX_RANK` dofs in Y, or with
-        ``reuse_factorisation`` False, K is factorised (SuperLU).
+        ``reuse_factorisation`` False, K is factorised (SuperLU). The dense
+        part runs on one BLAS thread, whatever the caller set: a 200×200 LU
+        took 15–50 ms with two OpenBLAS threads on the loaded 2-core machine
+        against 1 ms with one (``femion run`` limits the threads itself,
+        :func:`femion.simulation.blas_threads`; tests and library calls may not).
         """
         free = self.free
         reduced, lu = self._elastic_factors()
@@ -649,14 +653,15 @@ class AxisymmetricSolid:
             if woodbury:
                 inner = correction[touched][:, touched].tocsc()  # C_YY, sparse (dofs of neighbouring cells only)
                 where = self._plastic_position[touched]
-                x = lu.solve(b)
-                try:
-                    z = np.linalg.solve(np.eye(touched.size) + self._plastic_flexibility(where) @ inner, x[touched])
-                except np.linalg.LinAlgError as error:
-                    raise MechanicsError(f"singular plastic tangent: {error}") from error
-                update = np.zeros(free.size)
-                update[touched] = inner @ z
-                solution[free] = x - lu.solve(update)
+                with _one_blas_thread():
+                    x = lu.solve(b)
+                    try:
+                        z = np.linalg.solve(np.eye(touched.size) + self._plastic_flexibility(where) @ inner, x[touched])
+                    except np.linalg.LinAlgError as error:
+                        raise MechanicsError(f"singular plastic tangent: {error}") from error
+                    update = np.zeros(free.size)
+                    update[touched] = inner @ z
+                    solution[free] = x - lu.solve(update)
             else:
                 solution[free] = _factorise((reduced + correction).tocsc()).solve(b)
         if not np.all(np.isfinite(solution)):
@@ -806,6 +811,19 @@ class AxisymmetricSolid:
             iterations=len(residuals) - 1,
             converged=residuals[-1] <= tolerance or scale == 0.0,
         )
+
+
+_BLAS_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """Context manager: the BLAS/LAPACK thread pools limited to one thread (threadpoolctl; ~0.1 ms to enter)."""
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()  # inspects the loaded libraries once (~1.5 ms)
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _factorise(matrix: sparse.csc_matrix):
