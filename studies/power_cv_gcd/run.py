@@ -57,7 +57,8 @@ from femion.units import to_integer, to_si
 HERE = Path(__file__).resolve().parent
 VARIANT_KEYS = ("program_vertices", "cv_window", "cv_rates", "gcd_window", "gcd_current_densities", "gcd_cycles",
                 "self_discharge_time")
-CONFIG_KEYS = {*VARIANT_KEYS, *(f"quick_{key}" for key in VARIANT_KEYS), "program_rate", "power_physics", "voltage_step"}
+CONFIG_KEYS = {*VARIANT_KEYS, *(f"quick_{key}" for key in VARIANT_KEYS), "program_rate", "power_physics", "voltage_step",
+               "voltage_limit_tolerance"}
 PAPER = {"areal_capacitance_mF_cm2": 4.1, "energy_uWh_cm2": 7.0, "power_uW_cm2": 27.9}
 WH = 3600.0  # J per Wh
 PROGRAM_PHYSICS = ("lithium", "mechanics", "air")
@@ -196,7 +197,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     densities = [si(v, "A/m^2", "gcd_current_densities", positive=True) for v in pick("gcd_current_densities")]
     cycles = to_integer(pick("gcd_cycles"), name=key_of("gcd_cycles"), origin=origin)
     hold = si(pick("self_discharge_time"), "s", "self_discharge_time", positive=True)
-    voltage_step = to_si(config["voltage_step"], "V", name="voltage_step", origin=origin, positive=True)
+    voltage_step, limit_tolerance = (to_si(config[key], "V", name=key, origin=origin, positive=True)
+                                     for key in ("voltage_step", "voltage_limit_tolerance"))
     for key, (low, high) in (("cv_window", (cv_low, cv_high)), ("gcd_window", (gcd_low, gcd_high))):
         if not low < high:
             raise StudyConfigError(f"{origin}: {key_of(key)!r} must be [lower, upper] with lower < upper, got {pick(key)!r}")
@@ -213,8 +215,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     present, missing = available_physics(PROGRAM_PHYSICS)
     power, power_missing = available_physics(power_names)
     # Time resolution: at most ``voltage_step`` per step on the sweeps (max_step = voltage_step / rate) and about as much on the
-    # current-controlled steps (SimulationSettings.max_voltage_change), the GCD branches, rests and the circuits.
-    settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings(), max_voltage_change=voltage_step)
+    # current-controlled steps (SimulationSettings.max_voltage_change: the GCD branches, rests and the circuits); a GCD branch
+    # ends within ``voltage_limit_tolerance`` of its limit (SimulationSettings.limit_tolerance).
+    settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings(), max_voltage_change=voltage_step,
+                                  limit_tolerance=limit_tolerance)
     walls: dict[str, float] = {}
 
     def stage(name: str, protocol, start, physics=power) -> femion.Result:
