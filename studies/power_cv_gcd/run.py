@@ -229,7 +229,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
 
     # Programming: the pristine device, every module on.
     began = time.perf_counter()
-    program = Simulation(device, voltage_sweep(0.0, vertices, program_rate, max_step=voltage_step / program_rate), settings, physics=present).run(progress=None, stage="program")
+    program_sweep = voltage_sweep(0.0, vertices, program_rate, max_step=voltage_step / program_rate)
+    program = Simulation(device, program_sweep, settings, physics=present).run(progress=None, stage="program")
     walls["program"] = time.perf_counter() - began
     mesh, programmed = program.mesh, program.state
     history, state = [("program", program.curves)], programmed
