@@ -332,10 +332,15 @@ class SimulationSettings:
         docstring, "Local-error control"); None: no error control, dt grows by
         ``growth`` up to the protocol step's ``max_step``.
     circuit_window : int or None
-        With a voltage source, the circuit update (compliance) uses only the
+        With a voltage source, the loop-level circuit update uses only the
         last ``circuit_window`` coupling iterates
         (:class:`femion.coupling.RecentHistoryDrive`; for physics whose I(V)
-        changes between iterates, e.g. the V_O field); None: all of them.
+        changes between iterates, e.g. the V_O field); None: all of them. That
+        update (:meth:`femion.coupling.Drive.target_voltage`) is only the
+        fallback where the first module reports no dI/dV: the electrostatics
+        module solves the circuit (compliance, series resistor) inside its
+        potential solve (:meth:`femion.coupling.Drive.electrode_voltage`), and
+        there the window has no effect.
     lagged : tuple of str
         Physics solved once per step after the others converged instead of in
         every coupling iteration (``lagged`` of :func:`femion.coupling.coupled_step`;

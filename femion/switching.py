@@ -19,9 +19,13 @@ LiPON's Li⁺ conductivity added. The coupled loop with every module on runs
 the paper's analog pulses (tests/regression/test_all_physics_pulses.py);
 these switching runs keep the reduced physics as their cost choice.
 
-External circuit: a voltage source with compliance I_cc whose circuit
-update uses the last few coupling iterates
-(:class:`femion.coupling.RecentHistoryDrive`, re-exported here).
+External circuit: a voltage source with compliance I_cc, solved inside
+the potential solve of every coupling iterate
+(:meth:`femion.coupling.Drive.electrode_voltage`). The drive is a
+:class:`femion.coupling.RecentHistoryDrive` (re-exported here): its window of
+the last few coupling iterates acts only in the loop-level fallback
+(:meth:`femion.coupling.Drive.target_voltage`, where the first module reports
+no dI/dV).
 
 Observables (definitions, paper values in femion.claims)
 ------------------------------------------------------

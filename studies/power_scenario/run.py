@@ -62,7 +62,7 @@ from femion.units import to_integer, to_si
 
 HERE = Path(__file__).resolve().parent
 CONFIG_KEYS = {"vertices", "rate", "sweeps", "hold_time", "scan_pore_radius", "scan_pore_fraction", "scenario", "pixels",
-               "quick_pixels", "field_of_view"}
+               "quick_pixels", "field_of_view", "sweep_max_step", "hold_max_step"}
 SCENARIO_KEYS = {"hypothesis", "pore_radius", "pore_fraction"}
 PHYSICS = ("lithium", "air")
 LI_PER_FORMULA = {"Li2O": 2, "LiOH": 1, "Li2CO3": 2}
@@ -256,6 +256,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     rate = to_si(config["rate"], "V/s", name="rate", origin=origin, positive=True)
     sweeps = to_integer(config["sweeps"], name="sweeps", origin=origin)
     hold = to_si(config["hold_time"], "s", name="hold_time", origin=origin, positive=True)
+    sweep_step, hold_step = (to_si(config[key], "s", name=key, origin=origin, positive=True) for key in ("sweep_max_step", "hold_max_step"))
     radii = [to_si(v, "m", name="scan_pore_radius", origin=origin, positive=True) for v in config["scan_pore_radius"]]
     fractions = [to_si(v, "", name="scan_pore_fraction", origin=origin, positive=True) for v in config["scan_pore_fraction"]]
     if device.ambient != "air":
@@ -263,9 +264,9 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
 
-    sweep = voltage_sweep(0.0, vertices, rate, cycles=sweeps)
+    sweep = voltage_sweep(0.0, vertices, rate, cycles=sweeps, max_step=sweep_step)
     sweep_end = sum(step.duration for step in sweep)
-    protocol = sweep + rest(hold)
+    protocol = sweep + rest(hold, max_step=hold_step)
     settings = SimulationSettings(mesh=femion.QUICK_MESH if quick else femion.MeshSettings())
     from femion.mesh import build_mesh
 
