@@ -100,3 +100,14 @@ def test_quick_run_stores_every_point_and_resumes(tmp_path, assert_matches_expec
     refit = json.loads((tmp_path / "fit.json").read_text())
     assert refit["points_computed"] == 0
     assert again["best_values"] == summary["best_values"]
+
+
+def test_lrs_retention_takes_the_extrapolation_then_the_300K_failure_then_the_censoring_read():
+    """The held-out retention target: a censored LRS (no failure within the reads) counts as its last read, a lower bound."""
+    _, evaluate = load_study(STUDY / "evaluate")
+    nan = float("nan")
+    reads = [0.002, 1.0, 1e5]
+    assert evaluate.lrs_retention({"retention_lrs_300K_extrapolated_s": 8.3, "failure_lrs_300K_s": 7.8, "read_times_s": reads}) == 8.3
+    assert evaluate.lrs_retention({"retention_lrs_300K_extrapolated_s": nan, "failure_lrs_300K_s": 7.8, "read_times_s": reads}) == 7.8
+    assert evaluate.lrs_retention({"retention_lrs_300K_extrapolated_s": nan, "failure_lrs_300K_s": nan, "read_times_s": reads}) == 1e5
+    assert math.isnan(evaluate.lrs_retention({"retention_lrs_300K_extrapolated_s": nan, "failure_lrs_300K_s": nan, "read_times_s": []}))
