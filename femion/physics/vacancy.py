@@ -219,11 +219,18 @@ def drift_velocity(hop, frequency, barrier_ev, temperature, field, charge_number
     ``field`` is the signed field component along the direction of interest
     [V/m]; the result has its sign (a positive ion drifts along E). Low-field
     limit: v = z e D E / k_BT (Einstein), D = ½a²f e^(−E_a/kT).
+
+    A field beyond ~10¹¹ V/m (a = 0.25 nm, 300 K: sinh overflows past an
+    argument of 710) gives ±inf without a warning: only a diverging trial
+    iterate of the coupled loop reaches it, and the V_O step rejects its
+    non-finite densities (``FloatingPointError``, the time loop retries
+    with a smaller dt).
     """
     temperature = np.asarray(temperature, dtype=float)
     rate = np.asarray(frequency) * np.exp(-np.asarray(barrier_ev) * EV / (BOLTZMANN * temperature))
     argument = charge_number * ELEMENTARY_CHARGE * np.asarray(hop) * np.asarray(field) / (2.0 * BOLTZMANN * temperature)
-    return np.asarray(hop) * rate * np.sinh(argument)
+    with np.errstate(over="ignore"):
+        return np.asarray(hop) * rate * np.sinh(argument)
 
 
 def activated_conductivity(density, mobility, activation_ev, temperature, reference: float = CONDUCTION_REFERENCE_TEMPERATURE) -> np.ndarray:
