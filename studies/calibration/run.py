@@ -182,7 +182,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     config, device = load_study_config(HERE / "config.toml", CONFIG_KEYS, overrides)
     settings = _settings(config, quick, origin)
     knobs = parse_knobs(config["knobs"], device, origin)
-    screen_knobs = parse_knobs(config["screen_knobs"], device, origin, max_knobs=10 - len(knobs))
+    screen_knobs = parse_knobs(config["screen_knobs"], device, f"{origin} [[screen_knobs]]", max_knobs=10 - len(knobs)) \
+        if config["screen_knobs"] else []  # with the fitted ones at most 10 named parameters
     if settings["knobs"] is not None:
         knobs = knobs[: settings["knobs"]]
     targets = parse_targets(config["targets"], origin)
