@@ -253,3 +253,20 @@ def test_tracked_oxygen_run_writes_its_curves(device, tmp_path):
     simulation.run(tmp_path, progress=None)
     with xr.open_dataset(tmp_path / "curves.nc") as curves:
         assert curves["o_inventory"].attrs["units"] == "1"
+
+
+def test_field_max_observables_read_the_bulk_field_of_each_film(device, quick_mesh):
+    """A potential linear in z across the films, V at the electrode and 0 at the bottom contact: |E| = V/d in every film."""
+    module = VacancyModule(quick_mesh, device)
+    state = State(voltage=2.0)
+    module.initialize(state)
+    faces_z = module.films.face_centers[:, 1]
+    bottom, top = faces_z.min(), faces_z.max()
+    cells = module.films.parent_cells
+    state.fields["phi"] = np.zeros(quick_mesh.n_cells)
+    state.fields["phi"][cells] = 2.0 * (quick_mesh.cell_centroids[cells, 1] - bottom) / (top - bottom)
+    observed = module.observables(state)
+    assert set(module.films.region_names) == {key.removeprefix("field_max_") for key in observed if key.startswith("field_max_")}
+    for layer in module.films.region_names:
+        assert observed[f"field_max_{layer}"] == pytest.approx(2.0 / (top - bottom), rel=1e-9), layer
+        assert module.units[f"field_max_{layer}"] == "V/m"
