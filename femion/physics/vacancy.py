@@ -585,7 +585,8 @@ class VacancyTransport:
         ValueError
             Bad dt, phi or T.
         FloatingPointError
-            Non-finite or negative densities beyond round-off (reject the step).
+            A non-finite drift velocity (a field beyond ~10¹¹ V/m), non-finite or negative densities beyond
+            round-off (reject the step).
         """
         if not (np.isfinite(dt) and dt > 0.0):
             raise ValueError(f"dt must be positive and finite, got {dt!r}")
@@ -616,6 +617,8 @@ class VacancyTransport:
         iterate, change, iterations = previous, np.inf, 0
         for iterations in range(1, max_iterations + 1):
             diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
+            if not np.all(np.isfinite(velocity)):  # a diverging trial iterate (drift_velocity): reject before assembling
+                raise FloatingPointError("V_O drift velocity not finite (field beyond ~1e11 V/m in a trial iterate)")
             new = self._factorized(diffusivity, velocity, dt)(right)
             if not np.all(np.isfinite(new)):
                 raise FloatingPointError("V_O step produced non-finite densities")

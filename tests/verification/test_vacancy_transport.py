@@ -270,3 +270,22 @@ def test_field_max_observables_read_the_bulk_field_of_each_film(device, quick_me
     for layer in module.films.region_names:
         assert observed[f"field_max_{layer}"] == pytest.approx(2.0 / (top - bottom), rel=1e-9), layer
         assert module.units[f"field_max_{layer}"] == "V/m"
+
+
+def test_a_field_beyond_the_hopping_range_rejects_the_step_without_warnings(device, quick_mesh):
+    """A diverging trial iterate (|E| ~ 1e12 V/m): sinh overflows to inf, the step raises FloatingPointError, no RuntimeWarning."""
+    import warnings
+
+    module = VacancyModule(quick_mesh, device)
+    start = State(voltage=2.0)
+    module.initialize(start)
+    cells = module.films.parent_cells
+    z = quick_mesh.cell_centroids[:, 1]
+    start.fields["phi"] = np.zeros(quick_mesh.n_cells)
+    start.fields["phi"][cells] = 1e6 * (z[cells] - z[cells].min()) / (z[cells].max() - z[cells].min())  # 1e6 V over ~1 um
+    start.fields["T"] = np.full(quick_mesh.n_cells, 300.0)
+    state = State(voltage=2.0, fields=dict(start.fields))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError):
+            module.advance(state, 1e-6, start)
