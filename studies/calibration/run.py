@@ -34,7 +34,11 @@ Held-out design: the fit uses only the cheap parts (``analog``, ``arrhenius``,
 ``power``, ~1 min a point on the quick mesh); the digital-mode targets
 (``volatile``, ``variability``, ``retention``: 1–9 min a point) are held out,
 evaluated once at the start and once at the optimum, and their prediction
-errors are reported. Uncertainty: the scaled Jacobian at the optimum gives the
+errors are reported. The digital-mode parts run without lithium, so the fitted
+knobs barely reach them: the held-out screen (``[[screen_knobs]]``, parts
+``screen_parts``) sets each V_O knob alone to each end of its range, the fitted
+knobs at the optimum, and reports the knob value each held-out target would need
+(:func:`needed_value`). Uncertainty: the scaled Jacobian at the optimum gives the
 local sensitivities and the identifiability (singular values, collinearity
 index, correlation of the knob estimates,
 :func:`femion.calibration.identifiability`); a Morris screening
@@ -56,7 +60,7 @@ point: values, targets, residuals, cost, stage), ``fit.json`` (knobs, targets,
 the residual table before/after, the held-out errors, batch wall times,
 least-squares status, write-back), ``calibrated/<Material>.toml`` (the proposal), ``sensitivity.json`` (Jacobian,
 identifiability, Morris), ``summary.json``, ``findings.md``,
-``calibration.png`` (plot.py) and the provenance.
+``calibration.png`` (plot.py) and the provenance. ``fit.json`` also holds the screen (``held_out_screen``).
 """
 
 from __future__ import annotations
