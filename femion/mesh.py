@@ -69,6 +69,7 @@ __all__ = [
     "NonOrthogonalMeshWarning",
     "build_mesh",
     "read_mesh",
+    "settings_for_profile",
 ]
 
 WARN_NONORTHOGONALITY_DEG = 10.0
@@ -704,6 +705,84 @@ def build_mesh(
                 raise MeshError(f"cannot write mesh file {path}: {error}") from None
         gmsh.model.remove()
     return mesh
+
+
+def settings_for_profile(
+    device: Device,
+    settings: MeshSettings,
+    interface_profile: Callable[[np.ndarray], np.ndarray],
+) -> MeshSettings:
+    """Mesh settings under which the mesh deformed by an axial blister w(r) stays near-orthogonal.
+
+    :func:`femion.geometry.interface_displacement` moves nodes vertically, so a
+    film cell of mean height h whose height changes by Δh across its width Δr
+    becomes a trapezoid whose centroid shifts sideways by Δr Δh / (12 h). Where a
+    blister rises on the axis (a lift comparable with the film stack over a few
+    µm, the power mode's electrode blister, :mod:`femion.physics.thinfilm`) the
+    default µm-wide axis cells then reach 50° of face non-orthogonality, beyond
+    what FiPy's two-point flux tolerates (:data:`MAX_NONORTHOGONALITY_DEG`). This
+    returns ``settings`` unchanged when the deformed mesh stays below
+    :data:`WARN_NONORTHOGONALITY_DEG`, and otherwise the first of a few graded
+    axis columns (``MeshSettings.axis_cell``) that does, or the best of them
+    (the faces keep at least the tilt atan|w'| of the interface itself): the
+    column spans twice the blister radius r_b (where the lift has fallen to 5 %
+    of its rise above the lift at R_e/2), with cells from r_b/50 growing by 10 %
+    or 4 % per cell.
+    Use the returned settings for the flat mesh too when both must share the cell
+    numbering.
+
+    Parameters
+    ----------
+    device
+        The device to mesh.
+    settings
+        The settings wanted for an undeformed mesh.
+    interface_profile
+        Vectorised w(r) [m], as for :func:`build_mesh`.
+
+    Returns
+    -------
+    MeshSettings
+        ``settings`` or a copy with ``axis_cell``, ``axis_core`` and ``axis_growth`` set.
+
+    Raises
+    ------
+    MeshError
+        If no candidate keeps the worst non-orthogonality at or below
+        :data:`MAX_NONORTHOGONALITY_DEG` (the profile is not an axial blister, or
+        it is too steep for vertical node moves).
+    """
+    from dataclasses import replace
+
+    worst = build_mesh(device, settings=settings, interface_profile=interface_profile).nonorthogonality()
+    if worst <= WARN_NONORTHOGONALITY_DEG:
+        return settings
+    half = 0.5 * device.electrode_radius
+    r = np.linspace(0.0, half, 4001)
+    rise = np.asarray(interface_profile(r), dtype=float)
+    rise = np.abs(rise - rise[-1])
+    inside = np.flatnonzero(rise > 0.05 * rise[0]) if rise[0] > 0.0 else np.array([], dtype=int)
+    blister = r[inside[-1] + 1] if inside.size and inside[-1] + 1 < len(r) else 0.0
+    tried = [f"default axis: {worst:.1f}°"]
+    best = (worst, settings)
+    if blister > 0.0:
+        core = min(2.0 * blister, 0.8 * half)
+        for growth in (1.10, 1.04):
+            candidate = replace(settings, axis_cell=core / 100.0, axis_core=core, axis_growth=growth)
+            try:
+                angle = build_mesh(device, settings=candidate, interface_profile=interface_profile).nonorthogonality()
+            except ValueError as error:  # axis_core too wide for this radial grading
+                tried.append(f"axis column {core:.3g} m: {error}")
+                continue
+            tried.append(f"axis column {core:.3g} m, growth {growth}: {angle:.1f}°")
+            if angle <= WARN_NONORTHOGONALITY_DEG:
+                return candidate
+            if angle < best[0]:
+                best = (angle, candidate)
+    if best[0] <= MAX_NONORTHOGONALITY_DEG:
+        return best[1]
+    raise MeshError(f"device {device.name!r}: the deformed interface (lift {np.max(np.abs(interface_profile(r))):.3g} m) "
+                    f"leaves the mesh non-orthogonal whatever the axis column ({'; '.join(tried)})")
 
 
 def read_mesh(path: str | Path, device: Device | None = None) -> AxisymmetricMesh:

@@ -23,8 +23,9 @@ pristine device is first programmed as in the power mode (sweep
 :class:`femion.physics.mechanics.MechanicsModule`,
 :func:`~femion.physics.mechanics.run_mechanics_on_history`), the computed
 top-electrode lift w(r) (:meth:`~femion.physics.mechanics.MechanicsModule.electrode_profile`)
-is meshed into the stack (:func:`femion.build_mesh` ``interface_profile``)
-and that device is formed and cycled; *flat* — the pristine flat device is
+is meshed into the stack (:func:`femion.build_mesh` ``interface_profile``;
+a steep blister on the axis gets a graded axis column in both meshes,
+:func:`femion.mesh.settings_for_profile`) and that device is formed and cycled; *flat* — the pristine flat device is
 formed and cycled directly. Both use the same seed (the same per-cell
 disorder: the deformed mesh keeps the cell numbering). The Li state of the
 programmed device is not carried into the V_O run (lithium is left out of
@@ -58,7 +59,7 @@ import numpy as np
 from femion.config import load_study_config, require_layers
 from femion.geometry import QUICK_MESH, MeshSettings
 from femion.io import write_dataset, write_run_metadata
-from femion.mesh import build_mesh
+from femion.mesh import build_mesh, settings_for_profile
 from femion.observables import cycle_to_cycle_variation
 from femion.physics.mechanics import LithiumHistoryRecorder, MechanicsModule, MechanicsSettings, run_mechanics_on_history
 from femion.protocols import voltage_sweep
@@ -177,8 +178,11 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     protocol = voltage_sweep(0.0, [vmax, 0.0, -vmax, 0.0], rate, cycles, compliance=si["sweep_compliance"])
     duration = 4.0 * vmax / rate
     profile, lift, lift_edge = programmed_profile(device, vertices, si["program_rate"], si["program_increment"], quick)
-    meshes = {"deformed": build_mesh(device, settings=settings.mesh, interface_profile=profile),
-              "flat": build_mesh(device, settings=settings.mesh)}
+    # Both meshes share the settings (and so the cell numbering and the seeded disorder); a steep blister on the
+    # axis gets a graded axis column that keeps the deformed cells near-orthogonal (femion.mesh.settings_for_profile).
+    mesh_settings = settings_for_profile(device, settings.mesh, profile)
+    meshes = {"deformed": build_mesh(device, settings=mesh_settings, interface_profile=profile),
+              "flat": build_mesh(device, settings=mesh_settings)}
     table, means, forming_voltages, data, polarity = {}, {}, {}, {}, {}
     for history in HISTORIES:
         polarity[history], rows, formed, sweeps = cycle_history(device, meshes[history], settings, si, disorder, protocol,
@@ -198,6 +202,8 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "forming_stop_V": si["forming_stop"], **disorder,
         "physics": ["electrostatics", "vacancy", "thermal"],
         "electrode_lift_center_m": lift, "electrode_lift_0.9Re_m": lift_edge,
+        "mesh_axis_column_m": mesh_settings.axis_core if mesh_settings.axis_cell is not None else 0.0,
+        "mesh_nonorthogonality_deg": meshes["deformed"].nonorthogonality(),
         "variation": table, "paper": PAPER, "means": means, "forming_voltage_V": forming_voltages,
         "paper_ordering_holds": ordering,
         **{f"variation_{h}_{key}": table[h][key] for h in HISTORIES for key in QUANTITIES},

@@ -236,3 +236,37 @@ def test_bad_nano_axis_settings(kwargs):
 def test_nano_axis_core_too_wide(device):
     with pytest.raises(ValueError, match="axis_core"):
         femion.MeshSettings(axis_cell=2e-9, axis_core=0.5 * device.electrode_radius).radial_distribution(device)
+
+
+def _blister(height: float, width: float):
+    """A Gaussian lift on the axis [m] (the power mode's electrode blister, in shape)."""
+    return lambda r: height * np.exp(-((np.asarray(r, dtype=float) / width) ** 2))
+
+
+def test_settings_for_profile_keeps_settings_for_a_gentle_lift(device):
+    profile = _blister(2e-9, 20e-6)
+    assert femion.mesh.settings_for_profile(device, femion.QUICK_MESH, profile) is femion.QUICK_MESH
+
+
+def test_settings_for_profile_resolves_a_steep_axial_blister(device):
+    """A 0.5 µm blister of 2 µm width: refused on the default µm axis cells, accepted on a graded axis column.
+
+    Vertical node moves tilt the faces by the interface slope itself, at most 0.5 µm sqrt(2/e) / 2 µm = 0.21 (11.9°),
+    so the resolved mesh cannot go much below that (its nodes sample the slope); it must stay within 1° of it.
+    """
+    profile = _blister(0.5e-6, 2e-6)
+    default = femion.build_mesh(device, settings=femion.QUICK_MESH, interface_profile=profile)
+    assert default.nonorthogonality() > femion.mesh.MAX_NONORTHOGONALITY_DEG
+    settings = femion.mesh.settings_for_profile(device, femion.QUICK_MESH, profile)
+    assert settings.axis_cell is not None and settings.axis_core > 2e-6
+    resolved = femion.build_mesh(device, settings=settings, interface_profile=profile)
+    slope = np.degrees(np.arctan(0.5e-6 * np.sqrt(2.0 / np.e) / 2e-6))
+    assert slope - 0.5 <= resolved.nonorthogonality() <= slope + 1.0  # nodes sample the slope
+    assert resolved.n_cells == femion.build_mesh(device, settings=settings).n_cells  # flat twin: same numbering
+
+
+def test_settings_for_profile_refuses_a_profile_no_axis_column_resolves(device):
+    """A 0.5 µm step at R_e/4 is no axial blister: the error names the lift and what was tried."""
+    step = lambda r: np.where(np.asarray(r) < 0.25 * device.electrode_radius, 0.5e-6, 0.0)
+    with pytest.raises(MeshError, match="non-orthogonal whatever the axis column"):
+        femion.mesh.settings_for_profile(device, femion.QUICK_MESH, step)
