@@ -23,7 +23,10 @@ The knobs are solved in the scaled space u ∈ [0, 1]ⁿ (log or linear in each
 range, :class:`femion.calibration.Knob`) by bounded least squares
 (:func:`scipy.optimize.least_squares`, trust-region reflective) whose Jacobian
 comes from one batch of n + 1 points (forward differences of step
-``jacobian_step`` in u, :func:`femion.calibration.forward_jacobian`). Every
+``jacobian_step`` in u, :func:`femion.calibration.forward_jacobian`); it stops
+when a step lowers the cost by less than ``tolerance`` (relative) or moves u by
+less than ``tolerance``, the level of the evaluations' time-step error, or at
+``max_evaluations`` knob points. Every
 batch runs as a :mod:`femion.sweep` of ``./evaluate`` (local cluster by
 default; the config's ``[cluster]`` table, e.g. SLURM, is copied into every
 batch's sweep file), each point one *part* of the targets for one knob vector,
@@ -97,7 +100,8 @@ HERE = Path(__file__).resolve().parent
 STUDY = "studies/calibration"
 CONFIG_KEYS = {"knobs", "screen_knobs", "targets", "fit", "cluster"}
 FIT_KEYS = {"max_evaluations", "quick_max_evaluations", "jacobian_step", "quick_knobs", "morris_trajectories",
-            "quick_morris_trajectories", "held_out", "quick_held_out", "screen_parts", "quick_screen_parts", "write_back"}
+            "quick_morris_trajectories", "held_out", "quick_held_out", "screen_parts", "quick_screen_parts", "write_back",
+            "tolerance"}
 FAR = 10.0
 """Extrapolations of :func:`needed_value` further than this many range widths past a range end are reported as not reached."""
 PENALTY = math.log(10.0)
@@ -167,7 +171,11 @@ def _settings(config: dict, quick: bool, origin: str) -> dict:
         raise StudyConfigError(f"{origin}: fit.{prefix}screen_parts must be a list of distinct parts of {list(PARTS)}, got {parts!r}")
     if parts and not flags["held_out"]:
         raise StudyConfigError(f"{origin}: fit.{prefix}screen_parts needs fit.{prefix}held_out = true (the screen's middle point)")
+    tolerance = to_si(table["tolerance"], "", name="fit.tolerance", origin=origin, positive=True)
+    if not tolerance < 0.1:
+        raise StudyConfigError(f"{origin}: fit.tolerance must be below 0.1, got {tolerance!r}")
     return {
+        "tolerance": tolerance,
         "screen_parts": parts,
         "budget": to_integer(table[prefix + "max_evaluations"], name=f"fit.{prefix}max_evaluations", origin=origin, minimum=2),
         "step": step,
@@ -221,7 +229,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     status, message = None, ""
     try:
         solution = least_squares(residuals, u0, jac=jacobian, bounds=(0.0, 1.0), method="trf", x_scale=1.0,
-                                 max_nfev=settings["budget"])
+                                 ftol=settings["tolerance"], xtol=settings["tolerance"], max_nfev=settings["budget"])
         status, message = int(solution.status), str(solution.message)
     except BudgetSpent:
         status, message = 0, f"stopped at the budget of {settings['budget']} knob points (Jacobian points included)"
