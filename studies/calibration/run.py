@@ -378,6 +378,22 @@ def residual_table(targets, start: dict, best: dict, held: dict) -> list[dict]:
     return rows
 
 
+def band_edge(target, value: float) -> float:
+    """The edge of the target's ±25 % band nearer to ``value`` (0.75·paper for a lower bound)."""
+    if target.kind == "lower":
+        return 0.75 * target.paper
+    return min((0.75 * target.paper, 1.25 * target.paper), key=lambda e: abs(e - value))
+
+
+def past_range(knob, u: float, needed: float) -> str:
+    """How far a knob value ``needed`` at scaled ``u`` lies past its range: a factor of the end (log knobs) or a
+    difference in the knob's unit (linear knobs); ``"inside"`` for u in [0, 1]."""
+    if 0.0 <= u <= 1.0:
+        return "inside"
+    end = knob.high if u > 1.0 else knob.low
+    return f"x{needed / end:.3g} of the range end" if knob.log else f"{needed - end:+.3g} {knob.unit} past the range end"
+
+
 def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
     """For each fitted target outside ±25 % at the optimum: the knob that reaches the band with the least linearised step.
 
@@ -391,8 +407,7 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
         value = best["metrics"].get(t.name, float("nan"))
         if t.within(value) or not math.isfinite(value):
             continue
-        edge = 0.75 * t.paper if t.kind == "lower" else min((0.75 * t.paper, 1.25 * t.paper), key=lambda e: abs(e - value))
-        goal, now = t.residual(edge), t.residual(value)
+        goal, now = t.residual(band_edge(t, value)), t.residual(value)
         options = []
         for j, k in enumerate(knobs):
             slope = jac[i, j] if jac.size else float("nan")
@@ -404,8 +419,7 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
             beyond = 0.0 if 0.0 <= u <= 1.0 else (u - 1.0 if u > 1.0 else -u)
             options.append({"knob": k.name, "delta_u": float(du), "u_needed": float(u), "value_needed": float(needed),
                             "inside_range": bool(0.0 <= u <= 1.0), "beyond_range_in_ranges": float(beyond),
-                            "beyond_range": (f"x{(needed / (k.high if u > 1 else k.low)):.3g} of the range end" if k.log and beyond > 0
-                                             else f"{needed - (k.high if u > 1 else k.low):+.3g} {k.unit} past the range end" if beyond > 0 else "inside")})
+                            "beyond_range": past_range(k, u, needed)})
         options.sort(key=lambda o: (not o["inside_range"], abs(o["delta_u"])))
         out.append({"target": t.name, "value": value, "paper": t.paper, "options": options[:3]})
     return out
@@ -491,8 +505,7 @@ def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
     if inside:
         return {"u_needed": inside[0][0], "value_needed": knob.to_value(inside[0][0]), "inside_range": True, "beyond_range": "inside"}
     closest = min(data, key=lambda d: abs(d[2]))[1]
-    edge = 0.75 * target.paper if target.kind == "lower" else min((0.75 * target.paper, 1.25 * target.paper), key=lambda e: abs(e - closest))
-    goal = target.residual(edge)
+    goal = target.residual(band_edge(target, closest))
     u = float("nan")
     for (u0, _, r0), (u1, _, r1) in zip(data, data[1:]):
         if r0 != r1 and min(r0, r1) <= goal <= max(r0, r1):
@@ -509,13 +522,11 @@ def needed_value(target, knob, points: list[tuple[float, float]]) -> dict:
     if not -FAR <= u <= 1.0 + FAR:
         return {**unreached, "u_needed": float(u), "beyond_range": f"not reached within {FAR:g} range widths past an end (the knob barely moves it)"}
     needed = knob.to_value(u)
-    if 0.0 <= u <= 1.0:
-        beyond = "inside"
-    elif knob.log:
-        beyond = f"x{needed / (knob.high if u > 1 else knob.low):.3g} of the range end (extrapolated)"
-    else:
-        beyond = f"{needed - (knob.high if u > 1 else knob.low):+.3g} {knob.unit} past the range end (extrapolated)"
+    beyond = past_range(knob, u, needed)
+    if beyond != "inside":
+        beyond += " (extrapolated)"
     return {"u_needed": float(u), "value_needed": float(needed), "inside_range": bool(0.0 <= u <= 1.0), "beyond_range": beyond}
+
 
 def trials_dataset(fit: Fit, knobs, targets, path: Path) -> None:
     """Every fitted knob point in ``trials.nc`` (dimension ``trial``, in evaluation order)."""
