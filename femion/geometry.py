@@ -154,6 +154,20 @@ class MeshSettings:
         """Cells across a layer of ``thickness`` [m] after refinement."""
         return self.count(max(self.min_layer_cells, round(thickness / self.layer_cell_size)))
 
+    def _counts_and_growth(self) -> tuple[list[int], list[float]]:
+        counts = [self.count(n) for n in self.radial_cells]
+        growth = [_progression(counts[0], self.radial_size_ratios[0]),  # grows away from the axis
+                  1.0 / _progression(counts[1], self.radial_size_ratios[1]),  # shrinks toward R_e
+                  _progression(counts[2], self.radial_size_ratios[2])]  # grows away from R_e
+        return counts, growth
+
+    def axis_core_limit(self, device: Device) -> float:
+        """Largest ``axis_core`` [m] (exclusive) for ``device``: R_e/2 minus the largest cell of the first column."""
+        half = 0.5 * device.electrode_radius
+        (count, *_), (growth, *_) = self._counts_and_growth()
+        largest = half * (growth - 1.0) / (growth**count - 1.0) * growth ** (count - 1) if growth > 1.0 else half / count
+        return half - largest
+
     def radial_distribution(self, device: Device) -> tuple[list[float], list[tuple[int, float]]]:
         """Column edges and the transfinite law of each radial column.
 
@@ -173,15 +187,12 @@ class MeshSettings:
             cell of the first column.
         """
         half = 0.5 * device.electrode_radius
-        counts = [self.count(n) for n in self.radial_cells]
-        growth = [_progression(counts[0], self.radial_size_ratios[0]),  # grows away from the axis
-                  1.0 / _progression(counts[1], self.radial_size_ratios[1]),  # shrinks toward R_e
-                  _progression(counts[2], self.radial_size_ratios[2])]  # grows away from R_e
+        counts, growth = self._counts_and_growth()
         radii = [0.0, half, device.electrode_radius, device.film_radius]
         laws = list(zip(counts, growth))
         if self.axis_cell is None:
             return radii, laws
-        largest = half * (growth[0] - 1.0) / (growth[0] ** counts[0] - 1.0) * growth[0] ** (counts[0] - 1) if growth[0] > 1.0 else half / counts[0]
+        largest = half - self.axis_core_limit(device)
         core = self.axis_core
         if not core < half - largest:
             raise ValueError(f"MeshSettings: axis_core = {core:g} m must be below R_e/2 - {largest:g} m = {half - largest:g} m")

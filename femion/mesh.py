@@ -726,8 +726,9 @@ def settings_for_profile(
     axis columns (``MeshSettings.axis_cell``) that does, or the best of them
     (the faces keep at least the tilt atan|w'| of the interface itself): the
     column spans twice the blister radius r_b (where the lift has fallen to 5 %
-    of its rise above the lift at R_e/2), with cells from r_b/50 growing by 10 %
-    or 4 % per cell.
+    of its rise above the lift at R_e/2; at most 95 % of
+    :meth:`~femion.geometry.MeshSettings.axis_core_limit`), with cells of 1 % of
+    its width at the axis growing by 10 % or 4 % per cell.
     Use the returned settings for the flat mesh too when both must share the cell
     numbering.
 
@@ -766,7 +767,7 @@ def settings_for_profile(
     tried = [f"default axis: {worst:.1f}°"]
     best = (worst, settings)
     if blister > 0.0:
-        core = min(2.0 * blister, 0.8 * half)
+        core = min(2.0 * blister, 0.95 * settings.axis_core_limit(device))
         for growth in (1.10, 1.04):
             candidate = replace(settings, axis_cell=core / 100.0, axis_core=core, axis_growth=growth)
             try:
