@@ -580,13 +580,16 @@ def findings(result: dict, sensitivity: dict) -> str:
     """The calibration's findings as Markdown: residual table, sensitivities, identifiability, held-out errors."""
     lines = ["# Calibration against the paper's numbers (studies/calibration)", ""]
     lines.append(f"- {result['evaluations']} fitted knob points (budget {result['budget']}); least squares: "
-                 f"{result['least_squares_message']}. Cost {result['start_cost']:.4g} (database values) -> {result['best_cost']:.4g}.")
+                 f"{result['least_squares_message'].rstrip('.')}. Cost {result['start_cost']:.4g} (database values) -> {result['best_cost']:.4g}.")
     low = result.get("lowest_cost_point")
     if low and low["cost"] < result["best_cost"]:
+        stop = ("The fit stopped at its budget, not converged." if result["least_squares_status"] == 0 else
+                f"The iterations stopped on the tolerance while this probe, one Jacobian step away, costs "
+                f"{1 - low['cost'] / result['best_cost']:.2g} less: the optimum is known to about that share of the cost.")
         lines.append(f"- The fitted values below are the best point the least-squares iterations reached; a later probe "
                      f"({low['stage']} point {low['order']}) costs {low['cost']:.4g}: " + ", ".join(
                          f"{k} = {v:.4g}" for k, v in low["values"].items() if not math.isclose(v, result["best_values"][k], rel_tol=1e-6))
-                     + ". The fit stopped at its budget, not converged.")
+                     + f". {stop}")
     lines.append("- Knobs (range, scale, source of the database value) -> fitted value:")
     for k in result["knobs"]:
         edge = " (at a range end)" if result["at_range_edge"][k["name"]] else ""
