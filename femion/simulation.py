@@ -623,14 +623,22 @@ class TimeLoop:
         return error
 
     def _land_on_limit(self, step, index: int, start: State, crossed: State, local: float, trial: float, records: Records):
-        """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection)."""
+        """Locate the limit crossing in time between ``start`` (not crossed) and ``crossed`` (interpolation, then bisection).
+
+        A voltage that jumps past the limit within the smallest step (``min_step_fraction`` of the step, e.g. the
+        open-circuit voltage of the start state lying beyond the limit under current control) ends the step at
+        ``crossed``: the limit is met at once.
+        """
         limit = step.limits.lower if step.limits.which(crossed.voltage) == "lower" else step.limits.upper
+        smallest = self.settings.min_step_fraction * (step.duration if math.isfinite(step.duration) else self.settings.unbounded_first_step)
         short = False
         for _ in range(60):
             if abs(crossed.voltage - limit) <= self.settings.limit_tolerance:
                 break
             # Linear interpolation, or bisection after falling short (V(t) bends towards the limit).
             fraction = 0.5 if short else min(max((limit - start.voltage) / (crossed.voltage - start.voltage), 0.05), 0.95)
+            if trial * fraction < smallest:
+                break
             candidate, used = self._advance(step, index, start, local, trial * fraction)
             short = not step.crossed(candidate.voltage)
             if not short:

@@ -263,7 +263,7 @@ def test_write_back_provenance_and_what_it_refuses(tmp_path):
     assert parameter.note == (f"calibrated 2026-12-04: G ratio -0.1. before calibration: {original.value!r} A/m^2 "
                               f"(source {original.source}): {original.note}")  # the note keeps what it replaced
     assert parameter.range == (0.1, 100.0)
-    assert load_material(tmp_path / "WO3.toml").value("li_initial_occupancy") == 0.01
+    assert load_material(tmp_path / "WO3.toml").value("li_initial_occupancy") == load_material("WO3").value("li_initial_occupancy")
     none = write_back([moved], [30.0], "studies/calibration", "n", start_cost=1.0, best_cost=1.0, folder=tmp_path)
     assert not none["written"] and "did not lower the cost" in none["skipped"][moved.name]
     with pytest.raises(ValueError, match="studies/<name>"):

@@ -220,12 +220,29 @@ def test_galvanostatic_step_holds_the_current_and_ends_on_its_voltage_limit(devi
     from femion.protocols import Step, VoltageLimits
 
     current = -2e-8  # drives Li into WO3: V falls
-    step = Step.constant("current", current, float("inf"), kind="charge", limits=VoltageLimits(lower=-0.05))
+    emf = Simulation(device, femion.protocols.rest(1e-3), SETTINGS).run(progress=False).curves.open_circuit_voltage.values[-1]
+    limit = emf - 0.05  # 50 mV below the pristine device's emf
+    step = Step.constant("current", current, float("inf"), kind="charge", limits=VoltageLimits(lower=limit))
     result = Simulation(device, femion.protocols.Protocol((step,)), SETTINGS).run(progress=False)
     np.testing.assert_allclose(result.curves.current.values[1:], current, rtol=2e-6)  # Drive tolerance: 1e-6 relative + 1e-15 A
-    assert result.state.voltage == pytest.approx(-0.05, abs=SETTINGS.limit_tolerance)
+    assert result.state.voltage == pytest.approx(limit, abs=SETTINGS.limit_tolerance)
     total = _inventory(result.curves)
     np.testing.assert_allclose(total, total[0], rtol=1e-10)
+
+
+def test_a_limit_the_voltage_jumps_past_ends_the_step_at_once(device):
+    """Under current control the voltage jumps from the start state's 0 V to the device's emf; a limit between the two
+    is met at once (no bisection down to a vanishing step)."""
+    from femion.protocols import Step, VoltageLimits
+
+    emf = Simulation(device, femion.protocols.rest(1e-3), SETTINGS).run(progress=False).curves.open_circuit_voltage.values[-1]
+    limit = 0.5 * emf  # between 0 V and the emf
+    step = Step.constant("current", 2e-8 * np.sign(emf), float("inf"), kind="charge",
+                         limits=VoltageLimits(lower=limit) if emf < 0 else VoltageLimits(upper=limit))
+    result = Simulation(device, femion.protocols.Protocol((step,)), SETTINGS).run(progress=False)
+    assert abs(emf) > 10 * SETTINGS.limit_tolerance  # the test needs an emf well off 0 V
+    assert step.crossed(result.state.voltage)
+    assert result.state.time <= 1e-9 * SETTINGS.unbounded_first_step * 2
 
 
 def test_open_circuit_rest_carries_no_current(device):

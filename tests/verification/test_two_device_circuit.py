@@ -17,7 +17,8 @@ import pytest
 
 import femion
 from femion.circuit import RELATIVE_TOLERANCE, Circuit
-from femion.protocols import Protocol, Step
+from femion.materials import material_variant
+from femion.protocols import Protocol, Step, rest
 from femion.simulation import Simulation, SimulationSettings
 
 TINY = femion.MeshSettings(radial_cells=(3, 6, 4), min_layer_cells=2, layer_cell_size=100e-9, substrate_cells=2)
@@ -26,11 +27,28 @@ CURRENT = 2e-8  # A: charges the cell (Li into the MoO3 side), V rises by ~10 mV
 DURATION, MAX_STEP = 1e-2, 1e-3  # s: ten equal steps in every run (V changes < max_voltage_change per step)
 
 
+@pytest.fixture(scope="module")
+def balanced(device, tmp_path_factory):
+    """The reference device with MoO3's U0 moved by the pristine emf, so that the emf is 0 V.
+
+    The tests compare runs step by step; they need the same ten time steps in every run, i.e. a voltage that starts at
+    the start state's 0 V instead of jumping to the emf (the jump, twice as large in series, cuts the next step).
+    """
+    emf = Simulation(device, rest(1e-3), SETTINGS).run(progress=False).curves.open_circuit_voltage.values[-1]
+    u0 = device.material("MoO3").value("li_standard_potential")
+    path = material_variant("MoO3", {"li_standard_potential": (u0 + emf, "assumed")}, tmp_path_factory.mktemp("moo3") / "MoO3.toml",
+                            name="MoO3_zero_emf")
+    balanced = femion.config.override_device(device, {"device.layers.MoO3.material": str(path)})
+    assert abs(Simulation(balanced, rest(1e-3), SETTINGS).run(progress=False).curves.open_circuit_voltage.values[-1]) < 1e-6
+    return balanced
+
+
 def _galvanostatic(current: float) -> Protocol:
     return Protocol((Step.constant("current", current, DURATION, kind="charge", max_step=MAX_STEP),))
 
 
-def test_identical_devices_in_series_double_the_single_device_voltage(device):
+def test_identical_devices_in_series_double_the_single_device_voltage(balanced):
+    device = balanced
     single = Simulation(device, _galvanostatic(CURRENT), SETTINGS).run(progress=False).curves
     series = Circuit([device, device], _galvanostatic(CURRENT), "series", SETTINGS).run(progress=False).curves
     np.testing.assert_array_equal(series.time.values, single.time.values)
@@ -41,7 +59,8 @@ def test_identical_devices_in_series_double_the_single_device_voltage(device):
     assert single.voltage.values[-1] - single.voltage.values[0] > 5e-3  # the test exercises a real charge
 
 
-def test_identical_devices_in_parallel_share_the_current_equally(device):
+def test_identical_devices_in_parallel_share_the_current_equally(balanced):
+    device = balanced
     parallel = Circuit([device, device], _galvanostatic(CURRENT), "parallel", SETTINGS).run(progress=False).curves
     half = Simulation(device, _galvanostatic(CURRENT / 2), SETTINGS).run(progress=False).curves
     np.testing.assert_array_equal(parallel.time.values, half.time.values)
@@ -91,9 +110,10 @@ def test_circuit_refuses_bad_input(device):
         Circuit([device, device], Protocol((Step.constant("voltage", 1.0, 1e-3, kind="hold", compliance=1e-6),)), "series", SETTINGS)
 
 
-def test_galvanostatic_step_of_a_parallel_circuit_ends_on_its_terminal_voltage_limit(device):
+def test_galvanostatic_step_of_a_parallel_circuit_ends_on_its_terminal_voltage_limit(balanced):
     from femion.protocols import VoltageLimits
 
+    device = balanced
     step = Step.constant("current", -2.0 * CURRENT, float("inf"), kind="charge", limits=VoltageLimits(lower=-0.05))
     circuit = Circuit([device, device], Protocol((step,)), "parallel", SETTINGS).run(progress=False)
     assert circuit.state.voltage == pytest.approx(-0.05, abs=SETTINGS.limit_tolerance)
