@@ -26,6 +26,7 @@ import xarray as xr
 import femion
 from femion.config import load_study_config, override_device, require_layers
 from femion.io import write_dataset, write_fields, write_run_metadata
+from femion.mesh import settings_for_profile
 from femion.physics.mechanics import (
     LithiumHistoryRecorder,
     MechanicsModule,
@@ -94,8 +95,10 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
     settings = femion.QUICK_MESH if quick else femion.MeshSettings()
 
     def beta(profile=None) -> tuple[float, float]:
-        """β at the centre and the edge with the pristine conductivities, on a flat or deformed mesh."""
-        deformed = femion.build_mesh(device, settings=settings, interface_profile=profile)
+        """β at the centre and the edge with the pristine conductivities, on a flat or deformed mesh (a steep blister on the
+        axis gets a graded axis column, :func:`femion.mesh.settings_for_profile`)."""
+        resolved = settings if profile is None else settings_for_profile(device, settings, profile)
+        deformed = femion.build_mesh(device, settings=resolved, interface_profile=profile)
         stack = deformed.submesh(conduction_regions(device))
         solution = solve_potential(stack, layer_conductivity(stack, device), 0.1, electrode=electrode_interface(device))
         enhancement = field_enhancement(solution, device)
