@@ -39,7 +39,7 @@ cycles of one seeded device: the disorder is frozen; cycle-to-cycle
 differences come from the evolving V_O field.
 
 Quick mode (stated in the summary): 3 cycles of ±2 V at 5 V/s, forming ramp
-stopped at 5.5 V (1 V past the forming voltage), programming sweep with
+stopped at 7.2 V (1 V past the forming voltage), programming sweep with
 0.5 V per step, 632-cell mesh.
 
 Paper (deformed vs flat): V_th 4 % vs 6 %, V_hold 2 % vs 5 %, LRS 3 % vs
