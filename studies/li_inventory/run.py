@@ -573,6 +573,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "corner_areal_capacitance_mF_cm2": corner_row["areal_capacitance_mF_cm2"],
         "mean_discharge_voltage_best_V": v_best,
         "paper": PAPER,
+        "li_initial_occupancy": {host: device.material(host).value("li_initial_occupancy") for host in ("MoO3", "WO3")},
     }
     findings = _findings(summary, fit)
     (outdir / "findings.md").write_text("\n".join(findings) + "\n")
@@ -613,8 +614,8 @@ def _findings(s: dict, fit: dict) -> list[str]:
         "# li_inventory findings", "",
         f"- HYPOTHESIS (scenario input, not computed): {scenario['hypothesis']}. X scanned: "
         + ", ".join(f"{x:g}" for x in s["inventory_reduction"]) + f"; the fit runs at X = {s['fit_inventory_reduction']:g}.",
-        "- Li inventory in this model = the Li of the two hosts (as deposited: MoO3 θ₀ = 0.3 holds almost all of it, WO3 "
-        "θ₀ = 0.01). LiPON's Li⁺ is fixed at c₀ by electroneutrality (a single-ion glass): it is no excess and cannot be "
+        "- Li inventory in this model = the Li of the two hosts (as deposited: MoO3 θ₀ = "
+        f"{s['li_initial_occupancy']['MoO3']:.3g} holds almost all of it, WO3 θ₀ = {s['li_initial_occupancy']['WO3']:.3g}). LiPON's Li⁺ is fixed at c₀ by electroneutrality (a single-ion glass): it is no excess and cannot be "
         "consumed. Air reacts at the Pt/WO3 interface and WO3 is refilled from MoO3 through LiPON, so both hosts lose Li; "
         "the scenario scales both uniformly. The whole film disk (R_film > R_e) holds Li: the charge per electrode area "
         "below counts the fringe too.",
