@@ -478,7 +478,10 @@ class VacancyTransport:
         """
         faces = self._interior
         d = self._distance[faces]
-        peclet = velocity[faces] * d / diffusivity[faces]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            peclet = velocity[faces] * d / diffusivity[faces]
+        if not np.all(np.isfinite(peclet)):  # a diverging trial iterate: reject the step before assembling
+            raise FloatingPointError("V_O Péclet number not finite (drift beyond what the face diffusivity can carry)")
         alpha = scharfetter_gummel_weight(peclet)
         owner = np.zeros(len(self.mesh.faces))
         neighbour = np.zeros(len(self.mesh.faces))
