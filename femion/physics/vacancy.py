@@ -481,7 +481,8 @@ class VacancyTransport:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             peclet = velocity[faces] * d / diffusivity[faces]
         if not np.all(np.isfinite(peclet)):  # a diverging trial iterate: reject the step before assembling
-            raise FloatingPointError("V_O Péclet number not finite (drift beyond what the face diffusivity can carry)")
+            raise FloatingPointError("V_O Péclet number not finite (a drift velocity beyond what the face diffusivity "
+                                     "can carry, or infinite: a field beyond ~1e11 V/m in a trial iterate)")
         alpha = scharfetter_gummel_weight(peclet)
         owner = np.zeros(len(self.mesh.faces))
         neighbour = np.zeros(len(self.mesh.faces))
@@ -588,8 +589,8 @@ class VacancyTransport:
         ValueError
             Bad dt, phi or T.
         FloatingPointError
-            A non-finite drift velocity (a field beyond ~10¹¹ V/m), non-finite or negative densities beyond
-            round-off (reject the step).
+            A non-finite Péclet number v d/D on a face (a field beyond ~10¹¹ V/m makes v infinite), non-finite or
+            negative densities beyond round-off (reject the step).
         """
         if not (np.isfinite(dt) and dt > 0.0):
             raise ValueError(f"dt must be positive and finite, got {dt!r}")
@@ -620,8 +621,6 @@ class VacancyTransport:
         iterate, change, iterations = previous, np.inf, 0
         for iterations in range(1, max_iterations + 1):
             diffusivity, velocity = self.face_coefficients(phi, temperature, iterate)
-            if not np.all(np.isfinite(velocity)):  # a diverging trial iterate (drift_velocity): reject before assembling
-                raise FloatingPointError("V_O drift velocity not finite (field beyond ~1e11 V/m in a trial iterate)")
             new = self._factorized(diffusivity, velocity, dt)(right)
             if not np.all(np.isfinite(new)):
                 raise FloatingPointError("V_O step produced non-finite densities")
