@@ -50,7 +50,7 @@ from femion.mesh import AxisymmetricMesh
 from femion.protocols import Protocol
 from femion.simulation import Progress, Records, Simulation, SimulationSettings, TimeLoop, records_to_curves
 
-__all__ = ["CONNECTIONS", "Circuit", "CircuitResult", "CircuitState"]
+__all__ = ["CONNECTIONS", "Circuit", "CircuitResult", "CircuitState", "parallel_current_tolerance"]
 
 CONNECTIONS = ("series", "parallel")
 """How the members are connected between the source terminals."""
@@ -60,6 +60,29 @@ RELATIVE_TOLERANCE = 1e-6
 
 VOLTAGE_FLOOR = 1e-12
 """Absolute floor [V] of the voltage tolerance of a series voltage source."""
+
+
+def parallel_current_tolerance(source, member_currents, floor: float = Drive.current_tolerance):
+    """Accuracy [A] to which a parallel circuit meets I_source = Σ I_k: floor + RELATIVE_TOLERANCE · max(|I_source|, |I_k|).
+
+    Parameters
+    ----------
+    source : float or ndarray
+        Source current I_source [A] (one value, or one per time).
+    member_currents : sequence of float or ndarray
+        The members' currents I_k [A], each shaped like ``source``.
+    floor : float
+        Absolute floor [A] (the drive's :attr:`femion.coupling.Drive.current_tolerance`).
+
+    Returns
+    -------
+    float or ndarray
+        The tolerance, shaped like ``source``.
+    """
+    largest = np.abs(np.asarray(source, dtype=float))
+    for current in member_currents:
+        largest = np.maximum(largest, np.abs(np.asarray(current, dtype=float)))
+    return floor + RELATIVE_TOLERANCE * largest
 
 
 @dataclass
@@ -240,7 +263,7 @@ class Circuit(TimeLoop):
                 return new.current
 
             def tolerance(new: CircuitState) -> float:
-                return drive.current_tolerance + RELATIVE_TOLERANCE * max(abs(target), *(abs(m.current) for m in new.members))
+                return float(parallel_current_tolerance(target, [m.current for m in new.members], drive.current_tolerance))
 
             guess, probe = state.voltage, 1e-3
         return self._solve(lambda value: self._shared(state, dt, value), summed, tolerance, target, guess, probe)

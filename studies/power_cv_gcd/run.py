@@ -44,10 +44,8 @@ import numpy as np
 import xarray as xr
 
 import femion
-from femion.circuit import RELATIVE_TOLERANCE as CIRCUIT_TOLERANCE
-from femion.circuit import Circuit
+from femion.circuit import Circuit, parallel_current_tolerance
 from femion.config import StudyConfigError, load_study_config, require_layers
-from femion.coupling import Drive
 from femion.io import write_dataset, write_run_metadata
 from femion.observables import areal_capacitance_cv, discharge_metrics
 from femion.protocols import cyclic_voltammetry, galvanostatic_cycles, rest, voltage_sweep
@@ -311,7 +309,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         record = circuits[name]
         i_1, i_2 = record.current_1.values[1:], record.current_2.values[1:]
         residual = np.abs(np.abs(i_1 + i_2) - source)
-        allowed = Drive.current_tolerance + CIRCUIT_TOLERANCE * np.maximum(source, np.maximum(np.abs(i_1), np.abs(i_2)))
+        allowed = parallel_current_tolerance(source, [i_1, i_2])
         kirchhoff = max(kirchhoff, float(np.max(residual)) / source)
         kirchhoff_ratio = max(kirchhoff_ratio, float(np.max(residual / allowed)))
     ser = circuits["series"]

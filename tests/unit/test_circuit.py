@@ -161,3 +161,11 @@ def test_circuit_in_the_potential_solve_agrees_with_the_loop_level_secant(loop):
         assert new.voltage == pytest.approx(old.voltage, rel=1e-6)
         assert new.current == pytest.approx(old.current, rel=1e-6)
         assert np.isnan(old.conductance) and new.conductance > 0.0
+
+
+def test_parallel_current_tolerance_is_the_floor_plus_the_relative_accuracy_of_the_largest_current():
+    from femion.circuit import RELATIVE_TOLERANCE, parallel_current_tolerance
+
+    assert parallel_current_tolerance(1.0, [0.5, -2.0], floor=1e-15) == pytest.approx(1e-15 + RELATIVE_TOLERANCE * 2.0, rel=1e-15)
+    over_time = parallel_current_tolerance(2e-8, [np.array([1e-8, 3e-8]), np.array([1e-8, -1e-8])], floor=0.0)
+    np.testing.assert_allclose(over_time, RELATIVE_TOLERANCE * np.array([2e-8, 3e-8]), rtol=1e-15)
