@@ -51,7 +51,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from femion.config import StudyConfigError
-from femion.materials import CALIBRATED, PROPERTY_UNITS, load_material
+from femion.materials import ASSUMED, CALIBRATED, PROPERTY_UNITS, load_material
 from femion.units import UnitError, to_si, value_unit_to_si
 
 __all__ = [
@@ -119,7 +119,10 @@ class Knob:
     start : float
         The database value in SI (the fit's start, clipped into the range).
     source : str
-        Source of the database value and range (a references.bib key or "assumed").
+        Source of the database value (a references.bib key, "assumed" or "calibrated: studies/<name>").
+    range_source : str
+        Source of the range (:attr:`femion.materials.Parameter.range_source`: a references.bib key for a
+        literature range, else "assumed"; "assumed" for a range the study config gives).
     """
 
     materials: tuple[str, ...]
@@ -129,6 +132,12 @@ class Knob:
     log: bool = False
     start: float = float("nan")
     source: str = ""
+    range_source: str = "assumed"
+
+    @property
+    def literature_range(self) -> bool:
+        """True if the search range is a literature range (its source a references.bib key)."""
+        return self.range_source != "assumed"
 
     @property
     def name(self) -> str:
@@ -218,7 +227,7 @@ def parse_knobs(entries: Any, device, origin: str, max_knobs: int = 10) -> list[
         prop = entry["property"]
         if entry["scale"] not in ("log", "linear"):
             raise StudyConfigError(f"{where}: scale must be 'log' or 'linear', got {entry['scale']!r}")
-        lows, highs, starts, sources = [], [], [], []
+        lows, highs, starts, sources, range_sources = [], [], [], [], []
         for name in materials:
             if name not in names:
                 raise StudyConfigError(f"{where}: material {name!r} is not a layer material ({', '.join(names)})")
@@ -234,6 +243,7 @@ def parse_knobs(entries: Any, device, origin: str, max_knobs: int = 10) -> list[
                 raise StudyConfigError(f"{where}: {name}.{prop} has no database range: give 'low' and 'high'")
             lows.append(parameter.range[0])
             highs.append(parameter.range[1])
+            range_sources.append(parameter.range_source)
         if ("low" in entry) != ("high" in entry):
             raise StudyConfigError(f"{where}: give both 'low' and 'high' or neither")
         if "low" in entry:
@@ -250,7 +260,11 @@ def parse_knobs(entries: Any, device, origin: str, max_knobs: int = 10) -> list[
         if log and low <= 0.0:
             raise StudyConfigError(f"{where}: a log scale needs low > 0, got {low!r}")
         start = min(max(starts[0], low), high)
-        knobs.append(Knob(tuple(materials), prop, float(low), float(high), log, float(start), "/".join(dict.fromkeys(sources))))
+        # a range taken from the config, or from several materials of which one has no literature range, is assumed
+        literature = range_sources and all(source != ASSUMED for source in range_sources)
+        range_source = "/".join(dict.fromkeys(range_sources)) if literature else ASSUMED
+        knobs.append(Knob(tuple(materials), prop, float(low), float(high), log, float(start),
+                          "/".join(dict.fromkeys(sources)), range_source))
     if len({knob.name for knob in knobs}) != len(knobs):
         raise StudyConfigError(f"{origin}: a knob is listed twice")
     return knobs
@@ -783,8 +797,15 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
             text = path.read_text(encoding="utf-8")
             before = tomllib.loads(text)[knob.property]
             previous = f"before calibration: {before['value']!r} {before.get('unit', '')} (source {before['source']}): {before['note']}"
+            # a range whose source was the value's own keeps that source explicitly once the value is calibrated
+            parameter = load_material(path)[knob.property]
+            keep_range = {"range_source": json.dumps(parameter.range_source),
+                          "range_note": json.dumps(f"the range of the value's literature source ({parameter.range_source})")} \
+                if parameter.literature_range and "range_source" not in before else {}
             text = _replace_entry(text, knob.property, path, value=repr(float(in_file)), source=json.dumps(f"{CALIBRATED}{study}"),
                                   note=json.dumps(f"calibrated {date}: {note}. {previous}"))
+            if keep_range:
+                text = _add_to_entry(text, knob.property, path, **keep_range)
             path.write_text(text, encoding="utf-8")
             file_values[material] = (in_file, unit)
         _load_material_file.cache_clear()
@@ -795,16 +816,30 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
     return {"written": written, "skipped": skipped, "date": date}
 
 
-def _replace_entry(text: str, key: str, path: Path, **fields: str) -> str:
-    """Replace the ``value``/``source``/``note`` lines of table ``[key]`` (each a single line)."""
+def _entry_span(text: str, key: str, path: Path) -> tuple[int, int]:
+    """Start and end offsets in ``text`` of the body of TOML table ``[key]`` (after its header line)."""
     start = re.search(rf"^\[{re.escape(key)}\]\s*$", text, re.M)
     if start is None:
         raise ValueError(f"{path}: no [{key}] table")
     end = re.search(r"^\[", text[start.end():], re.M)
-    stop = start.end() + (end.start() if end else len(text) - start.end())
-    block = text[start.end():stop]
+    return start.end(), start.end() + (end.start() if end else len(text) - start.end())
+
+
+def _add_to_entry(text: str, key: str, path: Path, **fields: str) -> str:
+    """Add single-line ``field = literal`` entries at the end of table ``[key]`` (after its last key line)."""
+    begin, stop = _entry_span(text, key, path)
+    block = text[begin:stop]
+    body = block.rstrip("\n")
+    added = "".join(f"\n{field} = {literal}" for field, literal in fields.items())
+    return text[:begin] + body + added + block[len(body):] + text[stop:]
+
+
+def _replace_entry(text: str, key: str, path: Path, **fields: str) -> str:
+    """Replace the ``value``/``source``/``note`` lines of table ``[key]`` (each a single line)."""
+    begin, stop = _entry_span(text, key, path)
+    block = text[begin:stop]
     for field, literal in fields.items():
         block, count = re.subn(rf"^{field}\s*=\s*[^\n]*$", lambda _: f"{field} = {literal}", block, count=1, flags=re.M)
         if count != 1:
             raise ValueError(f"{path}: [{key}] has no single-line {field!r} entry to replace")
-    return text[:start.end()] + block + text[stop:]
+    return text[:begin] + block + text[stop:]

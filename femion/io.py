@@ -206,7 +206,8 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
             "material": material.name,
             "file": material.path,
             "parameters": {
-                key: {"value": p.value, "unit": p.unit, "source": p.source, "note": p.note, "range": p.range}
+                key: {"value": p.value, "unit": p.unit, "source": p.source, "note": p.note, "range": p.range,
+                      "range_source": p.range_source}
                 for key, p in material.parameters.items()
             },
         }

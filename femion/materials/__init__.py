@@ -8,6 +8,13 @@ One TOML file per material lives in this folder. Every property is a table::
     source = "darling1972platinum"   # a key of femion/references.bib, "assumed", or "calibrated: studies/<name>"
     note = "polycrystalline bulk Pt"
     range = [160.0, 175.0]           # optional, same unit as value
+    range_source = "darling1972platinum"  # optional: where the range comes from (default: the value's source)
+    range_note = "..."               # with range_source: how the range follows from it
+
+A range is a literature range when its source is a references.bib key: an
+explicit ``range_source``, or else the value's own source. A calibrated value
+keeps the range it was fitted in, so its range's source must be explicit
+(``range_source``); otherwise its range counts as assumed.
 
 On load every value is converted once (pint, :mod:`femion.units`) to the SI unit
 listed in :data:`PROPERTY_UNITS`; physics modules only see SI floats. A value
@@ -126,7 +133,7 @@ KINDS = ("metal", "host", "electrolyte", "transparent_conductor", "substrate", "
 ASSUMED = "assumed"
 CALIBRATED = "calibrated: "
 """Prefix of the source of a calibrated value, followed by the study folder (``studies/<name>``)."""
-_ENTRY_KEYS = {"value", "unit", "source", "note", "range"}
+_ENTRY_KEYS = {"value", "unit", "source", "note", "range", "range_source", "range_note"}
 _MATERIALS_DIR = resources.files(__name__)
 MATERIAL_SET_VARIABLE = "FEMION_MATERIALS"
 """Environment variable naming a folder of material files that take precedence over the built-ins."""
@@ -153,9 +160,14 @@ class Parameter:
     note : str
         What the value is and why it was chosen.
     range : tuple of float or None
-        Literature range in SI, where known.
+        Range in SI, where known (a calibration's search bounds).
     material : str
         Name of the material the value belongs to.
+    range_source : str
+        Where the range comes from: a references.bib key (a literature range)
+        or ``"assumed"``; ``""`` when there is no range.
+    range_note : str
+        How the range follows from its source (``""`` when the file gives none).
     """
 
     name: str
@@ -165,6 +177,8 @@ class Parameter:
     note: str
     range: tuple[float, float] | None
     material: str
+    range_source: str = ""
+    range_note: str = ""
 
     @property
     def assumed(self) -> bool:
@@ -175,6 +189,11 @@ class Parameter:
     def calibrated(self) -> bool:
         """True if the value was fitted by a calibration study (``source = "calibrated: studies/<name>"``)."""
         return self.source.startswith(CALIBRATED)
+
+    @property
+    def literature_range(self) -> bool:
+        """True if the value has a range and that range has a literature source (a references.bib key)."""
+        return self.range is not None and self.range_source not in ("", ASSUMED)
 
 
 @dataclass(frozen=True)
@@ -360,6 +379,18 @@ def _load_material_file(path: str) -> Material:
                 bounds = (low, high)
         except UnitError as error:
             raise MaterialError(str(error)) from None
+        range_source = entry.get("range_source")
+        if range_source is not None:
+            if bounds is None or "range_note" not in entry:
+                raise MaterialError(f"{path}: property {key!r}: range_source needs a range and a range_note")
+            if range_source != ASSUMED and range_source not in references:
+                raise MaterialError(
+                    f"{path}: property {key!r}: range_source {range_source!r} is not in references.bib (nor 'assumed')"
+                )
+        elif "range_note" in entry:
+            raise MaterialError(f"{path}: property {key!r}: range_note needs a range_source")
+        else:
+            range_source = "" if bounds is None else (source if source in references else ASSUMED)
         parameters[key] = Parameter(
             name=key,
             value=value,
@@ -368,6 +399,8 @@ def _load_material_file(path: str) -> Material:
             note=str(entry["note"]),
             range=bounds,
             material=name,
+            range_source=range_source,
+            range_note=str(entry.get("range_note", "")),
         )
     return Material(
         name=name,

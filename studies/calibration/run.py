@@ -4,8 +4,8 @@ Problem
 -------
 Many kinetic and initial-state values of femion's materials database have no
 measurement for this stack. This study fits at most 10 of them (the *knobs*
-of ``config.toml``, each bounded by its database range: the literature range
-where the value has a source) to the paper's numbers
+of ``config.toml``, each bounded by its database range, whose source the
+database states: :attr:`femion.materials.Parameter.range_source`) to the paper's numbers
 (:data:`femion.claims.PAPER_NUMBERS`: G_max/G_min 57.5, nonlinearity labels
 0.6/−7.7, analog C2C ≈ 1 %, E_A 0.5 eV, 4.1 mF/cm², 7.0 µWh/cm² at
 27.9 µW/cm², selectivity ~10², I_off ~10⁻⁷ A, V_th/V_hold variation 4/2 %,
@@ -279,7 +279,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         if settings["write_back"] else None
     result = {
         "knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": k.unit, "scale": "log" if k.log else "linear",
-                   "start": k.start, "source": k.source} for k in knobs],
+                   "start": k.start, "source": k.source, "range_source": k.range_source} for k in knobs],
         "targets": [{"name": t.name, "paper": t.paper, "kind": t.kind, "weight": t.weight, "scale": t.scale, "part": t.part,
                      "fit": t.fit} for t in targets],
         "residual_definition": "log: w ln(f/paper); relative: w (f - paper)/|paper|; linear: w (f - paper)/scale; "
@@ -297,7 +297,7 @@ def run(outdir: Path, quick: bool = False, overrides: dict | None = None) -> dic
         "residual_table": table,
         "out_of_reach": reach,
         "screen_knobs": [{"name": k.name, "low": k.low, "high": k.high, "unit": k.unit, "scale": "log" if k.log else "linear",
-                          "start": k.start, "source": k.source} for k in screen_knobs] if settings["screen_parts"] else [],
+                          "start": k.start, "source": k.source, "range_source": k.range_source} for k in screen_knobs] if settings["screen_parts"] else [],
         "held_out_screen": screen,
         "batches": evaluator.batches,
         "points_computed": evaluator.computed,
@@ -590,11 +590,15 @@ def findings(result: dict, sensitivity: dict) -> str:
                      f"({low['stage']} point {low['order']}) costs {low['cost']:.4g}: " + ", ".join(
                          f"{k} = {v:.4g}" for k, v in low["values"].items() if not math.isclose(v, result["best_values"][k], rel_tol=1e-6))
                      + f". {stop}")
-    lines.append("- Knobs (range, scale, source of the database value) -> fitted value:")
+    lines.append("- Knobs (range, source of the range, scale, source of the start value) -> fitted value:")
     for k in result["knobs"]:
         edge = " (at a range end)" if result["at_range_edge"][k["name"]] else ""
-        lines.append(f"  - {k['name']}: [{k['low']:.4g}, {k['high']:.4g}] {k['unit']}, {k['scale']}, {k['source']}: "
-                     f"{k['start']:.4g} -> {result['best_values'][k['name']]:.4g}{edge}")
+        lines.append(f"  - {k['name']}: [{k['low']:.4g}, {k['high']:.4g}] {k['unit']} ({k['range_source']}), {k['scale']}, "
+                     f"{k['source']}: {k['start']:.4g} -> {result['best_values'][k['name']]:.4g}{edge}")
+    assumed = [k["name"] for k in result["knobs"] if k["range_source"] == "assumed"]
+    lines.append(f"- Knobs searched in a range with no literature source: {', '.join(assumed)}. Their fitted values are "
+                 "inside an assumed range, not a literature one." if assumed else
+                 "- Every knob's range is a literature range (its source is named above).")
     lines += ["", "| target | set | paper (SI) | femion before | femion after | residual before | after | within ±25 % before / after |",
               "|---|---|---|---|---|---|---|---|"]
     for row in result["residual_table"]:

@@ -124,6 +124,8 @@ def test_parse_knobs_reads_the_database_range_and_names_bad_entries():
     d = load_material("WO3")["li_diffusivity"]
     assert (knobs[0].low, knobs[0].high, knobs[0].start, knobs[0].source) == (d.range[0], d.range[1], d.value, d.source)
     assert (knobs[1].low, knobs[1].high) == (1.0, 50.0) and knobs[1].name == "WO3+MoO3.exchange_current_density"
+    assert knobs[0].range_source == d.range_source and knobs[0].literature_range  # the database's range and its source
+    assert knobs[1].range_source == "assumed" and not knobs[1].literature_range  # a range the config gives
     bad = [
         ([{"material": "Gold", "property": "li_diffusivity", "scale": "log"}], "not a layer material"),
         ([{"material": "WO3", "property": "nothing", "scale": "log"}], "no property"),
@@ -268,6 +270,17 @@ def test_write_back_provenance_and_what_it_refuses(tmp_path):
     assert not none["written"] and "did not lower the cost" in none["skipped"][moved.name]
     with pytest.raises(ValueError, match="studies/<name>"):
         write_back([moved], [30.0], "calibration", "n", start_cost=2.0, best_cost=1.0, folder=tmp_path)
+    # a literature range whose source was the value's own keeps that source once the value is calibrated
+    sourced = tmp_path / "sourced.toml"
+    sourced.write_text('name = "WO3"\ndescription = "test"\nkind = "host"\n[li_diffusivity]\nvalue = 1e-15\n'
+                       'unit = "m^2/s"\nsource = "granqvist1995handbook"\nnote = "x"\nrange = [1e-16, 1e-13]\n\n'
+                       '[density]\nvalue = 7000.0\nunit = "kg/m^3"\nsource = "assumed"\nnote = "y"\n')
+    shutil.copy(sourced, tmp_path / "WO3.toml")
+    diffusivity = Knob(("WO3",), "li_diffusivity", 1e-16, 1e-13, log=True, start=1e-15)
+    write_back([diffusivity], [3e-14], "studies/calibration", "n", start_cost=2.0, best_cost=1.0, folder=tmp_path)
+    parameter = load_material(tmp_path / "WO3.toml")["li_diffusivity"]
+    assert parameter.calibrated and parameter.range_source == "granqvist1995handbook" and parameter.literature_range
+    assert load_material(tmp_path / "WO3.toml").value("density") == 7000.0
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -78,6 +78,34 @@ def test_malformed_material_file(tmp_path, body, message):
         load_material(path)
 
 
+def _one_value(tmp_path, body):
+    path = tmp_path / f"one{len(list(tmp_path.iterdir()))}.toml"  # a new path each time (files are cached by path)
+    path.write_text('name = "one"\ndescription = "test"\nkind = "metal"\n[density]\nvalue = 1.0\nunit = "kg/m^3"\n' + body)
+    return load_material(path)["density"]
+
+
+def test_the_source_of_a_range(tmp_path):
+    """A range's source is the explicit range_source, else the value's literature source, else "assumed"."""
+    sourced = _one_value(tmp_path, 'source = "yu1997lipon"\nnote = "x"\nrange = [0.5, 2.0]\n')
+    assert sourced.range_source == "yu1997lipon" and sourced.literature_range
+    assumed = _one_value(tmp_path, 'source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\n')
+    assert assumed.range_source == "assumed" and not assumed.literature_range
+    calibrated = _one_value(tmp_path, 'source = "calibrated: studies/calibration"\nnote = "x"\nrange = [0.5, 2.0]\n')
+    assert calibrated.range_source == "assumed"  # the fit's range keeps its source only when the file states it
+    explicit = _one_value(tmp_path, 'source = "calibrated: studies/calibration"\nnote = "x"\nrange = [0.5, 2.0]\n'
+                                    'range_source = "wang2025allinone"\nrange_note = "low end: Fig. S16(a)"\n')
+    assert explicit.range_source == "wang2025allinone" and explicit.range_note == "low end: Fig. S16(a)"
+    assert _one_value(tmp_path, 'source = "assumed"\nnote = "x"\n').range_source == ""
+    for body, message in [
+        ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_source = "nobody2099"\nrange_note = "y"\n', "range_source 'nobody2099'"),
+        ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_source = "yu1997lipon"\n', "needs a range and a range_note"),
+        ('source = "assumed"\nnote = "x"\nrange_source = "yu1997lipon"\nrange_note = "y"\n', "needs a range and a range_note"),
+        ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_note = "y"\n', "range_note needs a range_source"),
+    ]:
+        with pytest.raises(MaterialError, match=message):
+            _one_value(tmp_path, body)
+
+
 def test_lipon_diffusivity_is_nernst_einstein_consistent():
     # The database's LiPON D is derived from σ (Yu et al. 1997) and c; the Li module recomputes it: they must agree.
     import femion
