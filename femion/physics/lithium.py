@@ -1005,6 +1005,30 @@ def host_interfaces(mesh: AxisymmetricMesh, device: Device) -> list[HostInterfac
     return result
 
 
+
+def held_inside(c: np.ndarray, c_max: np.ndarray) -> np.ndarray:
+    """Concentrations with the cells on or past a bound of (0, c_max) held a few ulp inside it.
+
+    The first-order host step (:meth:`LithiumModule._positive_step`) keeps c
+    inside (0, c_max) in exact arithmetic; a cell full (empty) to machine
+    precision can still land on the bound by round-off, where U(θ) and the
+    Butler–Volmer law are singular. Such a cell is set to c_max(1 − 4ε)
+    (4ε c_max), ε the machine epsilon; the caller charges the difference,
+    a round-off-sized amount of Li, to the double layer.
+
+    Parameters
+    ----------
+    c, c_max : ndarray, shape (n,)
+        Concentrations and site densities [mol/m³].
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        ``c`` where it lies inside (0, c_max), else the held value [mol/m³].
+    """
+    margin = 4.0 * np.finfo(float).eps * c_max
+    return np.where(c >= c_max, c_max - margin, np.where(c <= 0.0, margin, c))
+
 class LithiumModule:
     """Coupled-loop module for Li: intercalation hosts, electrolyte and their interfaces.
 
@@ -1356,11 +1380,7 @@ class LithiumModule:
         self.transport._restore(start.fields["c_li"][self._host_cells])
         step = self.transport.frozen_step(dt, linearised_at=state.fields["c_li"][self._host_cells], sink=sink)
         solved = step(gain)
-        # In exact arithmetic ``solved`` lies inside (0, c_max); a cell that is full (empty) to machine precision can
-        # land on or past the bound by round-off. Such a cell is held a few ulp inside it, and the Li that takes is
-        # charged to the double layer below (a round-off-sized amount), so Li stays conserved.
-        margin = 4.0 * np.finfo(float).eps * c_max
-        c_host = np.where(solved >= c_max, c_max - margin, np.where(solved <= 0.0, margin, solved))
+        c_host = held_inside(solved, c_max)  # the Li that moves is charged to the double layer below
         for interface in self.interfaces_:
             rows = self._host_index[interface.cells]
             held = (solved[rows] - c_host[rows]) / dt
