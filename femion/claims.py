@@ -448,7 +448,7 @@ def _porosity_at_centre(out):
         return Verdict(False, value, "electrode damage: no pore growth in the electrode" + routes)
     if float(peak) > CENTRE * radius:
         return Verdict(False, value, f"electrode damage location: pores grow at r = {float(peak) / radius:.2f} R_e "
-                                     f"(the edge), not within {CENTRE:g} R_e" + routes)
+                                     f"({'near the edge' if float(peak) > 0.5 * radius else 'off the centre'}), not within {CENTRE:g} R_e" + routes)
     return Verdict(False, value, f"electrode damage amount: growth {growth:.2g} below the {PERCOLATION:g} percolation threshold"
                    + routes)
 
