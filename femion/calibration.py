@@ -51,7 +51,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from femion.config import StudyConfigError
-from femion.materials import ASSUMED, CALIBRATED, PROPERTY_UNITS, load_material
+from femion.materials import ASSUMED, CALIBRATED, PROPERTY_UNITS, load_material, rewrite_entry
 from femion.units import UnitError, to_si, value_unit_to_si
 
 __all__ = [
@@ -137,7 +137,7 @@ class Knob:
     @property
     def literature_range(self) -> bool:
         """True if the search range is a literature range (its source a references.bib key)."""
-        return self.range_source != "assumed"
+        return self.range_source != ASSUMED
 
     @property
     def name(self) -> str:
@@ -261,7 +261,7 @@ def parse_knobs(entries: Any, device, origin: str, max_knobs: int = 10) -> list[
             raise StudyConfigError(f"{where}: a log scale needs low > 0, got {low!r}")
         start = min(max(starts[0], low), high)
         # a range taken from the config, or from several materials of which one has no literature range, is assumed
-        literature = range_sources and all(source != ASSUMED for source in range_sources)
+        literature = bool(range_sources) and all(source != ASSUMED for source in range_sources)
         range_source = "/".join(dict.fromkeys(range_sources)) if literature else ASSUMED
         knobs.append(Knob(tuple(materials), prop, float(low), float(high), log, float(start),
                           "/".join(dict.fromkeys(sources)), range_source))
@@ -791,21 +791,16 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
             skipped[knob.name] = "not moved by the fit"
             continue
         file_values = {}
+        _load_material_file.cache_clear()  # the files as they are now on disk
         for material in knob.materials:
             path = folder / f"{material}.toml"
             in_file, unit = file_value(path, knob.property, value)
             text = path.read_text(encoding="utf-8")
             before = tomllib.loads(text)[knob.property]
-            previous = f"before calibration: {before['value']!r} {before.get('unit', '')} (source {before['source']}): {before['note']}"
-            # a range whose source was the value's own keeps that source explicitly once the value is calibrated
-            parameter = load_material(path)[knob.property]
-            keep_range = {"range_source": json.dumps(parameter.range_source),
-                          "range_note": json.dumps(f"the range of the value's literature source ({parameter.range_source})")} \
-                if parameter.literature_range and "range_source" not in before else {}
-            text = _replace_entry(text, knob.property, path, value=repr(float(in_file)), source=json.dumps(f"{CALIBRATED}{study}"),
-                                  note=json.dumps(f"calibrated {date}: {note}. {previous}"))
-            if keep_range:
-                text = _add_to_entry(text, knob.property, path, **keep_range)
+            quantity = " ".join(part for part in (repr(before["value"]), before.get("unit", "")) if part)
+            previous = f"before calibration: {quantity} (source {before['source']}): {before['note']}"
+            text = rewrite_entry(text, load_material(path)[knob.property], path, value=repr(float(in_file)),
+                                 source=f"{CALIBRATED}{study}", note=f"calibrated {date}: {note}. {previous}")
             path.write_text(text, encoding="utf-8")
             file_values[material] = (in_file, unit)
         _load_material_file.cache_clear()
@@ -816,30 +811,3 @@ def write_back(knobs: Sequence[Knob], values: Sequence[float], study: str, note:
     return {"written": written, "skipped": skipped, "date": date}
 
 
-def _entry_span(text: str, key: str, path: Path) -> tuple[int, int]:
-    """Start and end offsets in ``text`` of the body of TOML table ``[key]`` (after its header line)."""
-    start = re.search(rf"^\[{re.escape(key)}\]\s*$", text, re.M)
-    if start is None:
-        raise ValueError(f"{path}: no [{key}] table")
-    end = re.search(r"^\[", text[start.end():], re.M)
-    return start.end(), start.end() + (end.start() if end else len(text) - start.end())
-
-
-def _add_to_entry(text: str, key: str, path: Path, **fields: str) -> str:
-    """Add single-line ``field = literal`` entries at the end of table ``[key]`` (after its last key line)."""
-    begin, stop = _entry_span(text, key, path)
-    block = text[begin:stop]
-    body = block.rstrip("\n")
-    added = "".join(f"\n{field} = {literal}" for field, literal in fields.items())
-    return text[:begin] + body + added + block[len(body):] + text[stop:]
-
-
-def _replace_entry(text: str, key: str, path: Path, **fields: str) -> str:
-    """Replace the ``value``/``source``/``note`` lines of table ``[key]`` (each a single line)."""
-    begin, stop = _entry_span(text, key, path)
-    block = text[begin:stop]
-    for field, literal in fields.items():
-        block, count = re.subn(rf"^{field}\s*=\s*[^\n]*$", lambda _: f"{field} = {literal}", block, count=1, flags=re.M)
-        if count != 1:
-            raise ValueError(f"{path}: [{key}] has no single-line {field!r} entry to replace")
-    return text[:begin] + block + text[stop:]

@@ -207,7 +207,7 @@ def write_run_metadata(outdir: str | Path, device: Device, extra: Mapping[str, A
             "file": material.path,
             "parameters": {
                 key: {"value": p.value, "unit": p.unit, "source": p.source, "note": p.note, "range": p.range,
-                      "range_source": p.range_source}
+                      "range_source": p.range_source, "range_note": p.range_note}
                 for key, p in material.parameters.items()
             },
         }

@@ -380,6 +380,9 @@ def _load_material_file(path: str) -> Material:
         except UnitError as error:
             raise MaterialError(str(error)) from None
         range_source = entry.get("range_source")
+        for field in ("range_source", "range_note"):
+            if field in entry and not (isinstance(entry[field], str) and entry[field].strip()):
+                raise MaterialError(f"{path}: property {key!r}: {field} must be a non-empty string")
         if range_source is not None:
             if bounds is None or "range_note" not in entry:
                 raise MaterialError(f"{path}: property {key!r}: range_source needs a range and a range_note")
@@ -417,8 +420,9 @@ def material_variant(
     """Write a copy of a material file with some values and their sources replaced.
 
     The copy keeps every comment, unit, note and range of the original; only
-    the ``value`` and ``source`` lines of the changed properties are rewritten,
-    so it records exactly what differs. It is loaded once before returning.
+    the ``value`` and ``source`` lines of the changed properties are rewritten
+    (:func:`rewrite_entry`), so it records exactly what differs. It is loaded
+    once before returning.
 
     Parameters
     ----------
@@ -446,14 +450,7 @@ def material_variant(
     original = load_material(name_or_path)
     text = Path(original.path).read_text(encoding="utf-8")
     for key, (value, source) in changes.items():
-        pattern = re.compile(
-            rf"(^\[{re.escape(key)}\]\s*\n(?:(?!^\[).*\n)*?)^value\s*=\s*[^\n]+\n((?:(?!^\[).*\n)*?)^source\s*=\s*[^\n]+$",
-            re.M,
-        )
-        quoted = json.dumps(str(source))
-        text, count = pattern.subn(lambda m: f"{m.group(1)}value = {float(value)!r}\n{m.group(2)}source = {quoted}", text, count=1)
-        if count != 1:
-            raise MaterialError(f"{original.path}: no [{key}] table with value and source lines to replace")
+        text = rewrite_entry(text, original[key], original.path, value=repr(float(value)), source=str(source))
     if name is not None:
         text, count = re.subn(r'^name\s*=\s*"[^"]*"', f'name = "{name}"', text, count=1, flags=re.M)
         if count != 1:
@@ -464,3 +461,67 @@ def material_variant(
     _load_material_file.cache_clear()  # a file rewritten at the same path must not come back from the cache
     load_material(path)
     return path
+
+
+def rewrite_entry(text: str, parameter: Parameter, origin: str | Path, *, value: str, source: str,
+                  note: str | None = None) -> str:
+    """The text of a material file with one property's ``value``, ``source`` (and ``note``) lines replaced.
+
+    A range whose source was the value's own (no ``range_source`` line, a
+    references.bib key as source) keeps that source: the replaced entry gains
+    ``range_source`` and ``range_note`` lines, so a calibrated value still
+    reports the literature range it lies in.
+
+    Parameters
+    ----------
+    text
+        The material file's text.
+    parameter
+        The property as loaded from that text (:class:`Parameter`).
+    origin
+        The file, for error messages.
+    value
+        The new value as a TOML literal, in the unit the file states.
+    source
+        The new source (a references.bib key, ``"assumed"`` or ``"calibrated: studies/<name>"``).
+    note
+        The new note (default: keep the old one).
+
+    Returns
+    -------
+    str
+        The rewritten text (comments, unit, range and every other property unchanged).
+
+    Raises
+    ------
+    MaterialError
+        If the file has no ``[<property>]`` table with single-line ``value``,
+        ``source`` (and ``note``) entries.
+    """
+    fields = {"value": value, "source": json.dumps(source)}
+    if note is not None:
+        fields["note"] = json.dumps(note)
+    begin, stop = _entry_span(text, parameter.name, origin)
+    block = text[begin:stop]
+    for field, literal in fields.items():
+        block, count = re.subn(rf"^{field}\s*=\s*[^\n]*$", lambda _: f"{field} = {literal}", block, count=1, flags=re.M)
+        if count != 1:
+            raise MaterialError(f"{origin}: [{parameter.name}] has no single-line {field!r} entry to replace")
+    if parameter.literature_range and parameter.range_source == parameter.source and source != parameter.source \
+            and not re.search(r"^range_source\s*=", block, re.M):
+        # after the table's last key line (before trailing blank lines and comments, e.g. a section heading)
+        lines = block.split("\n")
+        last = max(i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
+        lines[last + 1:last + 1] = [f"range_source = {json.dumps(parameter.range_source)}",
+                                    f"range_note = {json.dumps(f'the range of the literature source of the value ({parameter.range_source})')}"]
+        block = "\n".join(lines)
+    return text[:begin] + block + text[stop:]
+
+
+def _entry_span(text: str, key: str, origin: str | Path) -> tuple[int, int]:
+    """Start and end offsets in ``text`` of the body of TOML table ``[key]`` (after its header line)."""
+    start = re.search(rf"^\[{re.escape(key)}\]\s*$", text, re.M)
+    if start is None:
+        raise MaterialError(f"{origin}: no [{key}] table")
+    end = re.search(r"^\[", text[start.end():], re.M)
+    return start.end(), start.end() + (end.start() if end else len(text) - start.end())

@@ -1005,16 +1005,17 @@ def host_interfaces(mesh: AxisymmetricMesh, device: Device) -> list[HostInterfac
     return result
 
 
-
 def held_inside(c: np.ndarray, c_max: np.ndarray) -> np.ndarray:
-    """Concentrations with the cells on or past a bound of (0, c_max) held a few ulp inside it.
+    """Concentrations with the cells on a bound of (0, c_max) by round-off held a few ulp inside it.
 
     The first-order host step (:meth:`LithiumModule._positive_step`) keeps c
     inside (0, c_max) in exact arithmetic; a cell full (empty) to machine
     precision can still land on the bound by round-off, where U(θ) and the
-    Butler–Volmer law are singular. Such a cell is set to c_max(1 − 4ε)
-    (4ε c_max), ε the machine epsilon; the caller charges the difference,
-    a round-off-sized amount of Li, to the double layer.
+    Butler–Volmer law are singular. A cell within 8ε c_max past a bound (ε
+    the machine epsilon) is set to c_max(1 − 4ε) (to 4ε c_max); the caller
+    charges the difference, a round-off-sized amount of Li, to the double
+    layer. A cell further out is left as it is, for the caller's range check
+    to reject the step.
 
     Parameters
     ----------
@@ -1024,10 +1025,13 @@ def held_inside(c: np.ndarray, c_max: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n,)
-        ``c`` where it lies inside (0, c_max), else the held value [mol/m³].
+        ``c``, with the cells on a bound by round-off held inside it [mol/m³].
     """
-    margin = 4.0 * np.finfo(float).eps * c_max
-    return np.where(c >= c_max, c_max - margin, np.where(c <= 0.0, margin, c))
+    eps = np.finfo(float).eps
+    full = (c >= c_max) & (c <= c_max * (1.0 + 8.0 * eps))
+    empty = (c <= 0.0) & (c >= -8.0 * eps * c_max)
+    return np.where(full, c_max * (1.0 - 4.0 * eps), np.where(empty, 4.0 * eps * c_max, c))
+
 
 class LithiumModule:
     """Coupled-loop module for Li: intercalation hosts, electrolyte and their interfaces.
@@ -1380,9 +1384,10 @@ class LithiumModule:
         self.transport._restore(start.fields["c_li"][self._host_cells])
         step = self.transport.frozen_step(dt, linearised_at=state.fields["c_li"][self._host_cells], sink=sink)
         solved = step(gain)
-        c_host = held_inside(solved, c_max)  # the Li that moves is charged to the double layer below
+        c_host = solved.copy()
         for interface in self.interfaces_:
             rows = self._host_index[interface.cells]
+            c_host[rows] = held_inside(solved[rows], c_max[rows])  # the Li that moves is charged to the double layer
             held = (solved[rows] - c_host[rows]) / dt
             taken = gain[rows] - sink[rows] * solved[rows] - held  # mol/(m³ s) actually exchanged
             faradaic = -taken * FARADAY * self.mesh.r_volumes[interface.cells] / interface.weights

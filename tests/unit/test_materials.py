@@ -101,6 +101,8 @@ def test_the_source_of_a_range(tmp_path):
         ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_source = "yu1997lipon"\n', "needs a range and a range_note"),
         ('source = "assumed"\nnote = "x"\nrange_source = "yu1997lipon"\nrange_note = "y"\n', "needs a range and a range_note"),
         ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_note = "y"\n', "range_note needs a range_source"),
+        ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_source = ["yu1997lipon"]\nrange_note = "y"\n', "non-empty string"),
+        ('source = "assumed"\nnote = "x"\nrange = [0.5, 2.0]\nrange_source = "yu1997lipon"\nrange_note = ""\n', "non-empty string"),
     ]:
         with pytest.raises(MaterialError, match=message):
             _one_value(tmp_path, body)
@@ -134,8 +136,21 @@ def test_material_variant_rewrites_only_the_named_values(tmp_path):
     assert load_material(path).value("exchange_current_density") == 7.0
 
 
+def test_a_variant_keeps_the_literature_source_of_a_range(tmp_path):
+    # the range came from the value's own source: it keeps that source, written before the next section's comment
+    original = tmp_path / "orig.toml"
+    original.write_text('name = "one"\ndescription = "test"\nkind = "metal"\n[density]\nvalue = 1.0\nunit = "kg/m^3"\n'
+                        'source = "yu1997lipon"\nnote = "x"\nrange = [0.5, 2.0]\n\n# ---- next section ----\n'
+                        '[molar_mass]\nvalue = 0.1\nunit = "kg/mol"\nsource = "assumed"\nnote = "y"\n')
+    variant = load_material(material_variant(original, {"density": (1.5, "assumed")}, tmp_path / "variant.toml"))
+    assert variant["density"].source == "assumed" and variant["density"].range_source == "yu1997lipon"
+    assert variant.value("density") == 1.5 and variant.value("molar_mass") == 0.1
+    text = (tmp_path / "variant.toml").read_text()
+    assert text.index("range_source") < text.index("# ---- next section ----")
+
+
 def test_material_variant_errors(tmp_path):
-    with pytest.raises(MaterialError, match=r"no \[no_such_property\] table"):
+    with pytest.raises(MaterialError, match="has no property 'no_such_property'"):
         material_variant("WO3", {"no_such_property": (1.0, "assumed")}, tmp_path / "a.toml")
     with pytest.raises(MaterialError, match="not in references.bib"):
         material_variant("WO3", {"exchange_current_density": (1.0, "calibrated: somewhere else")}, tmp_path / "b.toml")

@@ -289,13 +289,13 @@ def test_a_host_cell_on_a_bound_by_round_off_is_held_a_few_ulp_inside():
     # bound by round-off (measured: c/c_max - 1 = 0 or 2.2e-16 in a WO3 surface cell under a 0.01 V/s sweep).
     from femion.physics.lithium import held_inside
 
-    c_max = np.array([2.8e4, 2.8e4, 2.8e4, 2.8e4, 2.8e4])
-    c = np.array([1.4e4, 2.8e4, 2.8e4 * (1 + 2.2e-16), 0.0, 1e-300])
+    c_max = np.full(7, 2.8e4)
+    c = np.array([1.4e4, 2.8e4, 2.8e4 * (1 + 2.2e-16), 0.0, 1e-300, 2.8e4 * (1 + 1e-12), -1.0])
     held = held_inside(c, c_max)
-    assert np.all(held > 0.0) and np.all(held < c_max)
-    np.testing.assert_array_equal(held[[0, 4]], c[[0, 4]])  # inside: untouched, however close to a bound
     ulp4 = 4.0 * np.finfo(float).eps * 2.8e4  # 2.5e-11 mol/m³: a round-off-sized move
     np.testing.assert_array_equal(held[1:4], [2.8e4 - ulp4, 2.8e4 - ulp4, ulp4])
+    np.testing.assert_array_equal(held[[0, 4]], c[[0, 4]])  # inside: untouched, however close to a bound
+    np.testing.assert_array_equal(held[5:], c[5:])  # past a bound by more than round-off: left for the range check
 
 
 @pytest.mark.slow
