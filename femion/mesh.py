@@ -722,13 +722,19 @@ def settings_for_profile(
     default µm-wide axis cells then reach 50° of face non-orthogonality, beyond
     what FiPy's two-point flux tolerates (:data:`MAX_NONORTHOGONALITY_DEG`). This
     returns ``settings`` unchanged when the deformed mesh stays below
-    :data:`WARN_NONORTHOGONALITY_DEG`, and otherwise the first of a few graded
-    axis columns (``MeshSettings.axis_cell``) that does, or the best of them
-    (the faces keep at least the tilt atan|w'| of the interface itself): the
-    column spans twice the blister radius r_b (where the lift has fallen to 5 %
-    of its rise above the lift at R_e/2; at most 95 % of
-    :meth:`~femion.geometry.MeshSettings.axis_core_limit`), with cells of 1 % of
-    its width at the axis growing by 10 % or 4 % per cell.
+    :data:`WARN_NONORTHOGONALITY_DEG`, and otherwise the first candidate that
+    does, or the best of them (the faces keep at least the tilt atan|w'| of the
+    interface itself). The candidates, in order: a graded axis column
+    (``MeshSettings.axis_cell``) spanning twice the blister radius r_b (where
+    the lift has fallen to 5 % of its rise above the lift at R_e/2; at most
+    95 % of :meth:`~femion.geometry.MeshSettings.axis_core_limit`), with cells
+    of 1 % of its width at the axis growing by 10 % or 4 % per cell; then, for
+    a blister as wide as the first radial column (µm lifts over tens of µm,
+    whose foot lies beyond any axis column) that no axis column brings within
+    twice :data:`WARN_NONORTHOGONALITY_DEG`, a uniform first column
+    [0, R_e/2] of 2, 1 or 0.5 µm cells. For interface cells of height h the
+    centroid shift grows as Δr² |w'| / (12 (d + w)), d the film stack, so the
+    radial cells must be narrow wherever the lift changes.
     Use the returned settings for the flat mesh too when both must share the cell
     numbering.
 
@@ -744,7 +750,8 @@ def settings_for_profile(
     Returns
     -------
     MeshSettings
-        ``settings`` or a copy with ``axis_cell``, ``axis_core`` and ``axis_growth`` set.
+        ``settings`` or a copy with ``axis_cell``, ``axis_core`` and ``axis_growth``
+        set, or with a uniform first radial column (``radial_cells``, ``radial_size_ratios``).
 
     Raises
     ------
@@ -776,6 +783,18 @@ def settings_for_profile(
                 tried.append(f"axis column {core:.3g} m: {error}")
                 continue
             tried.append(f"axis column {core:.3g} m, growth {growth}: {angle:.1f}°")
+            if angle <= WARN_NONORTHOGONALITY_DEG:
+                return candidate
+            if angle < best[0]:
+                best = (angle, candidate)
+        uniform = best[0] > 2.0 * WARN_NONORTHOGONALITY_DEG  # no axis column does well: the foot lies beyond them
+        for width in (2e-6, 1e-6, 0.5e-6) if uniform else ():
+            cells = int(np.ceil(half / width))
+            candidate = replace(settings, axis_cell=None, radial_cells=(int(np.ceil(cells / settings.refinement)),
+                                                                        *settings.radial_cells[1:]),
+                                radial_size_ratios=(1.0, *settings.radial_size_ratios[1:]))
+            angle = build_mesh(device, settings=candidate, interface_profile=interface_profile).nonorthogonality()
+            tried.append(f"uniform first column of {half / candidate.count(candidate.radial_cells[0]):.3g} m cells: {angle:.1f}°")
             if angle <= WARN_NONORTHOGONALITY_DEG:
                 return candidate
             if angle < best[0]:

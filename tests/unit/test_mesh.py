@@ -265,6 +265,20 @@ def test_settings_for_profile_resolves_a_steep_axial_blister(device):
     assert resolved.n_cells == femion.build_mesh(device, settings=settings).n_cells  # flat twin: same numbering
 
 
+def test_settings_for_profile_resolves_a_wide_micrometre_blister(device):
+    """A 4 µm clamped-plate blister w = h (1 - (r/a)^2)^2 of radius a = 45 µm (the calibrated set's power-mode blister,
+    in size): its foot lies beyond any axis column, so the first radial column is made uniform; the faces then keep only
+    the interface tilt, at most 8 h / (3 sqrt(3) a) = 1.54 h / a = 0.137 (7.8°)."""
+    h, a = 4e-6, 45e-6
+    profile = lambda r: h * np.clip(1.0 - (np.asarray(r, dtype=float) / a) ** 2, 0.0, None) ** 2
+    settings = femion.mesh.settings_for_profile(device, femion.QUICK_MESH, profile)
+    assert settings.axis_cell is None and settings.radial_size_ratios[0] == 1.0
+    resolved = femion.build_mesh(device, settings=settings, interface_profile=profile)
+    slope = np.degrees(np.arctan(8.0 * h / (3.0 * np.sqrt(3.0) * a)))
+    assert slope - 0.5 <= resolved.nonorthogonality() <= slope + 1.0
+    assert resolved.n_cells == femion.build_mesh(device, settings=settings).n_cells  # flat twin: same numbering
+
+
 def test_settings_for_profile_refuses_a_profile_no_axis_column_resolves(device):
     """A 0.5 µm step at R_e/4 is no axial blister: the error names the lift and what was tried."""
     step = lambda r: np.where(np.asarray(r) < 0.25 * device.electrode_radius, 0.5e-6, 0.0)
