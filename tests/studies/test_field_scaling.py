@@ -55,10 +55,6 @@ def test_fringe_grows_as_the_device_shrinks(summary):
     assert excess[0] * radii[order][0] == pytest.approx(excess[1] * radii[order][1], rel=0.15)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with the calibrated WO3 electronic conductivity (2.8e-7 S/m, studies/calibration) the top film carries most of "
-    "the read voltage (beta_center 4.49 = d/t_WO3); its field at the electrode edge lies below the centre value and "
-    "falls further as R_e shrinks (beta_edge 3.36, 3.26, 3.07 at 100, 10, 1 um)"))
 def test_edge_field_enhancement_grows_as_the_device_shrinks(summary):
     radii = np.array(summary["electrode_radii_m"])
     values = np.array(summary["beta_edge"])[np.argsort(radii)[::-1]]
