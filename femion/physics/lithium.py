@@ -1012,10 +1012,10 @@ def held_inside(c: np.ndarray, c_max: np.ndarray) -> np.ndarray:
     inside (0, c_max) in exact arithmetic; a cell full (empty) to machine
     precision can still land on the bound by round-off, where U(θ) and the
     Butler–Volmer law are singular. A cell within 8ε c_max past a bound (ε
-    the machine epsilon) is set to c_max(1 − 4ε) (to 4ε c_max); the caller
-    charges the difference, a round-off-sized amount of Li, to the double
-    layer. A cell further out is left as it is, for the caller's range check
-    to reject the step.
+    the machine epsilon) is set to c_max(1 − 4ε) (to 4ε c_max): a
+    round-off-sized amount of Li, which :meth:`LithiumModule._positive_step`
+    charges to the double layer at the interface. A cell further out is left
+    as it is, for the caller's range check to reject the step.
 
     Parameters
     ----------

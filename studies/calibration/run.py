@@ -399,8 +399,8 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
 
     The residual r_i is moved to the nearer band edge r_i* (the residual at paper·(1 ± 0.25), or at 0.75·paper for a
     lower bound) along one knob: Δu_j = (r_i* − r_i)/J_ij. The knobs that stay in their ranges come first, then by |Δu_j|;
-    each with the value it would need (extrapolated on its scale) and how far that lies outside its range.
-    Linearised: an estimate.
+    each with the value it would need (extrapolated on its scale) and how far that lies outside its range (a knob more
+    than :data:`FAR` range widths out is said not to reach the band). Linearised: an estimate.
     """
     out = []
     for i, t in enumerate(targets):
@@ -417,9 +417,10 @@ def out_of_reach(targets, knobs, best: dict, jac: np.ndarray) -> list[dict]:
             u = best["u"][j] + du
             needed = k.to_value(u) if (not k.log or abs(u) < 50) else float("inf")
             beyond = 0.0 if 0.0 <= u <= 1.0 else (u - 1.0 if u > 1.0 else -u)
+            far = f"; more than {FAR:g} range widths out: the knob does not reach the band" if beyond > FAR else ""
             options.append({"knob": k.name, "delta_u": float(du), "u_needed": float(u), "value_needed": float(needed),
                             "inside_range": bool(0.0 <= u <= 1.0), "beyond_range_in_ranges": float(beyond),
-                            "beyond_range": past_range(k, u, needed)})
+                            "beyond_range": past_range(k, u, needed) + far})
         options.sort(key=lambda o: (not o["inside_range"], abs(o["delta_u"])))
         out.append({"target": t.name, "value": value, "paper": t.paper, "options": options[:3]})
     return out
