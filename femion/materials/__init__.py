@@ -57,6 +57,7 @@ __all__ = [
     "available_materials",
     "load_material",
     "material_variant",
+    "rewrite_entry",
     "load_references",
     "material_folders",
 ]
@@ -380,9 +381,9 @@ def _load_material_file(path: str) -> Material:
         except UnitError as error:
             raise MaterialError(str(error)) from None
         range_source = entry.get("range_source")
-        for field in ("range_source", "range_note"):
-            if field in entry and not (isinstance(entry[field], str) and entry[field].strip()):
-                raise MaterialError(f"{path}: property {key!r}: {field} must be a non-empty string")
+        for name_ in ("range_source", "range_note"):
+            if name_ in entry and not (isinstance(entry[name_], str) and entry[name_].strip()):
+                raise MaterialError(f"{path}: property {key!r}: {name_} must be a non-empty string")
         if range_source is not None:
             if bounds is None or "range_note" not in entry:
                 raise MaterialError(f"{path}: property {key!r}: range_source needs a range and a range_note")
@@ -503,10 +504,10 @@ def rewrite_entry(text: str, parameter: Parameter, origin: str | Path, *, value:
         fields["note"] = json.dumps(note)
     begin, stop = _entry_span(text, parameter.name, origin)
     block = text[begin:stop]
-    for field, literal in fields.items():
-        block, count = re.subn(rf"^{field}\s*=\s*[^\n]*$", lambda _: f"{field} = {literal}", block, count=1, flags=re.M)
+    for line, literal in fields.items():
+        block, count = re.subn(rf"^{line}\s*=\s*[^\n]*$", lambda _: f"{line} = {literal}", block, count=1, flags=re.M)
         if count != 1:
-            raise MaterialError(f"{origin}: [{parameter.name}] has no single-line {field!r} entry to replace")
+            raise MaterialError(f"{origin}: [{parameter.name}] has no single-line {line!r} entry to replace")
     if parameter.literature_range and parameter.range_source == parameter.source and source != parameter.source \
             and not re.search(r"^range_source\s*=", block, re.M):
         # after the table's last key line (before trailing blank lines and comments, e.g. a section heading)
