@@ -1019,8 +1019,10 @@ def held_inside(c: np.ndarray, c_max: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    c, c_max : ndarray, shape (n,)
-        Concentrations and site densities [mol/m³].
+    c : ndarray, shape (n,)
+        Concentrations [mol/m³] (or occupancies θ with ``c_max = 1``).
+    c_max : ndarray, shape (n,), or float
+        Site densities [mol/m³].
 
     Returns
     -------
@@ -1221,7 +1223,7 @@ class LithiumModule:
         """
         _, theta, response = self._host_step(state, start, dt)
         # a surface cell held a few ulp inside a bound (held_inside) can step onto it by round-off: hold it again
-        theta, response = held_inside(theta[interface.cells], np.ones(len(interface.cells))), response[interface.cells]
+        theta, response = held_inside(theta[interface.cells], 1.0), response[interface.cells]
         if np.any(theta <= 0.0) or np.any(theta >= 1.0):
             raise FloatingPointError(f"host {interface.host} surface occupancy left (0, 1); reduce dt")
         current, slope, _ = surface_step_current(

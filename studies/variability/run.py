@@ -39,8 +39,9 @@ cycles of one seeded device: the disorder is frozen; cycle-to-cycle
 differences come from the evolving V_O field.
 
 Quick mode (stated in the summary): 3 cycles of ±2 V at 5 V/s, forming ramp
-stopped at 7.2 V (1 V past the forming voltage), programming sweep with
-0.5 V per step, 632-cell mesh.
+stopped at 7.2 V (past the forming voltage, 4.8 V), programming sweep with
+0.5 V per step, the quick mesh (refined near the axis where the programmed
+blister needs it, :func:`femion.mesh.settings_for_profile`).
 
 Paper (deformed vs flat): V_th 4 % vs 6 %, V_hold 2 % vs 5 %, LRS 3 % vs
 30 %, HRS 7 % vs 77 %.

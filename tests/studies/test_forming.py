@@ -64,7 +64,7 @@ def test_forming_converges_in_the_time_step():
     results = {}
     for tolerance in (1e-2, 2.5e-3):
         settings = module.settings_for({"quick_mesh_refinement": 0.3, "error_tolerance": tolerance}, quick=True)
-        run = module.form(device, build_mesh(device, settings=settings.mesh), settings, 50e-6, 1.0, 7.2)  # V_f ~6.2 V
+        run = module.form(device, build_mesh(device, settings=settings.mesh), settings, 50e-6, 1.0, 7.2)  # past V_f (4.8 V)
         results[tolerance] = module.describe(run, 50e-6)
     coarse, fine = results[1e-2], results[2.5e-3]
     assert coarse["compliance_reached"] and fine["compliance_reached"]

@@ -12,7 +12,7 @@ STUDY = Path(__file__).resolve().parents[2] / "studies" / "stress_maps"
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::femion.mesh.NonOrthogonalMeshWarning")  # the 2.5 µm blister's deformed mesh: 14°, stated
+@pytest.mark.filterwarnings("ignore::femion.mesh.NonOrthogonalMeshWarning")  # a blister mesh between 10° and 30° warns; stated
 def test_quick_run_matches_expected(tmp_path, assert_matches_expected):
     _, module = load_study(STUDY)
     summary = module.run(tmp_path, quick=True)
